@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { parameterList } from '../../graph/architecture.js';
+import { ARCHITECTURE_METADATA_KEY, resolveWeights } from '../../model.js';
+import { writeSafetensors } from '../../weights/safetensors.js';
+import { parse, required, UsageError, type Command } from '../args.js';
+import { version } from '../version.js';
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export const convert: Command = {
+  name: 'convert',
+  summary: 'rewrite a checkpoint as safetensors with canonical names and the architecture in its metadata',
+  help: `Usage: rcae convert IN.ckpt -o OUT.safetensors
+
+Reads a PyTorch checkpoint (.ckpt/.pt/.pth) or safetensors file, maps its tensors onto the
+architecture (by name, else by shape order; see rcae inspect), and writes float32 tensors under the
+canonical names with the architecture JSON in metadata key "${ARCHITECTURE_METADATA_KEY}", plus the
+source file's name and SHA-256. The output appears only when complete.`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { out: { type: 'string', short: 'o' } }, 'convert');
+    if (positionals.length !== 1) throw new UsageError('expected exactly one input checkpoint');
+    const out = required(values.out, 'out (-o)');
+    if (!out.endsWith('.safetensors')) throw new UsageError(`-o must name a .safetensors file, got '${out}'`);
+    const [input] = positionals;
+    const resolved = await resolveWeights(input);
+    // num_batches_tracked is bookkeeping for training; inference never reads it.
+    const tensors = parameterList(resolved.arch)
+      .filter((p) => p.role !== 'bn.num_batches_tracked')
+      .map((p) => ({ name: p.name, shape: p.shape, data: resolved.params.get(p.name)! }));
+    const byShape = resolved.report.entries.filter((e) => e.how !== 'name').length;
+    writeSafetensors(out, tensors, {
+      [ARCHITECTURE_METADATA_KEY]: JSON.stringify(resolved.arch),
+      'rcae.source': basename(input),
+      'rcae.source_sha256': await sha256File(input),
+      'rcae.source_format': resolved.format,
+      'rcae.matched_by_shape': String(byShape),
+      'rcae.version': version(),
+    });
+    process.stderr.write(`wrote ${out}: ${tensors.length} tensors (${byShape} matched by shape order), base width ${resolved.arch.baseWidth}\n`);
+  },
+};

@@ -1,0 +1,42 @@
+import { formatOption, gpuOptions, intOption, parse, type Command } from '../args.js';
+import { rowWriter } from '../format.js';
+import { openModel } from '../model-path.js';
+import { scoreInputs } from '../scoring.js';
+import { withTextOutput } from '../sink.js';
+
+export const score: Command = {
+  name: 'score',
+  summary: 'per-sample reconstruction error (MSE) of images or .npy tensors',
+  help: `Usage: rcae score [--model M] [--format jsonl|csv|table] [--batch N] [--out FILE] INPUT...
+
+Prints one row per sample: {"input": path, "index": i, "error": x} in jsonl, where index counts
+samples from 0 across all inputs in order and error is the mean squared error over C*H*W between
+the normalised input and its reconstruction.
+
+INPUT: image files, directories (searched recursively), .tar/.tar.gz archives of images, or .npy
+float32 [N,3,128,128] tensors already normalised to [-1,1].
+
+Options:
+  --model M       checkpoint (.ckpt/.pt/.pth) or safetensors; default: the bundled model
+  --format F      jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
+  --batch N       samples per GPU batch (default 32)
+  --out FILE      write rows to FILE (atomically) instead of stdout
+  --adapter A     GPU adapter index or name substring (also RCAE_ADAPTER)`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { model: { type: 'string' }, format: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, ...gpuOptions }, 'score');
+    const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
+    const batch = intOption(values.batch, 'batch', 32);
+    const model = await openModel(values.model, values.adapter);
+    try {
+      await withTextOutput(values.out, async (out) => {
+        const rows = rowWriter(format, ['input', 'index', 'error'], out);
+        for await (const b of scoreInputs(model, positionals, { batch })) {
+          b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, error: b.error[i] }));
+        }
+        rows.end();
+      });
+    } finally {
+      model.dispose();
+    }
+  },
+};

@@ -1,0 +1,120 @@
+// Expands the INPUT arguments (image files, directories, .npy tensors, .tar/.tar.gz archives of
+// images) into a stream of preprocessed samples, a batch at a time, so large sets stay in bounded
+// memory.
+
+import { statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { isImagePath, listImageFiles, loadImageTensor } from '../image/preprocess.js';
+import { readNpy } from '../io/npy.js';
+import { readTarEntries } from '../io/tar.js';
+
+export class InputError extends Error {}
+
+export interface SampleShape {
+  channels: number;
+  size: number;
+}
+
+type Source =
+  | { kind: 'image'; path: string }
+  | { kind: 'npy'; path: string }
+  | { kind: 'archive'; path: string };
+
+export interface SampleBatch {
+  /** For each sample: the file (or `archive#member`) it came from. */
+  inputs: string[];
+  /** Samples concatenated, NCHW float32 normalised to [-1, 1]. */
+  data: Float32Array;
+}
+
+const isArchive = (p: string) => /\.(tar|tar\.gz|tgz)$/i.test(p);
+
+function classify(arg: string): Source[] {
+  let st;
+  try {
+    st = statSync(arg);
+  } catch {
+    throw new InputError(`${arg}: no such file or directory`);
+  }
+  if (st.isDirectory()) return listImageFiles(arg).map((path) => ({ kind: 'image', path }));
+  if (extname(arg).toLowerCase() === '.npy') return [{ kind: 'npy', path: arg }];
+  if (isArchive(arg)) return [{ kind: 'archive', path: arg }];
+  if (isImagePath(arg)) return [{ kind: 'image', path: arg }];
+  throw new InputError(`${arg}: not an image, directory, .npy or .tar/.tar.gz archive`);
+}
+
+export function gatherSources(args: readonly string[]): Source[] {
+  if (args.length === 0) throw new InputError('no INPUT given (image files, directories, .npy or .tar/.tar.gz)');
+  return args.flatMap(classify);
+}
+
+/** Number of samples, when it is known without decoding anything (image files only). */
+export function countSamples(sources: readonly Source[]): number | undefined {
+  return sources.every((s) => s.kind === 'image') ? sources.length : undefined;
+}
+
+function loadNpySamples(path: string, shape: SampleShape): { count: number; data: Float32Array } {
+  const npy = readNpy(path);
+  const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
+  if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);
+  const [n, c, h, w] = npy.shape;
+  if (npy.shape.length !== 4 || c !== shape.channels || h !== shape.size || w !== shape.size || n < 1) {
+    throw new InputError(`${path}: expected ${expected}, got [${npy.shape.join(',')}]`);
+  }
+  return { count: n, data: npy.data };
+}
+
+/** Yields batches of at most `batchSize` samples, in input order. */
+export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number): AsyncGenerator<SampleBatch> {
+  const per = shape.channels * shape.size * shape.size;
+  let inputs: string[] = [];
+  let parts: Float32Array[] = [];
+  const flush = (): SampleBatch => {
+    const data = new Float32Array(inputs.length * per);
+    parts.forEach((p, i) => data.set(p, i * per));
+    const batch = { inputs, data };
+    inputs = [];
+    parts = [];
+    return batch;
+  };
+  // Images decode concurrently (sharp works off the main thread); pending holds their promises in order.
+  let pending: { input: string; tensor: Promise<Float32Array> }[] = [];
+  const decode = (input: string, tensor: Promise<Float32Array>) => {
+    // Awaited in order later; the no-op handler keeps an early failure from being "unhandled" meanwhile.
+    tensor.catch(() => {});
+    pending.push({ input, tensor });
+  };
+  const drainPending = async function* () {
+    for (const p of pending) {
+      inputs.push(p.input);
+      parts.push(await p.tensor);
+      if (inputs.length === batchSize) yield flush();
+    }
+    pending = [];
+  };
+  for (const source of sources) {
+    if (source.kind === 'npy') {
+      yield* drainPending();
+      const { count, data } = loadNpySamples(source.path, shape);
+      for (let i = 0; i < count; i++) {
+        inputs.push(source.path);
+        parts.push(data.subarray(i * per, (i + 1) * per));
+        if (inputs.length === batchSize) yield flush();
+      }
+    } else if (source.kind === 'image') {
+      decode(source.path, loadImageTensor(source.path, shape.size));
+      if (pending.length >= batchSize) yield* drainPending();
+    } else {
+      let any = false;
+      for await (const entry of readTarEntries(source.path, (name: string) => isImagePath(name))) {
+        any = true;
+        const input = `${source.path}#${entry.name}`;
+        decode(input, loadImageTensor(entry.data, shape.size, input));
+        if (pending.length >= batchSize) yield* drainPending();
+      }
+      if (!any) throw new InputError(`${source.path}: archive holds no images`);
+    }
+  }
+  yield* drainPending();
+  if (inputs.length > 0) yield flush();
+}

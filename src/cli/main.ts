@@ -1,0 +1,45 @@
+// `rcae` command dispatch: parses the sub-command, runs it, and turns any failure into one line on
+// stderr and a non-zero exit. Commands do their work through the library API; none touches the GPU
+// directly.
+
+import { commands } from './commands/index.js';
+import { UsageError } from './args.js';
+
+const USAGE = `rcae — residual convolutional autoencoder on WebGPU
+
+Usage: rcae <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
+
+Run \`rcae <command> --help\` for a command's options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const { version } = await import('./version.js');
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`rcae: unknown command '${name}'\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.help + '\n');
+    return 0;
+  }
+  try {
+    return (await command.run(rest)) ?? 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`rcae ${name}: ${message.split('\n')[0]}\n`);
+    if (process.env.RCAE_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return err instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,19 @@
+// Where the CLI finds its model: --model, else the default model bundled with the package.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadModel, type Model } from '../model.js';
+import { UsageError } from './args.js';
+
+/** The bundled default model (models/default.safetensors at the package root). */
+export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../../models/default.safetensors', import.meta.url));
+
+export function modelPath(option: string | undefined): string {
+  if (option) return option;
+  if (existsSync(DEFAULT_MODEL_PATH)) return DEFAULT_MODEL_PATH;
+  throw new UsageError('--model is required (no bundled default model found)');
+}
+
+export async function openModel(option: string | undefined, adapter: string | undefined): Promise<Model> {
+  return loadModel(modelPath(option), { adapter });
+}

@@ -1,0 +1,48 @@
+// Output files appear whole or not at all: everything is written to a temporary sibling and renamed
+// into place; temporaries still pending when the process is interrupted are removed.
+
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const pending = new Set<string>();
+let hooked = false;
+
+function removePending() {
+  for (const p of pending) rmSync(p, { force: true });
+  pending.clear();
+}
+
+function hookSignals() {
+  if (hooked) return;
+  hooked = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      removePending();
+      process.stderr.write(`\nrcae: interrupted (${signal}); no output written\n`);
+      process.exit(130);
+    });
+  }
+  process.once('exit', removePending);
+}
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
+
+/** Runs `write(tmp)` and renames tmp to `path` when it succeeds; removes tmp when it fails. */
+export async function writeAtomically(path: string, write: (tmp: string) => void | Promise<void>): Promise<void> {
+  hookSignals();
+  const tmp = tempPathFor(path);
+  pending.add(tmp);
+  try {
+    await write(tmp);
+    renameSync(tmp, path);
+  } finally {
+    pending.delete(tmp);
+    rmSync(tmp, { force: true });
+  }
+}
+
+export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
+  await writeAtomically(path, (tmp) => writeFileSync(tmp, data));
+}

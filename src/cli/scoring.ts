@@ -1,0 +1,40 @@
+// Streams input samples through a model a batch at a time, reporting per-sample errors (and, when
+// asked, reconstructions) in input order, with a progress line for long runs.
+
+import type { Model } from '../model.js';
+import { countSamples, gatherSources, sampleBatches, type SampleBatch } from './inputs.js';
+import { progressBar } from './progress.js';
+
+export interface ScoredBatch extends SampleBatch {
+  /** Index of the batch's first sample in the whole run. */
+  offset: number;
+  error: Float32Array;
+  reconstruction?: Float32Array;
+}
+
+export interface ScoreOptions {
+  batch: number;
+  withReconstruction?: boolean;
+  label?: string;
+}
+
+export async function* scoreInputs(model: Model, args: readonly string[], options: ScoreOptions): AsyncGenerator<ScoredBatch> {
+  const sources = gatherSources(args);
+  const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
+  const progress = progressBar(options.label ?? 'scoring', countSamples(sources));
+  let offset = 0;
+  try {
+    for await (const batch of sampleBatches(sources, shape, options.batch)) {
+      if (options.withReconstruction) {
+        const r = await model.reconstructWithError(batch.data);
+        yield { ...batch, offset, error: r.error, reconstruction: r.reconstruction };
+      } else {
+        yield { ...batch, offset, error: await model.reconstructionError(batch.data) };
+      }
+      offset += batch.inputs.length;
+      progress.update(offset);
+    }
+  } finally {
+    progress.finish();
+  }
+}

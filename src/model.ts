@@ -1,0 +1,149 @@
+// The public model API: load a checkpoint (PyTorch zip or safetensors), resolve its architecture and
+// tensors, and run it on the GPU.
+
+import { Gpu, type OpenOptions } from './gpu/device.js';
+import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
+import { Executor, type ParamStore, type RunRequest } from './graph/executor.js';
+import { buildPlan, valueSize } from './graph/plan.js';
+import { type Checkpoint, readCheckpoint } from './weights/checkpoint.js';
+import { type MatchReport, inferArchitecture, mapStateDict } from './weights/mapping.js';
+
+/** Metadata key under which `rcae convert` stores the architecture JSON in a safetensors file. */
+export const ARCHITECTURE_METADATA_KEY = 'rcae.architecture';
+
+export interface ResolvedWeights {
+  path: string;
+  format: string;
+  arch: Architecture;
+  params: ParamStore;
+  /** How the architecture was found: from file metadata, or inferred (with the evidence). */
+  architectureSource: string[];
+  report: MatchReport;
+  /** Top-level checkpoint entries that were not weights (optimizer state, config, ...). */
+  skipped: string[];
+  metadata: Record<string, string>;
+}
+
+function architectureOf(path: string, tensors: Checkpoint['tensors'], metadata: Record<string, string>, given?: Architecture): { arch: Architecture; architectureSource: string[] } {
+  if (given) return { arch: given, architectureSource: ['given by the caller'] };
+  const stored = metadata[ARCHITECTURE_METADATA_KEY];
+  if (stored === undefined) {
+    const inferred = inferArchitecture(tensors, path);
+    return { arch: inferred.arch, architectureSource: inferred.evidence };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(stored);
+  } catch {
+    throw new Error(`${path}: metadata ${ARCHITECTURE_METADATA_KEY} is not valid JSON`);
+  }
+  return { arch: validateArchitecture(json, `${path} (metadata ${ARCHITECTURE_METADATA_KEY})`), architectureSource: [`read from metadata ${ARCHITECTURE_METADATA_KEY}`] };
+}
+
+/** Reads a checkpoint or safetensors file and maps its tensors onto the architecture (CPU only). */
+export async function resolveWeights(path: string, architecture?: Architecture): Promise<ResolvedWeights> {
+  const ckpt = await readCheckpoint(path);
+  const { arch, architectureSource } = architectureOf(path, ckpt.tensors, ckpt.metadata, architecture);
+  const { params, report } = mapStateDict(arch, ckpt.tensors, path);
+  return { path, format: ckpt.format, arch, params, architectureSource, report, skipped: ckpt.skipped, metadata: ckpt.metadata };
+}
+
+export interface LoadOptions extends OpenOptions {
+  /** Run on this device instead of opening one (the caller keeps ownership). */
+  gpu?: Gpu;
+  /** Override the architecture instead of reading or inferring it. */
+  architecture?: Architecture;
+  /** Largest number of samples per command buffer (default: what fits the device and ~1 GiB). */
+  maxChunk?: number;
+  /** Called after each chunk with samples done and total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A loaded model. Inputs are float32 NCHW images normalised to [-1, 1] ([n, 3, 128, 128] for the reference). */
+export class Model {
+  readonly arch: Architecture;
+  readonly parameterCount: number;
+  /** Values per sample of an image and of a latent. */
+  readonly imageSize: number;
+  readonly latentSize: number;
+
+  private constructor(
+    readonly gpu: Gpu,
+    private readonly ownsGpu: boolean,
+    private readonly executor: Executor,
+    readonly weights: Omit<ResolvedWeights, 'params'>,
+  ) {
+    this.arch = executor.plan.arch;
+    this.parameterCount = parameterCount(this.arch);
+    const { values, io } = executor.plan;
+    this.imageSize = valueSize(values[io.image]);
+    this.latentSize = valueSize(values[io.latent]);
+  }
+
+  static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
+    const gpu = options.gpu ?? (await Gpu.open(options));
+    try {
+      const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
+        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress }));
+      const { params: _params, ...weights } = resolved;
+      return new Model(gpu, !options.gpu, executor, weights);
+    } catch (err) {
+      if (!options.gpu) gpu.destroy();
+      throw err;
+    }
+  }
+
+  /** GFLOP per sample of a full forward pass (reconstruction). */
+  get flopsPerSample(): number {
+    return this.executor.flopsPerSample({ from: 'image', want: ['reconstruction'] });
+  }
+
+  private batchOf(data: Float32Array, perSample: number, what: string): number {
+    if (data.length === 0 || data.length % perSample !== 0) {
+      throw new Error(`${what}: expected a multiple of ${perSample} values per sample, got ${data.length}`);
+    }
+    return data.length / perSample;
+  }
+
+  private async run(data: Float32Array, request: RunRequest) {
+    const perSample = request.from === 'image' ? this.imageSize : this.latentSize;
+    return this.executor.run(data, this.batchOf(data, perSample, request.from === 'image' ? 'images' : 'latents'), request);
+  }
+
+  /** Reconstructions, same shape as the input. */
+  async reconstruct(images: Float32Array): Promise<Float32Array> {
+    return (await this.run(images, { from: 'image', want: ['reconstruction'] })).reconstruction!;
+  }
+
+  /** Per-sample mean squared error between each image and its reconstruction: [n]. */
+  async reconstructionError(images: Float32Array): Promise<Float32Array> {
+    return (await this.run(images, { from: 'image', want: ['error'] })).error!;
+  }
+
+  /** Reconstructions and per-sample errors from one pass. */
+  async reconstructWithError(images: Float32Array): Promise<{ reconstruction: Float32Array; error: Float32Array }> {
+    const r = await this.run(images, { from: 'image', want: ['reconstruction', 'error'] });
+    return { reconstruction: r.reconstruction!, error: r.error! };
+  }
+
+  /** Latent vectors: [n, latentDim]. */
+  async encode(images: Float32Array): Promise<Float32Array> {
+    return (await this.run(images, { from: 'image', want: ['latent'] })).latent!;
+  }
+
+  /** Images decoded from latents: [n, C, H, W]. */
+  async decode(latents: Float32Array): Promise<Float32Array> {
+    return (await this.run(latents, { from: 'latent', want: ['reconstruction'] })).reconstruction!;
+  }
+
+  /** Releases GPU memory; also destroys the device when the model opened it. */
+  dispose(): void {
+    this.executor.destroy();
+    if (this.ownsGpu) this.gpu.destroy();
+  }
+}
+
+/** Loads a PyTorch checkpoint (.ckpt/.pt/.pth) or safetensors file and prepares it on the GPU. */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
+  return Model.create(await resolveWeights(path, options.architecture), options);
+}
