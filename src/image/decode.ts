@@ -1,0 +1,56 @@
+// Decodes an image file or buffer to 8-bit RGB the way `PIL.Image.open(f).convert('RGB')` sees it:
+// grey is replicated to RGB, alpha is dropped (not composited), palettes are expanded, 16-bit
+// samples keep their high byte, and embedded ICC profiles are ignored as PIL ignores them.
+// Deliberate differences from PIL (see tools/README.md): EXIF orientation is applied (PIL and
+// torchvision leave photos sideways), 16-bit greyscale keeps its high byte (PIL clips it to white),
+// and CMYK JPEGs go through sharp's colour management instead of PIL's naive formula.
+
+import sharp from 'sharp';
+
+export interface Rgb8Image {
+  width: number;
+  height: number;
+  /** Interleaved RGB, row-major, width*height*3 bytes. */
+  data: Uint8Array;
+}
+
+export class ImageError extends Error {}
+
+/** Largest image accepted (8192 x 8192); its RGB pixels alone take 192 MiB. */
+export const MAX_INPUT_PIXELS = 8192 * 8192;
+
+const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+
+export async function decodeRgb8(input: string | Buffer, label?: string): Promise<Rgb8Image> {
+  const name = label ?? (typeof input === 'string' ? input : 'image buffer');
+  const decoded = await decodeRaw(input).catch((err: Error) => {
+    throw new ImageError(`${name}: cannot decode image: ${err.message}`);
+  });
+  const { width, height, channels } = decoded.info;
+  const src = decoded.data;
+  if (src.length !== width * height * channels || channels < 1 || channels > 4) {
+    throw new ImageError(`${name}: decoder returned ${src.length} bytes for ${width}x${height}x${channels}`);
+  }
+  if (channels === 3) return { width, height, data: new Uint8Array(src.buffer, src.byteOffset, src.length) };
+  const data = new Uint8Array(width * height * 3);
+  // 1: grey, 2: grey + alpha, 4: RGB + alpha.
+  for (let p = 0; p < width * height; p++) {
+    const s = p * channels;
+    if (channels <= 2) data[p * 3] = data[p * 3 + 1] = data[p * 3 + 2] = src[s];
+    else {
+      data[p * 3] = src[s];
+      data[p * 3 + 1] = src[s + 1];
+      data[p * 3 + 2] = src[s + 2];
+    }
+  }
+  return { width, height, data };
+}
+
+async function decodeRaw(input: string | Buffer) {
+  // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.
+  const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true });
+  const { format } = await image.metadata();
+  if (!format || !RASTER_FORMATS.has(format)) throw new Error(`unsupported format ${format ?? 'unknown'}`);
+  // No resize happens in sharp, so JPEG shrink-on-load never changes the pixels.
+  return image.autoOrient().raw().toBuffer({ resolveWithObject: true });
+}

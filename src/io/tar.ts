@@ -1,0 +1,220 @@
+// A minimal streaming tar reader (ustar, GNU long names, pax path/size records) for .tar and
+// .tar.gz archives; gzip is recognised by its magic bytes. Only regular files are yielded, and only
+// the entries the filter accepts are held in memory; every size read from the archive is bounded.
+
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+
+export interface TarEntry {
+  name: string;
+  data: Buffer;
+}
+
+export interface TarOptions {
+  /** Largest regular-file entry that may be read into memory (default 256 MiB). */
+  maxEntryBytes?: number;
+}
+
+export class TarError extends Error {}
+
+const BLOCK = 512;
+const MAX_META_BYTES = 1 << 20; // GNU long names and pax headers
+
+export async function* readTarEntries(
+  path: string,
+  filter?: (name: string) => boolean,
+  options: TarOptions = {},
+): AsyncGenerator<TarEntry> {
+  const maxEntry = options.maxEntryBytes ?? 256 << 20;
+  const fail = (msg: string): never => {
+    throw new TarError(`${path}: ${msg}`);
+  };
+  const gzipped = isGzip(path, fail);
+  const file = createReadStream(path);
+  let stream: Readable = file;
+  if (gzipped) {
+    const gunzip = createGunzip();
+    file.on('error', (err) => gunzip.destroy(err));
+    stream = file.pipe(gunzip);
+  }
+  const reader = new ChunkReader(stream[Symbol.asyncIterator](), fail);
+  try {
+    let longName: string | null = null;
+    let paxPath: string | null = null;
+    let paxSize: number | null = null;
+    for (;;) {
+      const header = await reader.read(BLOCK);
+      if (header.length === 0) return; // archives may end without the two zero blocks
+      if (header.length < BLOCK) fail('truncated archive (partial header block)');
+      if (header.every((b) => b === 0)) return;
+      verifyChecksum(header, fail);
+      const type = String.fromCharCode(header[156] || 0x30);
+      const size = paxSize ?? parseSize(header.subarray(124, 136), fail);
+      const name = paxPath ?? longName ?? headerName(header);
+      const padded = Math.ceil(size / BLOCK) * BLOCK;
+
+      if (type === 'L' || type === 'x' || type === 'g') {
+        if (size > MAX_META_BYTES) fail(`${type === 'L' ? 'long name' : 'pax header'} of ${size} bytes is too large`);
+        const meta = await reader.read(padded);
+        if (meta.length < padded) fail('truncated archive (metadata entry)');
+        const body = meta.subarray(0, size);
+        if (type === 'L') longName = body.toString('utf8').replace(/\0.*$/s, '');
+        if (type === 'x') ({ path: paxPath, size: paxSize } = parsePax(body, fail));
+        continue; // these describe the next entry; global 'g' records are ignored
+      }
+      longName = paxPath = paxSize = null;
+
+      const wanted = (type === '0' || type === '7') && (!filter || filter(name));
+      if (!wanted) {
+        if ((await reader.skip(padded)) < padded) fail(`truncated archive (data of ${name})`);
+        continue;
+      }
+      if (size > maxEntry) fail(`entry ${name} is ${size} bytes (limit ${maxEntry})`);
+      const data = await reader.read(padded);
+      if (data.length < padded) fail(`truncated archive (data of ${name})`);
+      yield { name, data: Buffer.from(data.subarray(0, size)) };
+    }
+  } finally {
+    stream.destroy();
+    file.destroy();
+  }
+}
+
+function isGzip(path: string, fail: (msg: string) => never): boolean {
+  const magic = Buffer.alloc(2);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const n = readSync(fd, magic, 0, 2, 0);
+    return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } catch (err) {
+    return fail(`cannot read: ${(err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(end < 0 ? bytes : bytes.subarray(0, end)).toString('utf8');
+}
+
+function headerName(header: Uint8Array): string {
+  const name = cString(header.subarray(0, 100));
+  const isUstar = cString(header.subarray(257, 263)).startsWith('ustar');
+  const prefix = isUstar ? cString(header.subarray(345, 500)) : '';
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+function parseSize(field: Uint8Array, fail: (msg: string) => never): number {
+  if (field[0] & 0x80) {
+    // GNU base-256: big-endian binary after the marker bit.
+    let v = field[0] & 0x7f;
+    for (let i = 1; i < field.length; i++) {
+      v = v * 256 + field[i];
+      if (v > Number.MAX_SAFE_INTEGER) fail('entry size overflows');
+    }
+    return v;
+  }
+  const text = cString(field).trim();
+  if (!/^[0-7]*$/.test(text)) fail(`bad size field ${JSON.stringify(text)}`);
+  return text ? parseInt(text, 8) : 0;
+}
+
+function verifyChecksum(header: Uint8Array, fail: (msg: string) => never): void {
+  const stored = cString(header.subarray(148, 156)).trim();
+  if (!/^[0-7]+$/.test(stored)) fail('not a tar archive (bad header checksum field)');
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i];
+  if (sum !== parseInt(stored, 8)) fail('corrupt tar header (checksum mismatch)');
+}
+
+/** pax records: "<len> <key>=<value>\n"; only path and size matter here. */
+function parsePax(body: Buffer, fail: (msg: string) => never): { path: string | null; size: number | null } {
+  let path: string | null = null;
+  let size: number | null = null;
+  let at = 0;
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at);
+    const length = space < 0 ? NaN : Number(body.subarray(at, space).toString('ascii'));
+    if (!Number.isInteger(length) || length <= 0 || at + length > body.length) fail('malformed pax header');
+    const record = body.subarray(space + 1, at + length - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    const key = record.slice(0, eq);
+    const value = record.slice(eq + 1);
+    if (key === 'path') path = value;
+    if (key === 'size') {
+      if (!/^\d{1,15}$/.test(value)) fail(`malformed pax size ${JSON.stringify(value)}`);
+      size = Number(value);
+    }
+    at += length;
+  }
+  return { path, size };
+}
+
+/** Pulls exact byte counts out of a chunked stream without re-concatenating what was already read. */
+class ChunkReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private done = false;
+
+  constructor(
+    private readonly source: AsyncIterator<Buffer>,
+    private readonly fail: (msg: string) => never,
+  ) {}
+
+  private async fill(n: number): Promise<void> {
+    while (this.buffered < n && !this.done) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await this.source.next();
+      } catch (err) {
+        return this.fail(`cannot read: ${(err as Error).message}`);
+      }
+      if (next.done) this.done = true;
+      else {
+        this.chunks.push(next.value);
+        this.buffered += next.value.length;
+      }
+    }
+  }
+
+  /** Exactly n bytes, or fewer only at the end of the stream. */
+  async read(n: number): Promise<Buffer> {
+    await this.fill(n);
+    const take = Math.min(n, this.buffered);
+    const parts: Buffer[] = [];
+    let need = take;
+    while (need > 0) {
+      const head = this.chunks[0];
+      if (head.length <= need) {
+        parts.push(head);
+        this.chunks.shift();
+        need -= head.length;
+      } else {
+        parts.push(head.subarray(0, need));
+        this.chunks[0] = head.subarray(need);
+        need = 0;
+      }
+    }
+    this.buffered -= take;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, take);
+  }
+
+  /** Discards up to n bytes without holding them; returns how many were discarded. */
+  async skip(n: number): Promise<number> {
+    let left = n;
+    while (left > 0) {
+      if (this.buffered === 0) await this.fill(1);
+      if (this.buffered === 0) break;
+      const head = this.chunks[0];
+      const drop = Math.min(head.length, left);
+      if (drop === head.length) this.chunks.shift();
+      else this.chunks[0] = head.subarray(drop);
+      this.buffered -= drop;
+      left -= drop;
+    }
+    return n - left;
+  }
+}
