@@ -15,6 +15,11 @@ ${commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
 Run \`rcae <command> --help\` for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // A closed pipe (`rcae score ... | head`) ends the output, not the program with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');

@@ -34,7 +34,7 @@ source file's name and SHA-256. The output appears only when complete.`,
       .filter((p) => p.role !== 'bn.num_batches_tracked')
       .map((p) => ({ name: p.name, shape: p.shape, data: resolved.params.get(p.name)! }));
     const byShape = resolved.report.entries.filter((e) => e.how !== 'name').length;
-    writeSafetensors(out, tensors, {
+    await writeSafetensors(out, tensors, {
       [ARCHITECTURE_METADATA_KEY]: JSON.stringify(resolved.arch),
       'rcae.source': basename(input),
       'rcae.source_sha256': await sha256File(input),

@@ -1,8 +1,13 @@
 import type { Command } from '../args.js';
+import { bench } from './bench.js';
+import { calibrate } from './calibrate.js';
 import { convert } from './convert.js';
+import { detect } from './detect.js';
+import { demo } from './demo.js';
+import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { inspect } from './inspect.js';
 import { score } from './score.js';
 import { embed, reconstruct } from './tensors.js';
 
-export const commands: Command[] = [score, reconstruct, embed, inspect, convert, info];
+export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, bench, demo];

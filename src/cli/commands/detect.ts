@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { defaultThresholdsPath, parseLevel, pickThreshold, readThresholds, thresholdsPathBeside, type PickedThreshold } from '../../detect/thresholds.js';
+import { formatOption, gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
+import { rowWriter } from '../format.js';
+import { openModel } from '../model-path.js';
+import { scoreInputs } from '../scoring.js';
+import { withTextOutput } from '../sink.js';
+
+/** Exit status when --fail-on-fake is given and some input is FAKE. */
+export const EXIT_FAKE_FOUND = 3;
+
+/**
+ * The thresholds file to use: --thresholds, else the one beside --model (NAME.thresholds.json), else
+ * the bundled one when the bundled model is used. Thresholds of one model never silently apply to another.
+ */
+function thresholdsFile(option: string | undefined, model: string | undefined): string {
+  if (option) return option;
+  const path = model ? thresholdsPathBeside(model) : defaultThresholdsPath();
+  if (existsSync(path)) return path;
+  throw new UsageError(model
+    ? `--thresholds is required: no ${path} beside --model ${model} (make one with rcae calibrate, or give --level as a number)`
+    : `--thresholds is required: no bundled default thresholds at ${path}`);
+}
+
+function chooseThreshold(levelOption: string | undefined, thresholds: string | undefined, model: string | undefined): PickedThreshold {
+  let level: string | number;
+  try {
+    level = parseLevel(levelOption ?? 'balanced');
+  } catch (err) {
+    throw new UsageError(`--level: ${(err as Error).message}`);
+  }
+  if (typeof level === 'number') return pickThreshold(undefined, level);
+  const path = thresholdsFile(thresholds, model);
+  return pickThreshold(readThresholds(path), level, path);
+}
+
+export const detect: Command = {
+  name: 'detect',
+  summary: 'label inputs REAL or FAKE by comparing their reconstruction error with a threshold',
+  help: `Usage: rcae detect [--model M] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
+
+For each sample prints its reconstruction error, the threshold and the label: FAKE when
+error > threshold, else REAL. jsonl rows are
+  {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"}
+A summary "k of N flagged" goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
+
+INPUT: image files, directories (searched recursively), .tar/.tar.gz archives of images, or .npy
+float32 [N,3,128,128] tensors already normalised to [-1,1].
+
+Options:
+  --model M         checkpoint or safetensors; default: the bundled model
+  --thresholds T    thresholds JSON (the published layout: reconstruction_thresholds.thresholds.LEVEL.value);
+                    default: NAME.thresholds.json beside --model M, or the bundled thresholds
+  --level L         strict, balanced (default), sensitive, optimal, another level in the file, or a
+                    number used as the threshold itself (then no thresholds file is needed)
+  --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
+  --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE
+  --batch N         samples per GPU batch (default 32)
+  --out FILE        write rows to FILE (atomically) instead of stdout
+  --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      model: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
+      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, out: { type: 'string' }, ...gpuOptions,
+    }, 'detect');
+    const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
+    const batch = intOption(values.batch, 'batch', 32);
+    const threshold = chooseThreshold(values.level, values.thresholds, values.model);
+    const model = await openModel(values.model, values.adapter);
+    let flagged = 0;
+    let total = 0;
+    try {
+      await withTextOutput(values.out, async (out) => {
+        const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
+        for await (const b of scoreInputs(model, positionals, { batch, label: 'detecting' })) {
+          b.inputs.forEach((input, i) => {
+            const error = b.error[i];
+            const fake = error > threshold.value;
+            if (fake) flagged++;
+            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label: fake ? 'FAKE' : 'REAL' });
+          });
+          total += b.inputs.length;
+        }
+        rows.end();
+      });
+    } finally {
+      model.dispose();
+    }
+    process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})\n`);
+    return values['fail-on-fake'] && flagged > 0 ? EXIT_FAKE_FOUND : 0;
+  },
+};

@@ -1,0 +1,77 @@
+import { measureErrorSets } from '../../detect/error-sets.js';
+import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
+import { rocCurve } from '../../detect/metrics.js';
+import { histogramSvg, renderPng, rocPlotSvg } from '../../detect/plots.js';
+import { readThresholds } from '../../detect/thresholds.js';
+import { parse, type Command } from '../args.js';
+import { rowWriter } from '../format.js';
+import { openModel } from '../model-path.js';
+import { writeFileAtomically } from '../output.js';
+import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from './calibrate.js';
+
+const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
+const num = (v: number) => v.toPrecision(6);
+
+function printTable(e: Evaluation): void {
+  const rows = rowWriter('table', ['metric', 'value'], (text) => process.stdout.write(text));
+  const row = (metric: string, value: string) => rows.write({ metric, value });
+  row('AUROC', e.auroc.toFixed(6));
+  row('average precision', e.averagePrecision.toFixed(6));
+  row('EER', `${percent(e.eer.rate)} (threshold ${num(e.eer.threshold)})`);
+  for (const [name, p] of [['TPR at 1% FPR', e.tprAt1PercentFpr], ['TPR at 5% FPR', e.tprAt5PercentFpr]] as const) {
+    row(name, `${percent(p.tpr)} (FPR ${percent(p.fpr)}, threshold ${num(p.threshold)})`);
+  }
+  row('real errors', `n=${e.real.count} mean ${num(e.real.mean)} median ${num(e.real.median)}`);
+  row('fake errors', `n=${e.fake.count} mean ${num(e.fake.mean)} median ${num(e.fake.median)}`);
+  row('ratio fake/real', `mean ${e.meanRatio.toFixed(2)}x, median ${e.medianRatio.toFixed(2)}x`);
+  for (const [name, level] of Object.entries(e.levels ?? {})) {
+    row(`level ${name}`, `threshold ${num(level.value)}: TPR ${percent(level.tpr)}, FPR ${percent(level.fpr)}`);
+  }
+  rows.end();
+}
+
+export const evaluate: Command = {
+  name: 'eval',
+  summary: 'AUROC, average precision, EER and TPR at fixed FPR of the detector on real vs fake images',
+  help: `Usage: rcae eval [--model M] --real SRC (--fake SRC | --synthetic KIND[:N]) [--json FILE] [--plot PREFIX]
+
+Scores both sets and reports: AUROC (ties count one half), average precision (scikit-learn's
+step-wise definition), equal error rate, TPR at 1% and 5% FPR, mean and median errors of each set
+and their ratios, and the counts. Fake is the positive class; an input is FAKE when its error is
+above the threshold.
+
+Options:
+  --thresholds T    also report each level of this thresholds file on these sets
+  --json FILE       write every figure as JSON to FILE ('-': to stdout, instead of the table)
+  --plot PREFIX     write PREFIX-roc.png (ROC curve) and PREFIX-hist.png (error histograms)
+${errorSetHelp}`,
+  async run(argv) {
+    const { values } = parse(argv, { ...errorSetOptions, thresholds: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string' } }, 'eval');
+    const request = errorSetRequest(values, true);
+    if (values.json && values.json !== '-') requireOutputDirectory(values.json, 'json');
+    if (values.plot) requireOutputDirectory(`${values.plot}-roc.png`, 'plot');
+    const thresholds = values.thresholds ? readThresholds(values.thresholds) : undefined;
+    const model = await openModel(values.model, values.adapter);
+    let sets;
+    try {
+      sets = await measureErrorSets(model, request);
+    } finally {
+      model.dispose();
+    }
+    const fake = sets.fake!;
+    const evaluation = evaluateDetector(sets.real, fake, thresholds);
+    const report = { ...evaluation, model: model.weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
+    const json = JSON.stringify(report, null, 2) + '\n';
+    if (values.json === '-') process.stdout.write(json);
+    else {
+      if (values.json) await writeFileAtomically(values.json, json);
+      printTable(evaluation);
+    }
+    if (values.plot) {
+      await renderPng(rocPlotSvg(rocCurve(sets.real, fake), { auroc: evaluation.auroc, title: 'ROC: real vs fake' }), `${values.plot}-roc.png`);
+      const levels = Object.entries(evaluation.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
+      await renderPng(histogramSvg(sets.real, fake, { thresholds: levels }), `${values.plot}-hist.png`);
+    }
+    process.stderr.write(`real ${sets.realSource}; fake ${sets.fakeSource}\n`);
+  },
+};

@@ -1,0 +1,78 @@
+// Measures the two sets of reconstruction errors that calibration and evaluation compare: a real set
+// from a source, and a fake set from another source or made synthetically (see synthetic.ts).
+
+import type { SampleBatch } from '../cli/inputs.js';
+import { progressBar } from '../cli/progress.js';
+import { scoreInputs } from '../cli/scoring.js';
+import type { Model } from '../model.js';
+import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
+import { syntheticBatches } from './synthetic-source.js';
+
+export interface ErrorSetRequest {
+  /** Real inputs: image files, directories, .tar/.tar.gz archives, or .npy tensors. */
+  real: string;
+  /** Fake inputs, as for real; or `synthetic`. */
+  fake?: string;
+  synthetic?: SyntheticSpec;
+  seed: number;
+  batch: number;
+}
+
+export interface ErrorSets {
+  real: Float32Array;
+  fake?: Float32Array;
+  /** What each set is, in words a reader can reproduce. */
+  realSource: string;
+  fakeSource?: string;
+}
+
+const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function sourceErrors(model: Model, source: string, batch: number, label: string): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for await (const b of scoreInputs(model, [source], { batch, label })) parts.push(b.error);
+  return concat(parts);
+}
+
+async function batchErrors(model: Model, batches: AsyncIterable<SampleBatch>, label: string, total: number): Promise<Float32Array> {
+  const progress = progressBar(label, total);
+  const parts: Float32Array[] = [];
+  let done = 0;
+  try {
+    for await (const b of batches) {
+      parts.push(await model.reconstructionError(b.data));
+      done += b.inputs.length;
+      progress.update(done);
+    }
+  } finally {
+    progress.finish();
+  }
+  return concat(parts);
+}
+
+export async function measureErrorSets(model: Model, request: ErrorSetRequest): Promise<ErrorSets> {
+  const { real: realArg, fake: fakeArg, synthetic, seed, batch } = request;
+  const real = await sourceErrors(model, realArg, batch, 'real');
+  const realSource = `${realArg} (${images(real.length)})`;
+  if (fakeArg !== undefined) {
+    const fake = await sourceErrors(model, fakeArg, batch, 'fake');
+    return { real, fake, realSource, fakeSource: `${fakeArg} (${images(fake.length)})` };
+  }
+  if (!synthetic) return { real, realSource };
+  const count = synthetic.count ?? real.length;
+  const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
+  const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg] }, shape, batch);
+  const fake = await batchErrors(model, batches, `fake (${synthetic.kind})`, count);
+  const made = synthetic.kind === 'noise' ? `${images(count)} of ${shape.size}x${shape.size}` : `applied to the first ${count} images of ${realArg}`;
+  return { real, fake, realSource, fakeSource: `synthetic ${synthetic.kind} (${SYNTHETIC_DESCRIPTIONS[synthetic.kind]}), ${made}, seed ${seed}` };
+}
