@@ -42,7 +42,12 @@ function architectureOf(path: string, tensors: Checkpoint['tensors'], metadata: 
 
 /** Reads a checkpoint or safetensors file and maps its tensors onto the architecture (CPU only). */
 export async function resolveWeights(path: string, architecture?: Architecture): Promise<ResolvedWeights> {
-  const ckpt = await readCheckpoint(path);
+  return resolveCheckpoint(await readCheckpoint(path), architecture);
+}
+
+/** Maps an already-read checkpoint onto its architecture (given, stored in metadata, or inferred). */
+export function resolveCheckpoint(ckpt: Checkpoint, architecture?: Architecture): ResolvedWeights {
+  const { path } = ckpt;
   const { arch, architectureSource } = architectureOf(path, ckpt.tensors, ckpt.metadata, architecture);
   const { params, report } = mapStateDict(arch, ckpt.tensors, path);
   return { path, format: ckpt.format, arch, params, architectureSource, report, skipped: ckpt.skipped, metadata: ckpt.metadata };
@@ -134,6 +139,21 @@ export class Model {
   /** Images decoded from latents: [n, C, H, W]. */
   async decode(latents: Float32Array): Promise<Float32Array> {
     return (await this.run(latents, { from: 'latent', want: ['reconstruction'] })).reconstruction!;
+  }
+
+  /** Largest number of samples run in one command buffer; larger batches are split. */
+  get maxChunk(): number {
+    return this.executor.maxChunk;
+  }
+
+  /** One forward pass over `batch` (<= maxChunk) samples already on the GPU: GPU time only, for benchmarks. */
+  forwardResident(batch: number): Promise<void> {
+    return this.executor.runResident(batch, { from: 'image', want: ['reconstruction'] });
+  }
+
+  /** GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query). */
+  profileLayers(batch: number) {
+    return this.executor.profile(batch, { from: 'image', want: ['reconstruction'] });
   }
 
   /** Releases GPU memory; also destroys the device when the model opened it. */

@@ -187,6 +187,69 @@ export class Executor {
     return out;
   }
 
+  /**
+   * One forward pass over `batch` samples already resident on the GPU (whatever the input buffer
+   * holds): no upload, no readback. For measuring GPU time; `batch` must not exceed maxChunk.
+   */
+  async runResident(batch: number, request: RunRequest): Promise<void> {
+    const bound = this.bind(request, this.checkChunk(batch));
+    await this.gpu.checked(`running ${batch} resident samples`, async () => {
+      this.gpu.submit((encoder) => {
+        const pass = encoder.beginComputePass({ label: 'forward' });
+        for (const d of bound.dispatches) d.encode(pass);
+        pass.end();
+      });
+      await this.gpu.onSubmittedWorkDone();
+    });
+  }
+
+  /**
+   * Per-node GPU time of one forward pass, from timestamp queries around each dispatch (each in its
+   * own compute pass). Needs the 'timestamp-query' feature.
+   */
+  async profile(batch: number, request: RunRequest): Promise<{ name: string; shape: string; flops: number; ms: number }[]> {
+    const { gpu } = this;
+    if (!gpu.features.has('timestamp-query')) throw new Error('per-layer profiling needs the timestamp-query feature, which this adapter lacks');
+    const bound = this.bind(request, this.checkChunk(batch));
+    const nodes = this.segment(request);
+    const count = bound.dispatches.length * 2;
+    const querySet = gpu.device.createQuerySet({ type: 'timestamp', count });
+    const resolved = gpu.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = gpu.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const ticks = await gpu.checked(`profiling ${batch} samples`, async () => {
+        gpu.submit((encoder) => {
+          bound.dispatches.forEach((d, i) => {
+            const pass = encoder.beginComputePass({ label: d.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+            d.encode(pass);
+            pass.end();
+          });
+          encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+          encoder.copyBufferToBuffer(resolved, 0, readback, 0, count * 8);
+        });
+        await readback.mapAsync(GPUMapMode.READ);
+        const copy = new BigUint64Array(readback.getMappedRange().slice(0));
+        readback.unmap();
+        return copy;
+      });
+      return nodes.map((node, i) => ({
+        name: node.name,
+        shape: `${batch}x${this.plan.values[node.output].shape.join('x')}`,
+        flops: batch * planFlops(this.plan, [node]),
+        ms: Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6,
+      }));
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      readback.destroy();
+    }
+  }
+
+  private checkChunk(batch: number): number {
+    if (!Number.isInteger(batch) || batch < 1 || batch > this.maxChunk) throw new Error(`batch ${batch} must be within 1..${this.maxChunk} (the largest chunk this device holds)`);
+    return batch;
+  }
+
   destroy(): void {
     this.bound.forEach((b) => b.destroy());
     this.bound.clear();

@@ -190,7 +190,7 @@ export function assignSlots(plan: Plan, nodes: readonly Node[], pinned: Readonly
   };
   for (const v of pinned) take(v);
   nodes.forEach((n, i) => {
-    take(n.output);
+    if (!pinned.has(n.output)) take(n.output);
     // Release inputs after the output is taken: a kernel may not write the buffer it reads.
     for (const v of new Set(nodeInputs(n))) {
       if (lastUse.get(v) === i && !pinned.has(v)) free.push(slotOf.get(v)!);

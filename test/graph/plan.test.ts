@@ -67,10 +67,17 @@ test('buffer reuse: no two live values share a buffer, and memory stays near the
       const total = checkSlots(plan, 0, plan.nodes.length);
       checkSlots(plan, 0, plan.decodeStart);
       checkSlots(plan, plan.decodeStart, plan.nodes.length - 1);
-      const largest = Math.max(...plan.values.map(valueSize));
-      const sum = plan.values.reduce((s, v) => s + valueSize(v), 0);
-      assert.ok(total <= 5 * largest, `w=${w}: ${total} elements per sample vs largest ${largest}`);
-      assert.ok(total < sum / 2, `w=${w}: ${total} vs sum ${sum}`);
+      const endpoints = [plan.io.image, plan.io.reconstruction, plan.io.latent, plan.io.error];
+      const pinnedSize = endpoints.reduce((s, v) => s + valueSize(plan.values[v]), 0);
+      const largest = Math.max(...plan.values.filter((v) => !endpoints.includes(v.id)).map(valueSize));
+      // A residual block holds three maps at once (block input, conv1 output, block output).
+      assert.ok(total <= pinnedSize + 3 * largest + 1024, `w=${w}: ${total} elements per sample vs largest intermediate ${largest}`);
+      if (w === 64) {
+        const sum = plan.values.reduce((s, v) => s + valueSize(v), 0);
+        // The architecture note: about 3 MiB per sample live at once with reuse (11.7 MiB without).
+        assert.ok(total * 4 <= 3.5 * 2 ** 20, `w=64: ${(total * 4) / 2 ** 20} MiB per sample`);
+        assert.ok(sum * 4 > 11 * 2 ** 20);
+      }
     }
   }
 });

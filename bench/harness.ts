@@ -1,0 +1,205 @@
+// `rcae bench`: throughput of the engine per batch size (GPU-only and end-to-end), the adapter's
+// measured attainable peak, a per-layer profile, and optionally peers on the same model, weights and
+// input. Every figure lands in one JSON document; a markdown summary is rendered from it.
+
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { Bench } from 'tinybench';
+import { Gpu } from '../src/gpu/device.js';
+import { referenceArchitecture } from '../src/graph/architecture.js';
+import { randomImages, randomParams } from '../src/graph/random-params.js';
+import { Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
+import { version } from '../src/cli/version.js';
+import { measurePeakGflops } from './peak.js';
+
+export interface BenchConfig {
+  /** Checkpoint to run; default: the full-width reference with seeded random weights. */
+  model?: string;
+  width: number;
+  seed: number;
+  batches: number[];
+  /** Time budget per measured task, in ms (tinybench keeps iterating until both limits are met). */
+  timeMs: number;
+  minIterations: number;
+  profile: boolean;
+  peers: boolean;
+  adapter?: string;
+  /** Called with progress lines (stderr). */
+  log: (line: string) => void;
+}
+
+export interface RunFigures {
+  engine: string;
+  batch: number;
+  /** 'end-to-end': upload + forward + readback of the reconstruction; 'gpu': forward only, data resident. */
+  timing: 'end-to-end' | 'gpu';
+  samples_per_s: number;
+  samples_per_s_min: number;
+  samples_per_s_max: number;
+  ms_per_batch: number;
+  iterations: number;
+  gflops: number;
+  pct_of_peak: number;
+  outputs_match: boolean | null;
+  max_abs_diff?: number;
+  note?: string;
+}
+
+export interface LayerFigures {
+  name: string;
+  shape: string;
+  gflop: number;
+  ms: number;
+  gflops: number;
+  pct_of_total: number;
+}
+
+export interface BenchResult {
+  date: string;
+  machine: { cpu: string; cores: number; memory_gib: number; platform: string };
+  adapter: Record<string, unknown>;
+  versions: Record<string, string>;
+  commit: string | null;
+  model: { source: string; base_width: number; parameters: number; gflop_per_sample: number };
+  peak_gflops: number;
+  peak_method: string;
+  runs: RunFigures[];
+  layers: { batch: number; method: string; rows: LayerFigures[] } | null;
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string }> {
+  if (config.model) {
+    return { model: await Model.create(await resolveWeights(config.model), { gpu }), source: config.model };
+  }
+  const arch = referenceArchitecture(config.width);
+  const source = `reference w=${config.width}, seeded random weights (seed ${config.seed})`;
+  const resolved: ResolvedWeights = {
+    path: source,
+    format: 'random',
+    arch,
+    params: randomParams(arch, config.seed),
+    architectureSource: ['reference architecture'],
+    report: { summary: 'seeded random weights', entries: [], ignored: [], notes: [] },
+    skipped: [],
+    metadata: {},
+  };
+  return { model: await Model.create(resolved, { gpu }), source };
+}
+
+/** Runs `fn` under tinybench and returns per-iteration latency statistics in ms. */
+async function measure(name: string, fn: () => Promise<unknown>, config: BenchConfig) {
+  const bench = new Bench({ time: config.timeMs, iterations: config.minIterations, warmupIterations: 1, warmupTime: 0 });
+  bench.add(name, fn);
+  await bench.run();
+  const result = bench.tasks[0].result;
+  if (result.state !== 'completed') throw new Error(`${name}: benchmark ${result.state}${'error' in result ? `: ${String(result.error)}` : ''}`);
+  const { latency } = result;
+  return { median: latency.p50, min: latency.min, max: latency.max, iterations: latency.samplesCount };
+}
+
+export async function runBench(config: BenchConfig): Promise<BenchResult> {
+  const gpu = await Gpu.open({ adapter: config.adapter });
+  try {
+    config.log(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.device || gpu.adapter.description} (${gpu.adapter.backend})`);
+    const peak = await measurePeakGflops(gpu);
+    config.log(`attainable peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.method})`);
+    const { model, source } = await loadBenchModel(config, gpu);
+    const runs: RunFigures[] = [];
+    let layers: BenchResult['layers'] = null;
+    try {
+      const flops = model.flopsPerSample;
+      for (const batch of config.batches) {
+        const images = randomImages(batch, model.imageSize, config.seed + batch);
+        const e2e = await measure(`rcae e2e b${batch}`, () => model.reconstruct(images), config);
+        runs.push(figures('rcae', batch, 'end-to-end', e2e, flops, peak.gflops));
+        if (batch <= model.maxChunk) {
+          const gpuOnly = await measure(`rcae gpu b${batch}`, () => model.forwardResident(batch), config);
+          runs.push(figures('rcae', batch, 'gpu', gpuOnly, flops, peak.gflops));
+        }
+        const last = runs[runs.length - 1];
+        config.log(`rcae batch ${batch}: ${last.samples_per_s.toFixed(2)} samples/s (${last.timing}), ${last.gflops.toFixed(1)} GFLOP/s`);
+      }
+      if (config.profile) layers = await profileLayers(model, config, gpu);
+    } finally {
+      model.dispose();
+    }
+    return {
+      date: new Date().toISOString(),
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
+      adapter: { ...gpu.adapter, features: [...gpu.features].sort() },
+      versions: { rcae: version(), node: process.version },
+      commit: gitCommit(),
+      model: { source, base_width: model.arch.baseWidth, parameters: model.parameterCount, gflop_per_sample: model.flopsPerSample / 1e9 },
+      peak_gflops: peak.gflops,
+      peak_method: peak.method,
+      runs,
+      layers,
+    };
+  } finally {
+    gpu.destroy();
+  }
+}
+
+function figures(engine: string, batch: number, timing: RunFigures['timing'], ms: { median: number; min: number; max: number; iterations: number }, flopsPerSample: number, peak: number): RunFigures {
+  const samplesPerS = (batch * 1000) / ms.median;
+  const gflops = (samplesPerS * flopsPerSample) / 1e9;
+  return {
+    engine,
+    batch,
+    timing,
+    samples_per_s: samplesPerS,
+    samples_per_s_min: (batch * 1000) / ms.max,
+    samples_per_s_max: (batch * 1000) / ms.min,
+    ms_per_batch: ms.median,
+    iterations: ms.iterations,
+    gflops,
+    pct_of_peak: (100 * gflops) / peak,
+    outputs_match: null,
+  };
+}
+
+async function profileLayers(model: Model, config: BenchConfig, gpu: Gpu): Promise<BenchResult['layers']> {
+  const batch = Math.min(Math.max(...config.batches), model.maxChunk);
+  const method = gpu.features.has('timestamp-query') ? 'timestamp queries around each dispatch' : 'unavailable: adapter lacks timestamp-query';
+  if (!gpu.features.has('timestamp-query')) return { batch, method, rows: [] };
+  const profile = await model.profileLayers(batch);
+  const total = profile.reduce((s, l) => s + l.ms, 0);
+  const rows = profile
+    .map((l) => ({ name: l.name, shape: l.shape, gflop: l.flops / 1e9, ms: l.ms, gflops: l.ms > 0 ? l.flops / 1e6 / l.ms : 0, pct_of_total: (100 * l.ms) / total }))
+    .sort((a, b) => b.ms - a.ms);
+  return { batch, method, rows };
+}
+
+function fixed(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-';
+}
+
+export function markdownSummary(r: BenchResult): string {
+  const lines: string[] = [];
+  const a = r.adapter as { vendor?: string; device?: string; description?: string; backend?: string };
+  lines.push(`## rcae bench — ${r.model.source}`, '');
+  lines.push(`Adapter: ${a.vendor ?? ''} ${a.device || a.description || ''} (${a.backend ?? ''}); machine: ${r.machine.cpu}, ${r.machine.cores} cores; commit ${r.commit ?? 'unknown'}; ${r.date}`);
+  lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample. Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`, '');
+  const rcae = new Map(r.runs.filter((x) => x.engine === 'rcae' && x.timing === 'end-to-end').map((x) => [x.batch, x.samples_per_s]));
+  lines.push('| engine | timing | batch | samples/s (median) | min–max | ms/batch | GFLOP/s | % of peak | vs rcae | outputs match |');
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const x of r.runs) {
+    const ratio = x.engine === 'rcae' ? '' : rcae.has(x.batch) ? `${fixed(x.samples_per_s / rcae.get(x.batch)!, 2)}x` : '';
+    const match = x.outputs_match === null ? 'n/a' : x.outputs_match ? `yes (${x.max_abs_diff?.toExponential(1) ?? ''})` : `NO (${x.max_abs_diff?.toExponential(1) ?? x.note ?? ''})`;
+    lines.push(`| ${x.engine} | ${x.timing} | ${x.batch} | ${fixed(x.samples_per_s, 2)} | ${fixed(x.samples_per_s_min, 2)}–${fixed(x.samples_per_s_max, 2)} | ${fixed(x.ms_per_batch, 1)} | ${fixed(x.gflops, 1)} | ${fixed(x.pct_of_peak, 1)} | ${ratio} | ${match}${x.note ? ` — ${x.note}` : ''} |`);
+  }
+  if (r.layers && r.layers.rows.length > 0) {
+    lines.push('', `### Per-layer profile (batch ${r.layers.batch}, ${r.layers.method})`, '');
+    lines.push('| layer | output shape | GFLOP | ms | GFLOP/s | % of total |', '| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const l of r.layers.rows) lines.push(`| ${l.name} | ${l.shape} | ${fixed(l.gflop, 3)} | ${fixed(l.ms, 2)} | ${fixed(l.gflops, 1)} | ${fixed(l.pct_of_total, 1)} |`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,111 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Architecture, referenceArchitecture } from '../../src/graph/architecture.js';
+import { Executor } from '../../src/graph/executor.js';
+import { buildPlan, valueSize } from '../../src/graph/plan.js';
+import { randomImages, randomParams } from '../../src/graph/random-params.js';
+import { referenceForward } from '../../src/graph/reference.js';
+import { testGpu } from '../helpers/gpu.js';
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.is(a.length, b.length, 'lengths differ');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.abs(b[i]));
+  return m;
+}
+
+const small = (w: number, patch: Partial<Architecture> = {}): Architecture => ({ ...referenceArchitecture(w), ...patch });
+
+// A 4-stage, 64x64, 32-latent variant with leaky ReLU and extra blocks: the architecture is data.
+const variant: Architecture = {
+  baseWidth: 3,
+  inChannels: 3,
+  imageSize: 64,
+  latentDim: 32,
+  activation: 'leaky_relu',
+  leakySlope: 0.2,
+  encoder: [{ channels: 3, residualBlocks: 2 }, { channels: 5, residualBlocks: 0 }, { channels: 7, residualBlocks: 1 }, { channels: 6, residualBlocks: 1 }],
+  decoder: [{ channels: 6, residualBlocks: 1 }, { channels: 5, residualBlocks: 0 }, { channels: 4, residualBlocks: 2 }, { channels: 3, residualBlocks: 0 }],
+  fcEncodeActivation: true,
+  fcDecodeActivation: false,
+};
+
+const cases: [string, Architecture, number, number | undefined][] = [
+  ['w=2 reference, batch 1', small(2), 1, undefined],
+  ['w=3 enc4-res, batch 3 in chunks of 2', referenceArchitecture(3, 'enc4-res'), 3, 2],
+  ['4-stage leaky variant, batch 2', variant, 2, undefined],
+];
+
+for (const [name, arch, batch, maxChunk] of cases) {
+  test(`GPU forward matches the float64 reference: ${name}`, async () => {
+    const gpu = await testGpu();
+    const plan = buildPlan(arch);
+    const params = randomParams(arch, batch * 7 + arch.baseWidth);
+    const images = randomImages(batch, valueSize(plan.values[plan.io.image]), 11 + batch);
+    const executor = new Executor(gpu, plan, params, { maxChunk });
+    try {
+      const got = await executor.run(images, batch, { from: 'image', want: ['latent', 'reconstruction', 'error'] });
+      const want = referenceForward(plan, params, images, batch);
+      const latentErr = maxAbsDiff(got.latent!, want.latent);
+      const reconErr = maxAbsDiff(got.reconstruction!, want.reconstruction);
+      const mseErr = maxRelDiff(got.error!, want.error);
+      assert.ok(latentErr <= 1e-4, `latent max abs error ${latentErr}`);
+      assert.ok(reconErr <= 1e-4, `reconstruction max abs error ${reconErr}`);
+      assert.ok(mseErr <= 1e-4, `per-sample MSE relative error ${mseErr}`);
+
+      const decoded = await executor.run(got.latent!, batch, { from: 'latent', want: ['reconstruction'] });
+      assert.ok(maxAbsDiff(decoded.reconstruction!, got.reconstruction!) <= 1e-5, 'decode(encode(x)) differs from reconstruct(x)');
+      const encoded = await executor.run(images, batch, { from: 'image', want: ['latent'] });
+      assert.ok(maxAbsDiff(encoded.latent!, got.latent!) <= 1e-6, 'encode-only latents differ');
+    } finally {
+      executor.destroy();
+    }
+  });
+}
+
+test('results do not depend on how the batch is chunked', async () => {
+  const gpu = await testGpu();
+  const arch = small(2);
+  const plan = buildPlan(arch);
+  const params = randomParams(arch, 5);
+  const images = randomImages(5, valueSize(plan.values[plan.io.image]), 3);
+  const whole = new Executor(gpu, plan, params);
+  const chunked = new Executor(gpu, plan, params, { maxChunk: 2 });
+  try {
+    const a = await whole.run(images, 5, { from: 'image', want: ['error'] });
+    const b = await chunked.run(images, 5, { from: 'image', want: ['error'] });
+    assert.ok(maxAbsDiff(a.error!, b.error!) <= 1e-7);
+    assert.is(a.error!.length, 5);
+  } finally {
+    whole.destroy();
+    chunked.destroy();
+  }
+});
+
+test('rejects inputs of the wrong size', async () => {
+  const gpu = await testGpu();
+  const arch = small(2);
+  const executor = new Executor(gpu, buildPlan(arch), randomParams(arch, 1));
+  try {
+    let message = '';
+    try {
+      await executor.run(new Float32Array(10), 1, { from: 'image', want: ['error'] });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.match(message, /input holds 10 values, expected 1 x 49152/);
+  } finally {
+    executor.destroy();
+  }
+});
+
+test.run();
