@@ -1,9 +1,9 @@
 // Measures the two sets of reconstruction errors that calibration and evaluation compare: a real set
 // from a source, and a fake set from another source or made synthetically (see synthetic.ts).
 
-import type { SampleBatch } from '../cli/inputs.js';
-import { progressBar } from '../cli/progress.js';
-import { scoreInputs } from '../cli/scoring.js';
+import type { SampleBatch } from '../pipeline/inputs.js';
+import { progressBar } from '../pipeline/progress.js';
+import { scoreInputs } from '../pipeline/scoring.js';
 import type { Model } from '../model.js';
 import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
 import { syntheticBatches } from './synthetic-source.js';

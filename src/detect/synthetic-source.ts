@@ -2,7 +2,7 @@
 // source, preprocessed exactly like real inputs (PIL-exact bilinear resize, then normalisation) and
 // delivered in batches shaped like the CLI input layer's.
 
-import { gatherSources, type SampleBatch, type SampleShape } from '../cli/inputs.js';
+import { gatherSources, type SampleBatch, type SampleShape } from '../pipeline/inputs.js';
 import { decodeRgb8, isImagePath, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../image/preprocess.js';
 import { readTarEntries } from '../io/tar.js';
 import { manipulate, noiseImage, SyntheticError, type Manipulation, type SyntheticKind } from './synthetic.js';

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
-import { writeFileAtomically } from '../cli/output.js';
+import { writeFileAtomically } from '../pipeline/atomic.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
 
 export class ThresholdsError extends Error {}

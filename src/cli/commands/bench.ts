@@ -1,6 +1,6 @@
 import { markdownSummary, runBench } from '../../../bench/harness.js';
 import { gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
-import { writeFileAtomically } from '../output.js';
+import { writeFileAtomically } from '../../pipeline/atomic.js';
 
 function batchList(value: string | undefined): number[] {
   const list = (value ?? '1,8,32').split(',').map((s) => Number(s.trim()));

@@ -3,7 +3,7 @@ import { defaultThresholdsPath, parseLevel, pickThreshold, readThresholds, thres
 import { formatOption, gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { scoreInputs } from '../scoring.js';
+import { scoreInputs } from '../../pipeline/scoring.js';
 import { withTextOutput } from '../sink.js';
 
 /** Exit status when --fail-on-fake is given and some input is FAKE. */

@@ -6,7 +6,7 @@ import { readThresholds } from '../../detect/thresholds.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { writeFileAtomically } from '../output.js';
+import { writeFileAtomically } from '../../pipeline/atomic.js';
 import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from './calibrate.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;

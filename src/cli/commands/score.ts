@@ -1,7 +1,7 @@
 import { formatOption, gpuOptions, intOption, parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { scoreInputs } from '../scoring.js';
+import { scoreInputs } from '../../pipeline/scoring.js';
 import { withTextOutput } from '../sink.js';
 
 export const score: Command = {

@@ -3,9 +3,9 @@
 import { writeNpy } from '../../io/npy.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, intOption, parse, required, UsageError, type Command } from '../args.js';
-import { countSamples, gatherSources, sampleBatches } from '../inputs.js';
+import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
 import { openModel } from '../model-path.js';
-import { progressBar } from '../progress.js';
+import { progressBar } from '../../pipeline/progress.js';
 
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz
 archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5)).`;
