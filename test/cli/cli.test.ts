@@ -2,6 +2,7 @@
 // config, key names unlike ours) scored, reconstructed and embedded, compared with PyTorch goldens.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readNpy, writeNpy } from '../../src/io/npy.js';
@@ -87,6 +88,18 @@ test('reconstruct and embed: outputs match PyTorch (max abs error <= 1e-4), batc
     const latentErr = maxAbs(z.data, golden(`latent-${name}.npy`));
     assert.ok(latentErr <= 1e-4, `${name}: latent max abs error ${latentErr}`);
   }
+});
+
+test('reconstruct --grid draws inputs over reconstructions over an error heat map', async () => {
+  const grid = join(tempDir(), 'grid.png');
+  ok(rcae(['reconstruct', '--model', ckpt, '--grid', grid, join(dir, 'input-cifar.npy')]));
+  const meta = await sharp(grid).metadata();
+  assert.is(meta.format, 'png');
+  assert.is(meta.width, 4 * 128 + 5 * 4);
+  assert.is(meta.height, 3 * 128 + 4 * 4);
+  // The heat map row is not blank: the model's reconstructions differ from its inputs.
+  const { data } = await sharp(grid).extract({ left: 4, top: 2 * 132 + 4, width: 128, height: 128 }).raw().toBuffer({ resolveWithObject: true });
+  assert.ok(new Set(data).size > 10);
 });
 
 test('inspect reports the inventory, the inferred architecture and how tensors were matched', () => {

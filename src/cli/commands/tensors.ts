@@ -1,6 +1,8 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
+import { comparisonGrid, comparisonGridPng } from '../../image/grid.js';
 import { writeNpy } from '../../io/npy.js';
+import { writeAtomically } from '../../pipeline/atomic.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, intOption, parse, required, UsageError, type Command } from '../args.js';
 import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
@@ -10,14 +12,29 @@ import { progressBar } from '../../pipeline/progress.js';
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz
 archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5)).`;
 
-async function collect(model: Model, args: string[], batch: number, label: string, run: (data: Float32Array) => Promise<Float32Array>) {
+const GRID_MAX = 12;
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Runs every input through `run`; keeps the first `keepInputs` samples' inputs (for the grid). */
+async function collect(model: Model, args: string[], batch: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
   const sources = gatherSources(args);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const progress = progressBar(label, countSamples(sources));
   const parts: Float32Array[] = [];
+  const inputs: Float32Array[] = [];
   let count = 0;
   try {
     for await (const b of sampleBatches(sources, shape, batch)) {
+      if (count < keepInputs) inputs.push(b.data.slice(0, (keepInputs - count) * model.imageSize));
       parts.push(await run(b.data));
       count += b.inputs.length;
       progress.update(count);
@@ -25,13 +42,7 @@ async function collect(model: Model, args: string[], batch: number, label: strin
   } finally {
     progress.finish();
   }
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return { count, data: out };
+  return { count, data: concat(parts), inputs: concat(inputs) };
 }
 
 function tensorCommand(name: 'reconstruct' | 'embed'): Command {
@@ -39,7 +50,7 @@ function tensorCommand(name: 'reconstruct' | 'embed'): Command {
   return {
     name,
     summary: embed ? 'latent vectors [N,512] of the inputs, as .npy' : 'reconstructions [N,3,128,128] of the inputs, as .npy',
-    help: `Usage: rcae ${name} [--model M] [--batch N] INPUT... --out ${embed ? 'Z' : 'R'}.npy
+    help: `Usage: rcae ${name} [--model M] [--batch N] INPUT... --out ${embed ? 'Z' : 'R'}.npy${embed ? '' : ' [--grid G.png]'}
 
 Writes ${embed ? 'the latent vectors, float32 [N,latentDim]' : 'the reconstructions, float32 [N,3,128,128] in [-1,1]'} to the .npy file
 (written completely or not at all).
@@ -47,20 +58,33 @@ ${inputHelp}
 
 Options:
   --model M     checkpoint (.ckpt/.pt/.pth) or safetensors; default: the bundled model
-  --out FILE    output .npy (required)
+  --out FILE    output .npy${embed ? ' (required)' : ''}${embed ? '' : `
+  --grid PNG    also (or only) draw the first ${GRID_MAX} inputs over their reconstructions, with a heat
+                map of the per-pixel squared error below (brighter = larger)`}
   --batch N     samples per GPU batch (default 32)
   --adapter A   GPU adapter index or name substring (also RCAE_ADAPTER)`,
     async run(argv) {
-      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string' }, ...gpuOptions }, name);
-      const out = required(values.out, 'out');
-      if (!out.endsWith('.npy')) throw new UsageError(`--out must name a .npy file, got '${out}'`);
+      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' }, batch: { type: 'string' }, ...gpuOptions }, name);
+      const grid = embed ? undefined : values.grid;
+      if (embed && values.grid) throw new UsageError('--grid goes with reconstruct');
+      const out = grid && !values.out ? undefined : required(values.out, 'out');
+      if (out && !out.endsWith('.npy')) throw new UsageError(`--out must name a .npy file, got '${out}'`);
+      if (grid && !grid.endsWith('.png')) throw new UsageError(`--grid must name a .png file, got '${grid}'`);
       const batch = intOption(values.batch, 'batch', 32);
       const model = await openModel(values.model, values.adapter);
       try {
-        const { count, data } = await collect(model, positionals, batch, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)));
+        const { count, data, inputs } = await collect(model, positionals, batch, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)), grid ? GRID_MAX : 0);
         const shape = embed ? [count, model.latentSize] : [count, model.arch.inChannels, model.arch.imageSize, model.arch.imageSize];
-        writeNpy(out, data, shape);
-        process.stderr.write(`wrote ${out} [${shape.join(',')}]\n`);
+        if (out) {
+          writeNpy(out, data, shape);
+          process.stderr.write(`wrote ${out} [${shape.join(',')}]\n`);
+        }
+        if (grid) {
+          const shown = Math.min(count, GRID_MAX);
+          const picture = comparisonGrid(inputs, data.subarray(0, shown * model.imageSize), shown, model.arch.inChannels, model.arch.imageSize);
+          await writeAtomically(grid, (tmp) => comparisonGridPng(tmp, picture));
+          process.stderr.write(`wrote ${grid}: ${shown} inputs over their reconstructions; heat map scaled to squared error ${picture.errorScale.toPrecision(3)}\n`);
+        }
       } finally {
         model.dispose();
       }

@@ -1,0 +1,23 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { comparisonGrid } from '../../src/image/grid.js';
+
+test('grid places input, reconstruction and error map for each sample, on a white background', () => {
+  const size = 4;
+  const per = 3 * size * size;
+  const originals = new Float32Array(2 * per).fill(1); // white
+  const recon = new Float32Array(2 * per).fill(-1); // black
+  recon.fill(1, per); // second sample reconstructed perfectly
+  const g = comparisonGrid(originals, recon, 2, 3, size);
+  assert.is(g.width, 2 * size + 3 * 4);
+  assert.is(g.height, 3 * size + 4 * 4);
+  const px = (x: number, y: number) => Array.from(g.data.subarray((y * g.width + x) * 3, (y * g.width + x) * 3 + 3));
+  assert.equal(px(0, 0), [255, 255, 255]); // gap
+  assert.equal(px(4, 4), [255, 255, 255]); // input 0 (white)
+  assert.equal(px(4, 4 + size + 4), [0, 0, 0]); // reconstruction 0 (black)
+  assert.equal(px(4, 4 + 2 * (size + 4)), [252, 255, 164]); // largest error: top of the ramp
+  assert.equal(px(4 + size + 4, 4 + 2 * (size + 4)), [0, 0, 4]); // no error: bottom of the ramp
+  assert.is(g.errorScale, 4);
+});
+
+test.run();
