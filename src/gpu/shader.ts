@@ -1,0 +1,143 @@
+// A kernel's WGSL source, its uniform block and its binding list, declared together. Pipelines are
+// made from a shader plus override constants and cached per device under a key derived from both,
+// so a variant can never be served by a pipeline compiled for another.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Gpu, GpuError } from './device.js';
+import type { UniformFields, UniformStruct, UniformValues } from './uniforms.js';
+
+/** Binding 0 is always the uniform block; the rest follow in the order listed here. */
+export type StorageAccess = 'read' | 'read_write';
+export type OverrideConstants = Readonly<Record<string, number>>;
+export type WgslExtension = 'subgroups' | 'f16';
+
+export interface KernelShaderSpec<F extends UniformFields> {
+  /** Unique name, part of every pipeline cache key. */
+  id: string;
+  /** The .wgsl file; it must not declare the uniform struct itself (it is injected from `uniforms`). */
+  source: URL;
+  /** Shared WGSL snippets (helper functions, their overrides) placed before the source. */
+  includes?: readonly URL[];
+  /** WGSL extensions the source uses (emitted as `enable` directives, which must precede everything). */
+  enables?: readonly WgslExtension[];
+  uniforms: UniformStruct<F>;
+  storage: readonly StorageAccess[];
+}
+
+export class KernelShader<F extends UniformFields> {
+  readonly id: string;
+  readonly code: string;
+  readonly uniforms: UniformStruct<F>;
+  readonly storage: readonly StorageAccess[];
+  readonly enables: readonly WgslExtension[];
+
+  constructor(spec: KernelShaderSpec<F>) {
+    this.id = spec.id;
+    this.uniforms = spec.uniforms;
+    this.storage = spec.storage;
+    this.enables = spec.enables ?? [];
+    const directives = this.enables.map((e) => `enable ${e};\n`).join('');
+    const parts = [...(spec.includes ?? []), spec.source].map(readSource);
+    this.code = [directives + spec.uniforms.wgsl, ...parts].join('\n');
+  }
+}
+
+function readSource(url: URL): string {
+  try {
+    return readFileSync(fileURLToPath(url), 'utf8');
+  } catch (err) {
+    throw new GpuError(`${fileURLToPath(url)}: cannot read kernel source (${(err as Error).message})`);
+  }
+}
+
+const declaredIds = new Set<string>();
+export function kernelShader<F extends UniformFields>(spec: KernelShaderSpec<F>): KernelShader<F> {
+  if (declaredIds.has(spec.id)) throw new GpuError(`kernel shader id "${spec.id}" is declared twice`);
+  declaredIds.add(spec.id);
+  return new KernelShader(spec);
+}
+
+export function pipelineKey(shader: KernelShader<UniformFields>, constants: OverrideConstants): string {
+  const parts = Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`);
+  return `${shader.id}|${parts.join(',')}`;
+}
+
+interface DeviceCache {
+  modules: Map<string, GPUShaderModule>;
+  layouts: Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+const caches = new WeakMap<Gpu, DeviceCache>();
+function cacheOf(gpu: Gpu): DeviceCache {
+  let cache = caches.get(gpu);
+  if (!cache) {
+    cache = { modules: new Map(), layouts: new Map(), pipelines: new Map() };
+    caches.set(gpu, cache);
+  }
+  return cache;
+}
+
+function layoutsOf(gpu: Gpu, shader: KernelShader<UniformFields>): { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+  const cache = cacheOf(gpu);
+  let layouts = cache.layouts.get(shader.id);
+  if (!layouts) {
+    // Explicit layouts (not 'auto') keep every declared binding even when a variant never reads it.
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      ...shader.storage.map((access, i) => ({
+        binding: i + 1,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: access === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
+      })),
+    ];
+    const group = gpu.device.createBindGroupLayout({ label: shader.id, entries });
+    layouts = { group, pipeline: gpu.device.createPipelineLayout({ label: shader.id, bindGroupLayouts: [group] }) };
+    cache.layouts.set(shader.id, layouts);
+  }
+  return layouts;
+}
+
+export function computePipeline(gpu: Gpu, shader: KernelShader<UniformFields>, constants: OverrideConstants): GPUComputePipeline {
+  const cache = cacheOf(gpu);
+  const key = pipelineKey(shader, constants);
+  let pipeline = cache.pipelines.get(key);
+  if (!pipeline) {
+    let module = cache.modules.get(shader.id);
+    if (!module) {
+      module = gpu.device.createShaderModule({ label: shader.id, code: shader.code });
+      cache.modules.set(shader.id, module);
+    }
+    pipeline = gpu.device.createComputePipeline({
+      label: key,
+      layout: layoutsOf(gpu, shader).pipeline,
+      compute: { module, entryPoint: 'main', constants: { ...constants } },
+    });
+    cache.pipelines.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+/** Number of distinct pipelines compiled on this device (for tests and diagnostics). */
+export function pipelineCount(gpu: Gpu): number {
+  return cacheOf(gpu).pipelines.size;
+}
+
+/** Uploads the uniform values and binds them with the storage buffers, in the shader's declared order. */
+export function bindKernel<F extends UniformFields>(
+  gpu: Gpu,
+  shader: KernelShader<F>,
+  label: string,
+  values: UniformValues<F>,
+  storage: readonly GPUBuffer[],
+): GPUBindGroup {
+  if (storage.length !== shader.storage.length) {
+    throw new GpuError(`${label}: ${shader.id} takes ${shader.storage.length} storage buffers, got ${storage.length}`);
+  }
+  const uniforms = gpu.createBuffer(shader.uniforms.byteSize, 'uniform', `${label} uniforms`);
+  gpu.write(uniforms, shader.uniforms.pack(values));
+  return gpu.device.createBindGroup({
+    label,
+    layout: layoutsOf(gpu, shader as unknown as KernelShader<UniformFields>).group,
+    entries: [uniforms, ...storage].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+}
