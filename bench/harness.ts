@@ -7,10 +7,16 @@ import { cpus, totalmem } from 'node:os';
 import { Bench } from 'tinybench';
 import { Gpu } from '../src/gpu/device.js';
 import { referenceArchitecture } from '../src/graph/architecture.js';
+import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';
+import { referenceForward } from '../src/graph/reference.js';
 import { Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
 import { version } from '../src/cli/version.js';
 import { measurePeakGflops } from './peak.js';
+import { PEER_ENGINES, preparePeerModel, runPeer } from './peers/index.js';
+
+/** Outputs agree when every value is within this of the other engine's (fp32, different sum orders). */
+export const OUTPUT_TOLERANCE = 1e-4;
 
 export interface BenchConfig {
   /** Checkpoint to run; default: the full-width reference with seeded random weights. */
@@ -75,9 +81,10 @@ function gitCommit(): string | null {
   }
 }
 
-async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string }> {
+async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string; resolved: ResolvedWeights }> {
   if (config.model) {
-    return { model: await Model.create(await resolveWeights(config.model), { gpu }), source: config.model };
+    const resolved = await resolveWeights(config.model);
+    return { model: await Model.create(resolved, { gpu }), source: config.model, resolved };
   }
   const arch = referenceArchitecture(config.width);
   const source = `reference w=${config.width}, seeded random weights (seed ${config.seed})`;
@@ -91,7 +98,16 @@ async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: M
     skipped: [],
     metadata: {},
   };
-  return { model: await Model.create(resolved, { gpu }), source };
+  return { model: await Model.create(resolved, { gpu }), source, resolved };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, count: number): number {
+  let m = 0;
+  for (let i = 0; i < count; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+  }
+  return m;
 }
 
 /** Runs `fn` under tinybench and returns per-iteration latency statistics in ms. */
@@ -111,21 +127,47 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
     config.log(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.device || gpu.adapter.description} (${gpu.adapter.backend})`);
     const peak = await measurePeakGflops(gpu);
     config.log(`attainable peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.method})`);
-    const { model, source } = await loadBenchModel(config, gpu);
+    const { model, source, resolved } = await loadBenchModel(config, gpu);
     const runs: RunFigures[] = [];
     let layers: BenchResult['layers'] = null;
     try {
       const flops = model.flopsPerSample;
+      // Every batch takes the first `batch` images of one pool, so sample 0 is the same everywhere
+      // and one float64 reference of it checks every engine at every batch size.
+      const pool = randomImages(Math.max(...config.batches), model.imageSize, config.seed + 1);
+      config.log('float64 CPU reference of sample 0 (output check)...');
+      const plan = buildPlan(model.arch);
+      const reference = referenceForward(plan, resolved.params, pool.subarray(0, model.imageSize), 1).reconstruction;
+      const peerModel = config.peers ? await preparePeerModel(model.arch, resolved.params) : undefined;
       for (const batch of config.batches) {
-        const images = randomImages(batch, model.imageSize, config.seed + batch);
+        const images = pool.subarray(0, batch * model.imageSize);
+        const output = await model.reconstruct(images);
         const e2e = await measure(`rcae e2e b${batch}`, () => model.reconstruct(images), config);
-        runs.push(figures('rcae', batch, 'end-to-end', e2e, flops, peak.gflops));
+        const rcaeRow = figures('rcae', batch, 'end-to-end', e2e, flops, peak.gflops);
+        rcaeRow.max_abs_diff = maxAbsDiff(output, reference, model.imageSize);
+        rcaeRow.outputs_match = rcaeRow.max_abs_diff <= OUTPUT_TOLERANCE;
+        rcaeRow.note = 'sample 0 vs float64 CPU reference';
+        runs.push(rcaeRow);
         if (batch <= model.maxChunk) {
           const gpuOnly = await measure(`rcae gpu b${batch}`, () => model.forwardResident(batch), config);
           runs.push(figures('rcae', batch, 'gpu', gpuOnly, flops, peak.gflops));
         }
         const last = runs[runs.length - 1];
         config.log(`rcae batch ${batch}: ${last.samples_per_s.toFixed(2)} samples/s (${last.timing}), ${last.gflops.toFixed(1)} GFLOP/s`);
+        for (const engine of peerModel ? PEER_ENGINES : []) {
+          config.log(`${engine} batch ${batch}...`);
+          const r = await runPeer(engine, { model: peerModel!, batch, iterations: config.minIterations, warmup: 1, input: images });
+          if (r.samplesPerS === null || r.msMedian === null || !r.output) {
+            runs.push({ ...emptyFigures(engine, batch), note: `${r.skipped ? 'skipped' : 'failed'}: ${r.error ?? 'no result'}` });
+            continue;
+          }
+          const ms = { median: r.msMedian, min: Math.min(...r.ms), max: Math.max(...r.ms), iterations: r.ms.length };
+          const row = figures(engine, batch, 'end-to-end', ms, flops, peak.gflops);
+          row.max_abs_diff = maxAbsDiff(r.output, output, output.length);
+          row.outputs_match = row.max_abs_diff <= OUTPUT_TOLERANCE;
+          row.note = `vs rcae, whole batch${r.backend ? `; ${r.backend}` : ''}`;
+          runs.push(row);
+        }
       }
       if (config.profile) layers = await profileLayers(model, config, gpu);
     } finally {
@@ -164,6 +206,10 @@ function figures(engine: string, batch: number, timing: RunFigures['timing'], ms
     pct_of_peak: (100 * gflops) / peak,
     outputs_match: null,
   };
+}
+
+function emptyFigures(engine: string, batch: number): RunFigures {
+  return { engine, batch, timing: 'end-to-end', samples_per_s: NaN, samples_per_s_min: NaN, samples_per_s_max: NaN, ms_per_batch: NaN, iterations: 0, gflops: NaN, pct_of_peak: NaN, outputs_match: null };
 }
 
 async function profileLayers(model: Model, config: BenchConfig, gpu: Gpu): Promise<BenchResult['layers']> {
