@@ -16,6 +16,8 @@ export interface ErrorSetRequest {
   synthetic?: SyntheticSpec;
   seed: number;
   batch: number;
+  /** Use every k-th input of each source (default 1: all). */
+  every?: number;
 }
 
 export interface ErrorSets {
@@ -38,9 +40,9 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-async function sourceErrors(model: Model, source: string, batch: number, label: string): Promise<Float32Array> {
+async function sourceErrors(model: Model, source: string, batch: number, label: string, every: number): Promise<Float32Array> {
   const parts: Float32Array[] = [];
-  for await (const b of scoreInputs(model, [source], { batch, label })) parts.push(b.error);
+  for await (const b of scoreInputs(model, [source], { batch, label, every })) parts.push(b.error);
   return concat(parts);
 }
 
@@ -62,17 +64,19 @@ async function batchErrors(model: Model, batches: AsyncIterable<SampleBatch>, la
 
 export async function measureErrorSets(model: Model, request: ErrorSetRequest): Promise<ErrorSets> {
   const { real: realArg, fake: fakeArg, synthetic, seed, batch } = request;
-  const real = await sourceErrors(model, realArg, batch, 'real');
-  const realSource = `${realArg} (${images(real.length)})`;
+  const every = request.every ?? 1;
+  const subset = every > 1 ? `, every ${every}th` : '';
+  const real = await sourceErrors(model, realArg, batch, 'real', every);
+  const realSource = `${realArg} (${images(real.length)}${subset})`;
   if (fakeArg !== undefined) {
-    const fake = await sourceErrors(model, fakeArg, batch, 'fake');
-    return { real, fake, realSource, fakeSource: `${fakeArg} (${images(fake.length)})` };
+    const fake = await sourceErrors(model, fakeArg, batch, 'fake', every);
+    return { real, fake, realSource, fakeSource: `${fakeArg} (${images(fake.length)}${subset})` };
   }
   if (!synthetic) return { real, realSource };
   const count = synthetic.count ?? real.length;
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
-  const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg] }, shape, batch);
+  const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg], every }, shape, batch);
   const fake = await batchErrors(model, batches, `fake (${synthetic.kind})`, count);
-  const made = synthetic.kind === 'noise' ? `${images(count)} of ${shape.size}x${shape.size}` : `applied to the first ${count} images of ${realArg}`;
+  const made = synthetic.kind === 'noise' ? `${images(count)} of ${shape.size}x${shape.size}` : `applied to the first ${count} images of ${realArg}${subset}`;
   return { real, fake, realSource, fakeSource: `synthetic ${synthetic.kind} (${SYNTHETIC_DESCRIPTIONS[synthetic.kind]}), ${made}, seed ${seed}` };
 }

@@ -12,15 +12,18 @@ interface DecodedImage {
   image: Rgb8Image;
 }
 
-/** The images of the INPUT arguments (files, directories, archives), decoded to RGB8 in input order. */
-export async function* decodedImages(args: readonly string[]): AsyncGenerator<DecodedImage> {
+/** The images of the INPUT arguments (files, directories, archives), decoded to RGB8 in input order; every k-th only when every > 1. */
+export async function* decodedImages(args: readonly string[], every = 1): AsyncGenerator<DecodedImage> {
+  let seen = 0;
   for (const source of gatherSources(args)) {
     if (source.kind === 'npy') throw new SyntheticError(`${source.path}: synthetic fakes are made from images, not .npy tensors`);
     if (source.kind === 'image') {
+      if (seen++ % every !== 0) continue;
       yield { input: source.path, image: await decodeRgb8(source.path) };
       continue;
     }
     for await (const entry of readTarEntries(source.path, isImagePath)) {
+      if (seen++ % every !== 0) continue;
       const input = `${source.path}#${entry.name}`;
       yield { input, image: await decodeRgb8(entry.data, input) };
     }
@@ -31,7 +34,7 @@ export async function* decodedImages(args: readonly string[]): AsyncGenerator<De
  * The first `count` images of `args`, manipulated. splice takes its donor from the next image, the
  * last from the first, so each image is held until its successor has been read.
  */
-async function* manipulatedImages(kind: Manipulation, args: readonly string[], count: number, seed: number): AsyncGenerator<DecodedImage> {
+async function* manipulatedImages(kind: Manipulation, args: readonly string[], count: number, seed: number, every: number): AsyncGenerator<DecodedImage> {
   let first: DecodedImage | undefined;
   let held: DecodedImage | undefined;
   let index = 0;
@@ -40,7 +43,7 @@ async function* manipulatedImages(kind: Manipulation, args: readonly string[], c
     image: await manipulate(kind, item.image, { seed, index: index++, donor: donor.image }),
   });
   let read = 0;
-  for await (const item of decodedImages(args)) {
+  for await (const item of decodedImages(args, every)) {
     first ??= item;
     if (held) yield await make(held, item);
     held = item;
@@ -60,13 +63,15 @@ export interface SyntheticRequest {
   seed: number;
   /** Real inputs the manipulations start from (unused by noise). */
   realArgs: readonly string[];
+  /** Use every k-th real image (as the real set was subsampled); default 1. */
+  every?: number;
 }
 
 /** Batches of at most `batchSize` preprocessed synthetic samples. */
 export async function* syntheticBatches(request: SyntheticRequest, shape: SampleShape, batchSize: number): AsyncGenerator<SampleBatch> {
   if (shape.channels !== 3) throw new SyntheticError(`synthetic images are RGB; the model takes ${shape.channels} channels`);
   const { kind, count, seed, realArgs } = request;
-  const images = kind === 'noise' ? noiseImages(count, shape.size, seed) : manipulatedImages(kind, realArgs, count, seed);
+  const images = kind === 'noise' ? noiseImages(count, shape.size, seed) : manipulatedImages(kind, realArgs, count, seed, request.every ?? 1);
   const per = 3 * shape.size * shape.size;
   let inputs: string[] = [];
   let data = new Float32Array(Math.min(batchSize, count) * per);

@@ -64,8 +64,11 @@ function loadNpySamples(path: string, shape: SampleShape): { count: number; data
   return { count: n, data: npy.data };
 }
 
-/** Yields batches of at most `batchSize` samples, in input order. */
-export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number): AsyncGenerator<SampleBatch> {
+/** Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th sample. */
+export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number, every = 1): AsyncGenerator<SampleBatch> {
+  let seen = 0;
+  // Subsampling decides before decoding, so skipped images cost nothing.
+  const keep = () => seen++ % every === 0;
   const per = shape.channels * shape.size * shape.size;
   let inputs: string[] = [];
   let parts: Float32Array[] = [];
@@ -97,17 +100,20 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
       yield* drainPending();
       const { count, data } = loadNpySamples(source.path, shape);
       for (let i = 0; i < count; i++) {
+        if (!keep()) continue;
         inputs.push(source.path);
         parts.push(data.subarray(i * per, (i + 1) * per));
         if (inputs.length === batchSize) yield flush();
       }
     } else if (source.kind === 'image') {
+      if (!keep()) continue;
       decode(source.path, loadImageTensor(source.path, shape.size));
       if (pending.length >= batchSize) yield* drainPending();
     } else {
       let any = false;
       for await (const entry of readTarEntries(source.path, (name: string) => isImagePath(name))) {
         any = true;
+        if (!keep()) continue;
         const input = `${source.path}#${entry.name}`;
         decode(input, loadImageTensor(entry.data, shape.size, input));
         if (pending.length >= batchSize) yield* drainPending();

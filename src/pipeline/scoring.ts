@@ -16,15 +16,19 @@ export interface ScoreOptions {
   batch: number;
   withReconstruction?: boolean;
   label?: string;
+  /** Score only every k-th sample (default 1: all). */
+  every?: number;
 }
 
 export async function* scoreInputs(model: Model, args: readonly string[], options: ScoreOptions): AsyncGenerator<ScoredBatch> {
   const sources = gatherSources(args);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
-  const progress = progressBar(options.label ?? 'scoring', countSamples(sources));
+  const every = options.every ?? 1;
+  const total = countSamples(sources);
+  const progress = progressBar(options.label ?? 'scoring', total === undefined ? undefined : Math.ceil(total / every));
   let offset = 0;
   try {
-    for await (const batch of sampleBatches(sources, shape, options.batch)) {
+    for await (const batch of sampleBatches(sources, shape, options.batch, every)) {
       if (options.withReconstruction) {
         const r = await model.reconstructWithError(batch.data);
         yield { ...batch, offset, error: r.error, reconstruction: r.reconstruction };

@@ -18,6 +18,7 @@ export const errorSetOptions = {
   synthetic: { type: 'string' },
   seed: { type: 'string' },
   batch: { type: 'string' },
+  every: { type: 'string' },
   ...gpuOptions,
 } as const;
 
@@ -28,6 +29,8 @@ export const errorSetHelp = `  --model M         checkpoint or safetensors; defa
 ${SYNTHETIC_KINDS.map((k) => `                      ${k.padEnd(14)}${SYNTHETIC_DESCRIPTIONS[k]}`).join('\n')}
                     all but noise start from the first N images of --real
   --seed S          seed of the synthetic fakes (default 0)
+  --every K         use every K-th image of --real and --fake, in input order (e.g. a 1-in-5 subset of a
+                    class-sorted archive keeps every class; default 1: all)
   --batch N         samples per GPU batch (default 32)
   --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`;
 
@@ -43,7 +46,7 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
     throw err;
   }
   if (synthetic && synthetic.kind !== 'noise' && /\.npy$/i.test(real)) throw new UsageError(`--synthetic ${synthetic.kind} changes images; --real ${real} is a tensor`);
-  return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32) };
+  return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every: intOption(values.every, 'every', 1) };
 }
 
 /** Fails before hours of scoring, not after, when an output cannot be written. */

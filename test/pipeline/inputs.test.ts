@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeNpy } from '../../src/io/npy.js';
+import { gatherSources, sampleBatches } from '../../src/pipeline/inputs.js';
+import { tempDir } from '../helpers/paths.js';
+
+const shape = { channels: 1, size: 2 };
+
+async function collect(args: string[], batch: number, every = 1) {
+  const out: { inputs: string[]; values: number[] }[] = [];
+  for await (const b of sampleBatches(gatherSources(args), shape, batch, every)) out.push({ inputs: b.inputs, values: Array.from(b.data) });
+  return out;
+}
+
+test('npy samples come in order, batched, and every k-th when subsampling', async () => {
+  const dir = tempDir();
+  const a = join(dir, 'a.npy');
+  const b = join(dir, 'b.npy');
+  writeNpy(a, Float32Array.from({ length: 5 * 4 }, (_, i) => Math.floor(i / 4)), [5, 1, 2, 2]);
+  writeNpy(b, Float32Array.from({ length: 2 * 4 }, (_, i) => 10 + Math.floor(i / 4)), [2, 1, 2, 2]);
+  const all = await collect([a, b], 3);
+  assert.equal(all.map((x) => x.inputs.length), [3, 3, 1]);
+  assert.equal(all.flatMap((x) => x.values).filter((_, i) => i % 4 === 0), [0, 1, 2, 3, 4, 10, 11]);
+  const every3 = await collect([a, b], 2, 3);
+  // Counting runs across inputs: samples 0, 3 of a.npy and sample 1 of b.npy (index 6 overall).
+  assert.equal(every3.flatMap((x) => x.values).filter((_, i) => i % 4 === 0), [0, 3, 11]);
+});
+
+test('a .npy of the wrong shape is named with what was expected', async () => {
+  const dir = tempDir();
+  const p = join(dir, 'bad.npy');
+  writeNpy(p, new Float32Array(12), [1, 3, 2, 2]);
+  try {
+    await collect([p], 2);
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.match((err as Error).message, /bad\.npy: expected float32 \[N,1,2,2\], got \[1,3,2,2\]/);
+  }
+});
+
+test.run();
