@@ -31,44 +31,6 @@ const MAX_TM4 = 4u;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> output: array<f32>;
 
-struct Pixel {
-  sample: u32,
-  oy: u32,
-  ox: u32,
-  // Input row/column reached by tap 0; tap t reaches base + t * tapStep.
-  iyBase: i32,
-  ixBase: i32,
-  valid: bool,
-}
-
-// First output row of a phase: the smallest oy >= 0 with (oy + padding) mod stride == r.
-fn phaseStart(r: u32) -> u32 {
-  return (r + params.padding * (params.stride - 1u)) % params.stride;
-}
-
-fn locate(n: u32, ry: u32, rx: u32) -> Pixel {
-  var p: Pixel;
-  let x = n % params.phaseW;
-  let rest = n / params.phaseW;
-  let y = rest % params.phaseH;
-  p.sample = rest / params.phaseH;
-  let s = params.stride;
-  if (TRANSPOSED) {
-    p.oy = phaseStart(ry) + y * s;
-    p.ox = phaseStart(rx) + x * s;
-    // (o + padding - r) is a multiple of the stride by construction of the phase.
-    p.iyBase = i32((p.oy + params.padding - ry) / s);
-    p.ixBase = i32((p.ox + params.padding - rx) / s);
-  } else {
-    p.oy = y;
-    p.ox = x;
-    p.iyBase = i32(y * s) - i32(params.padding);
-    p.ixBase = i32(x * s) - i32(params.padding);
-  }
-  p.valid = p.sample < params.batch && p.oy < params.outH && p.ox < params.outW;
-  return p;
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tile = wid.z * params.tilesX + wid.x;

@@ -21,41 +21,6 @@ const KT = 16u;
 var<workgroup> tileW: array<vec4f, 256>;
 var<workgroup> tileX: array<vec4f, 256>;
 
-struct Pixel {
-  sample: u32,
-  oy: u32,
-  ox: u32,
-  iyBase: i32,
-  ixBase: i32,
-  valid: bool,
-}
-
-fn phaseStart(r: u32) -> u32 {
-  return (r + params.padding * (params.stride - 1u)) % params.stride;
-}
-
-fn locate(n: u32, ry: u32, rx: u32) -> Pixel {
-  var p: Pixel;
-  let x = n % params.phaseW;
-  let rest = n / params.phaseW;
-  let y = rest % params.phaseH;
-  p.sample = rest / params.phaseH;
-  let s = params.stride;
-  if (TRANSPOSED) {
-    p.oy = phaseStart(ry) + y * s;
-    p.ox = phaseStart(rx) + x * s;
-    p.iyBase = i32((p.oy + params.padding - ry) / s);
-    p.ixBase = i32((p.ox + params.padding - rx) / s);
-  } else {
-    p.oy = y;
-    p.ox = x;
-    p.iyBase = i32(y * s) - i32(params.padding);
-    p.ixBase = i32(x * s) - i32(params.padding);
-  }
-  p.valid = p.sample < params.batch && p.oy < params.outH && p.ox < params.outW;
-  return p;
-}
-
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tile = wid.z * params.tilesX + wid.x;

@@ -70,18 +70,21 @@ const convUniforms = uniformStruct('ConvParams', {
   slope: 'f32',
 });
 
+// Pixel/phase geometry, identical in every variant.
+const geometryInclude = new URL('./conv2d-geometry.wgsl', import.meta.url);
+
 const shaders = {
   register: kernelShader({
     id: 'conv2d-register',
     source: new URL('./conv2d-register.wgsl', import.meta.url),
-    includes: [activationInclude],
+    includes: [activationInclude, geometryInclude],
     uniforms: convUniforms,
     storage: ['read', 'read', 'read', 'read', 'read_write'],
   }),
   subgroup: kernelShader({
     id: 'conv2d-subgroup',
     source: new URL('./conv2d-subgroup.wgsl', import.meta.url),
-    includes: [activationInclude],
+    includes: [activationInclude, geometryInclude],
     enables: ['subgroups'],
     uniforms: convUniforms,
     storage: ['read', 'read', 'read', 'read', 'read_write'],
@@ -89,7 +92,7 @@ const shaders = {
   shared: kernelShader({
     id: 'conv2d-shared',
     source: new URL('./conv2d-shared.wgsl', import.meta.url),
-    includes: [activationInclude],
+    includes: [activationInclude, geometryInclude],
     uniforms: convUniforms,
     storage: ['read', 'read', 'read', 'read', 'read_write'],
   }),
