@@ -25,15 +25,16 @@ function concat(parts: Float32Array[]): Float32Array {
 }
 
 /** Runs every input through `run`; keeps the first `keepInputs` samples' inputs (for the grid). */
-async function collect(model: Model, args: string[], batch: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
+async function collect(model: Model, args: string[], batch: number, every: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
   const sources = gatherSources(args);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
-  const progress = progressBar(label, countSamples(sources));
+  const total = countSamples(sources);
+  const progress = progressBar(label, total === undefined ? undefined : Math.ceil(total / every));
   const parts: Float32Array[] = [];
   const inputs: Float32Array[] = [];
   let count = 0;
   try {
-    for await (const b of sampleBatches(sources, shape, batch)) {
+    for await (const b of sampleBatches(sources, shape, batch, every)) {
       if (count < keepInputs) inputs.push(b.data.slice(0, (keepInputs - count) * model.imageSize));
       parts.push(await run(b.data));
       count += b.inputs.length;
@@ -61,19 +62,21 @@ Options:
   --out FILE    output .npy${embed ? ' (required)' : ''}${embed ? '' : `
   --grid PNG    also (or only) draw the first ${GRID_MAX} inputs over their reconstructions, with a heat
                 map of the per-pixel squared error below (brighter = larger)`}
+  --every K     use every K-th input only, in input order (default 1: all)
   --batch N     samples per GPU batch (default 32)
   --adapter A   GPU adapter index or name substring (also RCAE_ADAPTER)`,
     async run(argv) {
-      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' }, batch: { type: 'string' }, ...gpuOptions }, name);
+      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, ...gpuOptions }, name);
       const grid = embed ? undefined : values.grid;
       if (embed && values.grid) throw new UsageError('--grid goes with reconstruct');
       const out = grid && !values.out ? undefined : required(values.out, 'out');
       if (out && !out.endsWith('.npy')) throw new UsageError(`--out must name a .npy file, got '${out}'`);
       if (grid && !grid.endsWith('.png')) throw new UsageError(`--grid must name a .png file, got '${grid}'`);
       const batch = intOption(values.batch, 'batch', 32);
+      const every = intOption(values.every, 'every', 1);
       const model = await openModel(values.model, values.adapter);
       try {
-        const { count, data, inputs } = await collect(model, positionals, batch, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)), grid ? GRID_MAX : 0);
+        const { count, data, inputs } = await collect(model, positionals, batch, every, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)), grid ? GRID_MAX : 0);
         const shape = embed ? [count, model.latentSize] : [count, model.arch.inChannels, model.arch.imageSize, model.arch.imageSize];
         if (out) {
           writeNpy(out, data, shape);
