@@ -14,3 +14,6 @@ export {
 export { readCheckpoint } from './weights/checkpoint.js';
 export { loadImageTensor } from './image/preprocess.js';
 export { readNpy, writeNpy } from './io/npy.js';
+export { calibrateThresholds, readThresholds, writeThresholds, pickThreshold, thresholdsDocument } from './detect/thresholds.js';
+export { evaluateDetector, type Evaluation } from './detect/evaluate.js';
+export { auroc, averagePrecision, eer, tprAtFpr, rocCurve, percentile } from './detect/metrics.js';
