@@ -34,6 +34,7 @@ for (const width of ['w8', 'w4']) {
         const z = worst(latent, readNpy(join(dir, c.latent)).data, false);
         const e = worst(error, readNpy(join(dir, c.mse)).data, true);
         const d = worst(decoded, readNpy(join(dir, c.recon)).data, false);
+        console.log(`  ${width} ${c.input} (batch ${c.batch}): reconstruction ${r.toExponential(2)}, latent ${z.toExponential(2)}, decode ${d.toExponential(2)} max abs; MSE ${e.toExponential(2)} max relative`);
         assert.ok(r <= 1e-4 && z <= 1e-4 && d <= 1e-4, `${c.input}: recon ${r}, latent ${z}, decode ${d}`);
         assert.ok(e <= 1e-4, `${c.input}: MSE relative ${e}`);
       }
