@@ -48,18 +48,20 @@ function scene(seed) {
   return data;
 }
 
+// Noise is drawn at the model's input size (128x128), as the published recipe makes its fakes.
+const noiseSize = 128;
 function noise(seed) {
   const r = rng(seed);
-  return Uint8Array.from({ length: size * size * 3 }, () => Math.floor(256 * r()));
+  return Uint8Array.from({ length: noiseSize * noiseSize * 3 }, () => Math.floor(256 * r()));
 }
 
 // A slight blur gives the scenes a camera-like softness; noise stays raw.
 const images = [
-  ...[1, 2, 3, 4].map((s) => [`scene-${s}.png`, scene(s), 0.6]),
-  ...[1, 2].map((s) => [`noise-${s}.png`, noise(100 + s), 0]),
+  ...[1, 2, 3, 4].map((s) => [`scene-${s}.png`, scene(s), size, 0.6]),
+  ...[1, 2].map((s) => [`noise-${s}.png`, noise(100 + s), noiseSize, 0]),
 ];
-for (const [name, data, blur] of images) {
-  const img = sharp(Buffer.from(data), { raw: { width: size, height: size, channels: 3 } });
+for (const [name, data, side, blur] of images) {
+  const img = sharp(Buffer.from(data), { raw: { width: side, height: side, channels: 3 } });
   await (blur > 0 ? img.blur(blur) : img).png().toFile(join(out, name));
 }
 console.log(`wrote ${images.length} samples to ${out}`);

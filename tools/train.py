@@ -3,12 +3,13 @@
 Recipe (the published model card's): AdamW lr 1e-3, weight decay 1e-5, MSE loss, ReduceLROnPlateau
 (factor 0.5, patience 5) on the validation loss, inputs resized to 128x128 with PIL bilinear and
 normalised with mean 0.5 / std 0.5. What differs, because this runs on 2 CPU cores instead of an H100:
-a reduced base width, a smaller batch, and a wall-clock budget (training stops at the first epoch
-boundary past it, or mid-epoch when a whole epoch would not fit, and says so).
+a reduced base width, a smaller batch, and a wall-clock budget (training stops when it runs out,
+mid-epoch if need be, validates once more, and training.json records stopped_by_time_budget).
 
-One command reproduces the default model (seeded; thread scheduling can still perturb the last bits):
+`tools/train-default.sh` runs this exactly as the default model was made (seeded; thread scheduling
+can still perturb the last bits), then converts and records it:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tools/train.py \
-      --width 8 --epochs 3 --minutes 75 --out models/default
+      --width 8 --epochs 3 --minutes 70 --out .cache/train-w8
 Writes OUT/model.ckpt (published layout: model_state_dict, optimizer_state_dict, epoch, config,
 val_loss), OUT/arch.json, OUT/training.json (recipe, per-epoch losses, test MSE) and OUT/loss.csv.
 """

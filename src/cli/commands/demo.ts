@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_PATH } from '../model-path.js';
 import { parse, type Command } from '../args.js';
@@ -17,6 +18,9 @@ images) with the bundled default model and its calibrated thresholds.`,
     const { values } = parse(argv, { adapter: { type: 'string' } }, 'demo');
     if (!existsSync(DEFAULT_MODEL_PATH)) throw new Error(`bundled default model missing at ${DEFAULT_MODEL_PATH}`);
     process.stderr.write(`rcae demo: bundled model ${DEFAULT_MODEL_PATH}\nrcae demo: images in ${SAMPLES}\n\n`);
-    return detect.run(['--format', 'table', ...(values.adapter ? ['--adapter', values.adapter] : []), SAMPLES]);
+    // Rows read better with paths relative to where the user stands, when that is above the samples.
+    const shown = relative(process.cwd(), SAMPLES);
+    const samples = shown.startsWith('..') ? SAMPLES : shown;
+    return detect.run(['--format', 'table', ...(values.adapter ? ['--adapter', values.adapter] : []), samples]);
   },
 };
