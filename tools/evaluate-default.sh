@@ -15,7 +15,7 @@ mkdir -p "$out" docs
 rcae calibrate --model "$model" --real "$data/cifar10-test.tar.gz" --synthetic noise \
   -o models/default.thresholds.json --plot docs/calibration.png
 rcae eval --model "$model" --thresholds models/default.thresholds.json --real "$data/cifar10-test.tar.gz" \
-  --synthetic noise --json "$out/noise.json" --plot docs/eval-noise
+  --synthetic noise --json "$out/noise.json" --plot "$out/eval-noise"
 rcae eval --model "$model" --thresholds models/default.thresholds.json --real "$data/cifar10-test.tar.gz" \
   --fake "$data/tinyimagenet32-val.tar.gz" --json "$out/tinyimagenet.json" --plot docs/eval-tinyimagenet
 # Manipulations on a class-balanced fifth of CIFAR-10 test (the archive is sorted by class).

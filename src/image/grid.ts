@@ -49,7 +49,7 @@ export function comparisonGrid(originals: Float32Array, reconstructions: Float32
       errors[n * plane + p] = sum / channels;
     }
   }
-  const scale = options.errorScale ?? Math.max(1e-12, ...errors);
+  const scale = options.errorScale ?? errors.reduce((m, e) => Math.max(m, e), 1e-12);
   const put = (row: number, n: number, p: number, rgb: readonly number[]) => {
     const x = GAP + n * (size + GAP) + (p % size);
     const y = GAP + row * (size + GAP) + Math.floor(p / size);

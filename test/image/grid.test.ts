@@ -20,4 +20,12 @@ test('grid places input, reconstruction and error map for each sample, on a whit
   assert.is(g.errorScale, 4);
 });
 
+test('grid handles many large samples (no argument-spreading limits)', () => {
+  const count = 12;
+  const per = 3 * 128 * 128;
+  const originals = new Float32Array(count * per).map((_, i) => Math.sin(i));
+  const g = comparisonGrid(originals, new Float32Array(count * per), count, 3, 128);
+  assert.ok(g.errorScale > 0.9 && g.errorScale <= 1);
+});
+
 test.run();
