@@ -22,10 +22,12 @@ test('grid places input, reconstruction and error map for each sample, on a whit
 
 test('grid handles many large samples (no argument-spreading limits)', () => {
   const count = 12;
-  const per = 3 * 128 * 128;
-  const originals = new Float32Array(count * per).map((_, i) => Math.sin(i));
-  const g = comparisonGrid(originals, new Float32Array(count * per), count, 3, 128);
-  assert.ok(g.errorScale > 0.9 && g.errorScale <= 1);
+  const plane = 128 * 128;
+  const originals = new Float32Array(count * 3 * plane);
+  // The largest error sits in the last sample only: the scale must find it.
+  for (let c = 0; c < 3; c++) originals[(count - 1) * 3 * plane + c * plane + 5] = 1;
+  const g = comparisonGrid(originals, new Float32Array(count * 3 * plane), count, 3, 128);
+  assert.is(g.errorScale, 1);
 });
 
 test.run();
