@@ -7,6 +7,7 @@ import { scoreInputs } from '../pipeline/scoring.js';
 import type { Model } from '../model.js';
 import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
 import { syntheticBatches } from './synthetic-source.js';
+import { concatFloat32 } from '../pipeline/concat.js';
 
 export interface ErrorSetRequest {
   /** Real inputs: image files, directories, .tar/.tar.gz archives, or .npy tensors. */
@@ -30,20 +31,10 @@ export interface ErrorSets {
 
 const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 async function sourceErrors(model: Model, source: string, batch: number, label: string, every: number): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   for await (const b of scoreInputs(model, [source], { batch, label, every })) parts.push(b.error);
-  return concat(parts);
+  return concatFloat32(parts);
 }
 
 async function batchErrors(model: Model, batches: AsyncIterable<SampleBatch>, label: string, total: number): Promise<Float32Array> {
@@ -59,7 +50,7 @@ async function batchErrors(model: Model, batches: AsyncIterable<SampleBatch>, la
   } finally {
     progress.finish();
   }
-  return concat(parts);
+  return concatFloat32(parts);
 }
 
 export async function measureErrorSets(model: Model, request: ErrorSetRequest): Promise<ErrorSets> {

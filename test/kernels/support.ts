@@ -3,18 +3,10 @@
 import * as assert from 'uvu/assert';
 import type { Gpu } from '../../src/gpu/device.js';
 import type { BoundDispatch } from '../../src/kernels/dispatch.js';
+import { mulberry32 } from '../../src/graph/random-params.js';
 
-/** mulberry32: small, fast, and reproducible across runs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), reproducible across runs. */
+export const rng = mulberry32;
 
 export function randomArray(rand: () => number, length: number, scale = 1): Float32Array {
   return Float32Array.from({ length }, () => (rand() * 2 - 1) * scale);

@@ -8,21 +8,12 @@ import { gpuOptions, intOption, parse, required, UsageError, type Command } from
 import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
 import { openModel } from '../model-path.js';
 import { progressBar } from '../../pipeline/progress.js';
+import { concatFloat32 } from '../../pipeline/concat.js';
 
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz
 archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5)).`;
 
 const GRID_MAX = 12;
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Runs every input through `run`; keeps the first `keepInputs` samples' inputs (for the grid). */
 async function collect(model: Model, args: string[], batch: number, every: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
@@ -43,7 +34,7 @@ async function collect(model: Model, args: string[], batch: number, every: numbe
   } finally {
     progress.finish();
   }
-  return { count, data: concat(parts), inputs: concat(inputs) };
+  return { count, data: concatFloat32(parts), inputs: concatFloat32(inputs) };
 }
 
 function tensorCommand(name: 'reconstruct' | 'embed'): Command {
