@@ -40,3 +40,29 @@ fn locate(n: u32, ry: u32, rx: u32) -> Pixel {
   p.valid = p.sample < params.batch && p.oy < params.outH && p.ox < params.outW;
   return p;
 }
+
+// The kernel taps one output phase reads. Forward convolution: all k x k taps, the input position
+// advancing with the tap. Transposed convolution, phase (ry, rx): only the taps congruent to the
+// phase modulo the stride, with the input position moving back one pixel per tap taken.
+struct Taps {
+  countY: u32,
+  countX: u32,
+  khFirst: u32,
+  kwFirst: u32,
+  stride: u32,
+  inputStep: i32,
+}
+
+fn phaseTaps(ry: u32, rx: u32) -> Taps {
+  let k = params.kernel;
+  let s = params.stride;
+  if (TRANSPOSED) {
+    return Taps((k + s - 1u - ry) / s, (k + s - 1u - rx) / s, ry, rx, s, -1);
+  }
+  return Taps(k, k, 0u, 0u, 1u, 1);
+}
+
+// Index of tap (ty, tx) of `taps` in the packed weights' [kh * kernel + kw] order.
+fn tapIndex(taps: Taps, ty: u32, tx: u32) -> u32 {
+  return (taps.khFirst + ty * taps.stride) * params.kernel + taps.kwFirst + tx * taps.stride;
+}

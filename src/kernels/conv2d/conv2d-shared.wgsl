@@ -38,24 +38,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     px[c] = locate(tile * 64u + lid.x * 4u + c, ry, rx);
   }
 
-  var tapsY = k;
-  var tapsX = k;
-  var khFirst = 0u;
-  var kwFirst = 0u;
-  var tapStride = 1u;
-  var inputStep = 1;
-  if (TRANSPOSED) {
-    tapsY = (k + s - 1u - ry) / s;
-    tapsX = (k + s - 1u - rx) / s;
-    khFirst = ry;
-    kwFirst = rx;
-    tapStride = s;
-    inputStep = -1;
-  }
+  let taps = phaseTaps(ry, rx);
 
   let hw = params.inH * params.inW;
   let chw = params.inC * hw;
-  let kTotal = tapsY * tapsX * params.inC;
+  let kTotal = taps.countY * taps.countX * params.inC;
   let m4 = m4Base + lid.x;
   var acc: array<vec4f, 4>;
   for (var k0 = 0u; k0 < kTotal; k0 += KT) {
@@ -63,16 +50,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let inK = kk < kTotal;
     let tapLocal = kk / params.inC;
     let ci = kk % params.inC;
-    let ty = tapLocal / tapsX;
-    let tx = tapLocal % tapsX;
-    let tap = (khFirst + ty * tapStride) * k + kwFirst + tx * tapStride;
+    let ty = tapLocal / taps.countX;
+    let tx = tapLocal % taps.countX;
+    let tap = tapIndex(taps, ty, tx);
     let wAt = select(0u, (tap * params.inC + ci) * params.mVec4 + m4, inK && m4 < params.mVec4);
     tileW[lid.y * 16u + lid.x] = select(vec4f(0.0), weight[wAt], inK && m4 < params.mVec4);
 
     var xv: vec4f;
     for (var c = 0u; c < 4u; c++) {
-      let iy = px[c].iyBase + i32(ty) * inputStep;
-      let ix = px[c].ixBase + i32(tx) * inputStep;
+      let iy = px[c].iyBase + i32(ty) * taps.inputStep;
+      let ix = px[c].ixBase + i32(tx) * taps.inputStep;
       let live = inK && px[c].valid && iy >= 0 && ix >= 0 && u32(iy) < params.inH && u32(ix) < params.inW;
       let at = select(0u, px[c].sample * chw + ci * hw + u32(iy) * params.inW + u32(ix), live);
       xv[c] = select(0.0, input[at], live);

@@ -37,7 +37,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let tile = wid.z * params.tilesX + wid.x;
   let phase = wid.y / params.mBlocks;
   let mBase = (wid.y % params.mBlocks) * TM8 * 8u;
-  let k = params.kernel;
   let s = params.stride;
   let ry = phase / s;
   let rx = phase % s;
@@ -47,36 +46,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     px[j] = locate((tile * TN + j) * WG + lid, ry, rx);
   }
 
-  var tapsY = k;
-  var tapsX = k;
-  var khFirst = 0u;
-  var kwFirst = 0u;
-  var tapStride = 1u;
-  var inputStep = 1;
-  if (TRANSPOSED) {
-    tapsY = (k + s - 1u - ry) / s;
-    tapsX = (k + s - 1u - rx) / s;
-    khFirst = ry;
-    kwFirst = rx;
-    tapStride = s;
-    inputStep = -1;
-  }
+  let taps = phaseTaps(ry, rx);
 
   let hw = params.inH * params.inW;
   let chw = params.inC * hw;
   let rowLength = params.mVec4 * 4u;
   var acc: array<array<f32, MAX_TN>, MAX_TM>;
-  for (var ty = 0u; ty < tapsY; ty++) {
-    for (var tx = 0u; tx < tapsX; tx++) {
+  for (var ty = 0u; ty < taps.countY; ty++) {
+    for (var tx = 0u; tx < taps.countX; tx++) {
       var offset: array<u32, MAX_TN>;
       var live: array<bool, MAX_TN>;
       for (var j = 0u; j < TN; j++) {
-        let iy = px[j].iyBase + i32(ty) * inputStep;
-        let ix = px[j].ixBase + i32(tx) * inputStep;
+        let iy = px[j].iyBase + i32(ty) * taps.inputStep;
+        let ix = px[j].ixBase + i32(tx) * taps.inputStep;
         live[j] = px[j].valid && iy >= 0 && ix >= 0 && u32(iy) < params.inH && u32(ix) < params.inW;
         offset[j] = select(0u, px[j].sample * chw + u32(iy) * params.inW + u32(ix), live[j]);
       }
-      let tap = (khFirst + ty * tapStride) * k + kwFirst + tx * tapStride;
+      let tap = tapIndex(taps, ty, tx);
       var at = tap * params.inC * rowLength + mBase + lane;
       for (var ci = 0u; ci < params.inC; ci++) {
         var xv: array<f32, MAX_TN>;
