@@ -54,7 +54,7 @@ function required(params: ParamStore, name: string): Float32Array {
 }
 
 export class Executor {
-  private readonly resources: NodeResources[];
+  private readonly resources: Map<Node, NodeResources>;
   private readonly bound = new Map<string, Bound>();
   readonly maxChunk: number;
 
@@ -64,7 +64,7 @@ export class Executor {
     params: ParamStore,
     private readonly options: ExecutorOptions = {},
   ) {
-    this.resources = plan.nodes.map((node) => this.prepare(node, params));
+    this.resources = new Map(plan.nodes.map((node) => [node, this.prepare(node, params)]));
     const largest = Math.max(...plan.values.map(valueSize)) * 4;
     const perSample = assignSlots(plan, plan.nodes, new Set(Object.values(plan.io))).slotSizes.reduce((a, b) => a + b, 0) * 4;
     const byBinding = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / largest);
@@ -131,7 +131,7 @@ export class Executor {
     const buffers = new Map<number, GPUBuffer>([...slotOf].map(([v, s]) => [v, slots[s]]));
     const at = (v: number) => buffers.get(v)!;
     const dispatches = nodes.map((node) => {
-      const r = this.resources[plan.nodes.indexOf(node)];
+      const r = this.resources.get(node)!;
       if (node.kind === 'mse') {
         return r.mse!.bind({ batch: chunk, perSample: valueSize(plan.values[node.a]), a: at(node.a), b: at(node.b), output: at(node.output) });
       }
@@ -253,7 +253,7 @@ export class Executor {
   destroy(): void {
     this.bound.forEach((b) => b.destroy());
     this.bound.clear();
-    for (const r of this.resources) {
+    for (const r of this.resources.values()) {
       r.weight?.destroy();
       r.bias?.destroy();
     }
