@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parameterList } from '../../src/graph/architecture.js';
 import { readNpy, writeNpy } from '../../src/io/npy.js';
+import { ARCHITECTURE_METADATA_KEY, resolveWeights } from '../../src/model.js';
+import { writeSafetensors } from '../../src/weights/safetensors.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
 
@@ -129,7 +132,7 @@ test('info lists the adapter and its features', () => {
   assert.ok(Array.isArray(info.features));
 });
 
-test('bad inputs: one clear line naming the file, exit 1, no partial output', () => {
+test('bad inputs: one clear line naming the file, exit 1, no partial output', async () => {
   const tmp = tempDir();
   const bytes = readFileSync(ckpt);
   const truncated = join(tmp, 'truncated.ckpt');
@@ -157,6 +160,24 @@ test('bad inputs: one clear line naming the file, exit 1, no partial output', ()
   fails(rcae(['score', '--model', ckpt, join(tmp, 'does-not-exist')]), /does-not-exist: no such file/);
   const emptyDir = tempDir('rcae-empty-');
   fails(rcae(['score', '--model', ckpt, emptyDir]), /rcae-empty-/);
+
+  // Missing and mis-shaped tensors, in a file whose metadata fixes the architecture.
+  const resolved = await resolveWeights(ckpt);
+  const canonical = parameterList(resolved.arch).filter((p) => p.role !== 'bn.num_batches_tracked');
+  const write = async (name: string, edit: (t: { name: string; shape: number[]; data: Float32Array }[]) => void) => {
+    const tensors = canonical.map((p) => ({ name: p.name, shape: [...p.shape], data: resolved.params.get(p.name)! }));
+    edit(tensors);
+    const path = join(tmp, name);
+    await writeSafetensors(path, tensors, { [ARCHITECTURE_METADATA_KEY]: JSON.stringify(resolved.arch) });
+    return path;
+  };
+  const missing = await write('missing.safetensors', (t) => t.splice(t.findIndex((x) => x.name === 'decoder.1.bn.running_var'), 1));
+  fails(rcae(['score', '--model', missing, join(dir, 'input-random.npy')]), /missing\.safetensors.*decoder\.1\.bn\.running_var/);
+  const misshaped = await write('misshaped.safetensors', (t) => {
+    const w = t.find((x) => x.name === 'encoder.2.conv.weight')!;
+    w.shape = [w.shape[0], w.shape[1], 2, 8];
+  });
+  fails(rcae(['score', '--model', misshaped, join(dir, 'input-random.npy')]), /misshaped\.safetensors.*encoder\.2\.conv\.weight.*\[32,16,2,8\].*\[32,16,4,4\]/);
 
   assert.equal(readdirSync(tmp).filter((f) => f.includes('.tmp')), []);
   const usage = rcae(['frobnicate']);
