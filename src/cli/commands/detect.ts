@@ -55,16 +55,18 @@ Options:
                     number used as the threshold itself (then no thresholds file is needed)
   --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
   --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE
+  --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
   --out FILE        write rows to FILE (atomically) instead of stdout
   --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
-      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, out: { type: 'string' }, ...gpuOptions,
+      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string' }, ...gpuOptions,
     }, 'detect');
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
     const batch = intOption(values.batch, 'batch', 32);
+    const every = intOption(values.every, 'every', 1);
     const threshold = chooseThreshold(values.level, values.thresholds, values.model);
     const model = await openModel(values.model, values.adapter);
     let flagged = 0;
@@ -72,7 +74,7 @@ Options:
     try {
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
-        for await (const b of scoreInputs(model, positionals, { batch, label: 'detecting' })) {
+        for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting' })) {
           b.inputs.forEach((input, i) => {
             const error = b.error[i];
             const fake = error > threshold.value;

@@ -19,18 +19,20 @@ float32 [N,3,128,128] tensors already normalised to [-1,1].
 Options:
   --model M       checkpoint (.ckpt/.pt/.pth) or safetensors; default: the bundled model
   --format F      jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
+  --every K       score every K-th input only, in input order (default 1: all)
   --batch N       samples per GPU batch (default 32)
   --out FILE      write rows to FILE (atomically) instead of stdout
   --adapter A     GPU adapter index or name substring (also RCAE_ADAPTER)`,
   async run(argv) {
-    const { values, positionals } = parse(argv, { model: { type: 'string' }, format: { type: 'string' }, batch: { type: 'string' }, out: { type: 'string' }, ...gpuOptions }, 'score');
+    const { values, positionals } = parse(argv, { model: { type: 'string' }, format: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string' }, ...gpuOptions }, 'score');
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
     const batch = intOption(values.batch, 'batch', 32);
+    const every = intOption(values.every, 'every', 1);
     const model = await openModel(values.model, values.adapter);
     try {
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error'], out);
-        for await (const b of scoreInputs(model, positionals, { batch })) {
+        for await (const b of scoreInputs(model, positionals, { batch, every })) {
           b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, error: b.error[i] }));
         }
         rows.end();
