@@ -4,11 +4,12 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodedImages, syntheticBatches, type SyntheticRequest } from '../../src/detect/synthetic-source.js';
-import { manipulate, noiseImage, randomStream, SyntheticError, type Manipulation } from '../../src/detect/synthetic.js';
+import { manipulate, noiseImage, randomStream, type Manipulation } from '../../src/detect/synthetic.js';
 import { decodeRgb8, loadImageTensor, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../../src/image/preprocess.js';
 import type { SampleBatch } from '../../src/pipeline/inputs.js';
 import { datasetPath } from '../io/fixtures.js';
 import { tempDir } from '../helpers/paths.js';
+import { rejectsSynthetic } from './support.js';
 
 const SIZE = 16;
 const shape = { channels: 3, size: SIZE };
@@ -40,16 +41,6 @@ async function withImages(run: (dir: string, paths: string[]) => Promise<void>):
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function rejects(promise: Promise<unknown>, message: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof SyntheticError && message.test((err as Error).message), (err as Error).message);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${message}`);
 }
 
 test('decoded images preprocess exactly like the real inputs', async () => {
@@ -97,12 +88,12 @@ test('noise batches are the seeded noise images, normalised', async () => {
 
 test('asking for more fakes than real images, or fakes from tensors, fails clearly', async () => {
   await withImages(async (dir) => {
-    await rejects(collect({ kind: 'jpeg', count: 5, seed: 0, realArgs: [dir] }, 2), /holds 3 images, fewer than the 5 asked for/);
+    await rejectsSynthetic(collect({ kind: 'jpeg', count: 5, seed: 0, realArgs: [dir] }, 2), /holds 3 images, fewer than the 5 asked for/);
     const npy = join(dir, 'x.npy');
     writeFileSync(npy, 'not really');
-    await rejects(collect({ kind: 'blur', count: 1, seed: 0, realArgs: [npy] }, 2), /x\.npy: synthetic fakes are made from images, not \.npy tensors/);
+    await rejectsSynthetic(collect({ kind: 'blur', count: 1, seed: 0, realArgs: [npy] }, 2), /x\.npy: synthetic fakes are made from images, not \.npy tensors/);
   });
-  await rejects(syntheticBatches({ kind: 'noise', count: 1, seed: 0, realArgs: [] }, { channels: 1, size: 8 }, 1).next(), /synthetic images are RGB/);
+  await rejectsSynthetic(syntheticBatches({ kind: 'noise', count: 1, seed: 0, realArgs: [] }, { channels: 1, size: 8 }, 1).next(), /synthetic images are RGB/);
 });
 
 test('fakes from the CIFAR-10 test archive', async () => {

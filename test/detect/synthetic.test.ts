@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { toNormalizedChw, type Rgb8Image } from '../../src/image/preprocess.js';
 import { manipulate, noiseImage, parseSynthetic, randomStream, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError, type Manipulation } from '../../src/detect/synthetic.js';
+import { rejectsSynthetic } from './support.js';
 
 const MANIPULATIONS = SYNTHETIC_KINDS.filter((k): k is Manipulation => k !== 'noise');
 
@@ -21,16 +22,6 @@ function testImage(width: number, height: number, seed: number): Rgb8Image {
 
 const differs = (a: Uint8Array, b: Uint8Array) => a.length !== b.length || a.some((v, i) => v !== b[i]);
 const sortedBytes = (a: Uint8Array) => Array.from(a).sort((x, y) => x - y);
-
-async function rejects(promise: Promise<unknown>, message: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof SyntheticError && message.test((err as Error).message), (err as Error).message);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${message}`);
-}
 
 test('parseSynthetic: KIND and KIND:N', () => {
   assert.equal(parseSynthetic('jpeg:500'), { kind: 'jpeg', count: 500 });
@@ -148,7 +139,7 @@ test('patch-shuffle moves whole patches and leaves the leftover edge alone', asy
   const inputPatches = new Set<string>();
   for (let i = 0; i < 16; i++) inputPatches.add(patch(image, i % 4, Math.floor(i / 4)));
   for (let i = 0; i < 16; i++) assert.ok(inputPatches.has(patch(out, i % 4, Math.floor(i / 4))), `patch ${i}`);
-  await rejects(manipulate('patch-shuffle', testImage(3, 8, 0), { seed: 0, index: 0 }), /at least 4x4/);
+  await rejectsSynthetic(manipulate('patch-shuffle', testImage(3, 8, 0), { seed: 0, index: 0 }), /at least 4x4/);
 });
 
 test('splice copies one rectangle of the donor and nothing else', async () => {
@@ -184,7 +175,7 @@ test('splice copies one rectangle of the donor and nothing else', async () => {
   let found = false;
   for (let sy = 0; sy + rh <= 36 && !found; sy++) for (let sx = 0; sx + rw <= 40 && !found; sx++) found = matchesAt(sx, sy);
   assert.ok(found, 'the changed region is not a region of the donor');
-  await rejects(manipulate('splice', image, { seed: 0, index: 0 }), /needs a donor/);
+  await rejectsSynthetic(manipulate('splice', image, { seed: 0, index: 0 }), /needs a donor/);
 });
 
 test('color-shift offsets each channel by 24..48 levels, clamped', async () => {
@@ -224,7 +215,7 @@ test('jpeg re-encoding stays close to the image but is lossy', async () => {
 
 test('malformed images are rejected', async () => {
   const bad = { width: 4, height: 4, data: new Uint8Array(47) };
-  for (const kind of MANIPULATIONS) await rejects(manipulate(kind, bad, { seed: 0, index: 0, donor: bad }), /47 bytes for 4x4/);
+  for (const kind of MANIPULATIONS) await rejectsSynthetic(manipulate(kind, bad, { seed: 0, index: 0, donor: bad }), /47 bytes for 4x4/);
 });
 
 test.run();

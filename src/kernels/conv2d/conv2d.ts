@@ -73,29 +73,22 @@ const convUniforms = uniformStruct('ConvParams', {
 // Pixel/phase geometry, identical in every variant.
 const geometryInclude = new URL('./conv2d-geometry.wgsl', import.meta.url);
 
+// The variants differ only in their main body (and the subgroup one in its WGSL extension).
+function convShader(variant: ConvVariant, enables: readonly 'subgroups'[] = []) {
+  return kernelShader({
+    id: `conv2d-${variant}`,
+    source: new URL(`./conv2d-${variant}.wgsl`, import.meta.url),
+    includes: [activationInclude, geometryInclude],
+    enables,
+    uniforms: convUniforms,
+    storage: ['read', 'read', 'read', 'read', 'read_write'],
+  });
+}
+
 const shaders = {
-  register: kernelShader({
-    id: 'conv2d-register',
-    source: new URL('./conv2d-register.wgsl', import.meta.url),
-    includes: [activationInclude, geometryInclude],
-    uniforms: convUniforms,
-    storage: ['read', 'read', 'read', 'read', 'read_write'],
-  }),
-  subgroup: kernelShader({
-    id: 'conv2d-subgroup',
-    source: new URL('./conv2d-subgroup.wgsl', import.meta.url),
-    includes: [activationInclude, geometryInclude],
-    enables: ['subgroups'],
-    uniforms: convUniforms,
-    storage: ['read', 'read', 'read', 'read', 'read_write'],
-  }),
-  shared: kernelShader({
-    id: 'conv2d-shared',
-    source: new URL('./conv2d-shared.wgsl', import.meta.url),
-    includes: [activationInclude, geometryInclude],
-    uniforms: convUniforms,
-    storage: ['read', 'read', 'read', 'read', 'read_write'],
-  }),
+  register: convShader('register'),
+  subgroup: convShader('subgroup', ['subgroups']),
+  shared: convShader('shared'),
 };
 
 /** Per-variant tile geometry: output pixels per workgroup and output channels per workgroup. */
