@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { resizeBilinearPil, ResizeError } from '../../src/image/resize.js';
 import { readNpy } from '../../src/io/npy.js';
 import { fixturePath, readJson } from '../io/fixtures.js';
+import { SEED, random } from '../helpers/random.js';
 
 const test = suite('resize');
 const dir = fixturePath('images');
@@ -56,7 +57,8 @@ function referenceResize(rgb: Uint8Array, w: number, h: number, ow: number, oh: 
   return out;
 }
 
-const randInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+const rand = random(SEED);
+const randInt = rand.int;
 
 test('matches PIL bit for bit on up-, down- and one-axis resizes', () => {
   const cases = readJson<{ width: number; height: number; outWidth: number; outHeight: number; inputOffset: number; outputOffset: number }[]>(
@@ -74,16 +76,20 @@ test('matches PIL bit for bit on up-, down- and one-axis resizes', () => {
   }
 });
 
-test('stays within 1 of a float64 reference on random shapes', () => {
+// Each pass alone stays within 1 of float64 (22-bit fixed-point weights, one rounding). When both
+// axes change, the vertical pass averages intermediates that may already be 1 off and then rounds
+// again, so 2 is the bound PIL itself meets against this reference.
+test('stays within 1 per resampled axis of a float64 reference on random shapes', () => {
   for (let t = 0; t < 40; t++) {
     const [w, h] = [randInt(1, 70), randInt(1, 70)];
-    const [ow, oh] = t % 5 === 0 ? [w, randInt(1, 90)] : [randInt(1, 90), randInt(1, 90)];
+    const [ow, oh] = t % 5 === 0 ? [w, randInt(1, 90)] : t % 5 === 1 ? [randInt(1, 90), h] : [randInt(1, 90), randInt(1, 90)];
     const src = Uint8Array.from({ length: w * h * 3 }, () => randInt(0, 255));
     const got = resizeBilinearPil(src, w, h, ow, oh);
     const ref = referenceResize(src, w, h, ow, oh);
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]));
-    assert.ok(worst <= 1, `${w}x${h} -> ${ow}x${oh}: max difference ${worst}`);
+    const bound = Number(ow !== w) + Number(oh !== h);
+    assert.ok(worst <= bound, `${w}x${h} -> ${ow}x${oh}: max difference ${worst} > ${bound} (RCAE_TEST_SEED=${SEED})`);
   }
 });
 
@@ -92,7 +98,7 @@ test('keeps a constant image constant and returns a copy for the same size', () 
     const [w, h, ow, oh] = [randInt(1, 300), randInt(1, 40), randInt(1, 150), randInt(1, 150)];
     const value = [0, 1, 127, 254, 255][t % 5];
     const out = resizeBilinearPil(new Uint8Array(w * h * 3).fill(value), w, h, ow, oh);
-    assert.ok(out.every((v) => v === value), `${value} through ${w}x${h} -> ${ow}x${oh}`);
+    assert.ok(out.every((v) => v === value), `${value} through ${w}x${h} -> ${ow}x${oh} (RCAE_TEST_SEED=${SEED})`);
   }
   const src = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => i);
   const same = resizeBilinearPil(src, 5, 4, 5, 4);

@@ -8,7 +8,8 @@ import { WeightsFormatError } from '../../src/weights/errors.js';
 import { InertObject, UnknownGlobal } from '../../src/weights/pickle.js';
 import { unpickleTorch } from '../../src/weights/torch-pickle.js';
 import { ZipArchive } from '../../src/weights/zip.js';
-import { SEED, assertBits, buildZip, digest, expected, fixture, random, rejectsFormat, throwsFormat } from './helpers.js';
+import { assertBits, buildZip, digest, expected, fixture, rejectsFormat, throwsFormat } from './helpers.js';
+import { SEED, random } from '../helpers/random.js';
 
 const test = suite('weights/checkpoint');
 const scratch = mkdtempSync(join(tmpdir(), 'rcae-weights-'));

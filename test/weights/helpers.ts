@@ -1,5 +1,5 @@
 // Shared by the weights tests: fixture paths, what torch saw in them (expected.json, written by
-// tools/make_weight_fixtures.py), a seeded random source, and an independent ZIP writer.
+// tools/make_weight_fixtures.py) and an independent ZIP writer.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,20 +81,6 @@ export async function rejectsFormat(p: Promise<unknown>, pattern: RegExp, what =
   }, pattern, what);
 }
 
-/** A small seeded generator (mulberry32); the seed is printed by failing tests to replay them. */
-export function random(seed: number): { seed: number; next(): number; int(lo: number, hi: number): number; pick<T>(xs: readonly T[]): T } {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { seed, next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: (xs) => xs[Math.floor(next() * xs.length)] };
-}
-
-export const SEED = Number(process.env.RCAE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 export interface ZipInput {
   name: string;

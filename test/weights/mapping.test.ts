@@ -4,7 +4,8 @@ import { type Architecture, type ParamSpec, parameterCount, parameterList, refer
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
 import { inferArchitecture, mapStateDict } from '../../src/weights/mapping.js';
 import type { HostTensor } from '../../src/weights/tensor.js';
-import { SEED, expected, fixture, random, throwsFormat } from './helpers.js';
+import { expected, fixture, throwsFormat } from './helpers.js';
+import { SEED, random } from '../helpers/random.js';
 
 const test = suite('weights/mapping');
 type Rng = ReturnType<typeof random>;

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
 import { WeightsFormatError } from '../../src/weights/errors.js';
 import { SAFETENSORS_MAX_HEADER, parseSafetensors, writeSafetensors, type TensorToWrite } from '../../src/weights/safetensors.js';
-import { SEED, random, rejectsFormat, throwsFormat } from './helpers.js';
+import { rejectsFormat, throwsFormat } from './helpers.js';
+import { SEED, random } from '../helpers/random.js';
 
 const test = suite('weights/safetensors');
 const scratch = mkdtempSync(join(tmpdir(), 'rcae-safetensors-'));

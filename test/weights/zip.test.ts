@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ZIP_LIMITS, ZipArchive } from '../../src/weights/zip.js';
-import { SEED, buildZip, expected, fixture, random, throwsFormat, type ZipInput } from './helpers.js';
+import { buildZip, expected, fixture, throwsFormat, type ZipInput } from './helpers.js';
+import { SEED, random } from '../helpers/random.js';
 
 const test = suite('weights/zip');
 
