@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,6 +174,14 @@ test('thresholds file locations', () => {
   assert.is(thresholdsPathBeside('/x/y/model.best.ckpt'), '/x/y/model.best.thresholds.json');
   assert.ok(defaultThresholdsPath().endsWith(join('models', 'default.thresholds.json')));
   assert.not.ok(defaultThresholdsPath().includes(join('dist', 'models')));
+});
+
+test('the bundled thresholds were calibrated on the bundled model', () => {
+  const doc = readThresholds(defaultThresholdsPath());
+  const modelPath = fileURLToPath(new URL('../../../models/default.safetensors', import.meta.url));
+  const sha256 = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
+  const provenance = doc.reconstruction_thresholds.provenance as { model_sha256?: string } | undefined;
+  assert.is(provenance?.model_sha256, sha256, 'recalibrate with tools/evaluate-default.sh after changing models/default.safetensors');
 });
 
 test.run();
