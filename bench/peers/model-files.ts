@@ -3,10 +3,11 @@
 // `rcae bench --peers` runs of the same model skip the ~300 MB of writing at full width.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Architecture } from '../../src/graph/architecture.js';
+import { writeFileAtomically } from '../../src/pipeline/atomic.js';
 import type { Params } from './folding.js';
 import { ONNX_OPSET, writeOnnxModel } from './onnx-writer.js';
 import { readCanonicalParams, writeCanonicalSafetensors } from './weights.js';
@@ -49,12 +50,6 @@ async function hashFile(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
-
 /**
  * The ONNX graph of a canonical weights file (.pt/.pth/.ckpt/.safetensors with canonical names),
  * written on first use and cached by the file's content. Needs no Python.
@@ -80,7 +75,7 @@ export async function preparePeerModel(arch: Architecture, params: Params, optio
   };
   await mkdir(dir, { recursive: true });
   if (!existsSync(model.weightsPath)) await writeCanonicalSafetensors(model.weightsPath, arch, params);
-  if (!existsSync(model.archPath)) await writeAtomically(model.archPath, JSON.stringify(arch, null, 2) + '\n');
+  if (!existsSync(model.archPath)) await writeFileAtomically(model.archPath, JSON.stringify(arch, null, 2) + '\n');
   if (!existsSync(model.onnxPath)) await writeOnnxModel(model.onnxPath, arch, params, model.weightsPath);
   return model;
 }
@@ -89,6 +84,6 @@ export async function preparePeerModel(arch: Architecture, params: Params, optio
 export async function peerModelForFile(arch: Architecture, weightsPath: string, options: CacheOptions = {}): Promise<PeerModel> {
   const onnxPath = await ensureOnnx(arch, weightsPath, options);
   const archPath = onnxPath.replace(/\.onnx$/, '.arch.json');
-  if (!existsSync(archPath)) await writeAtomically(archPath, JSON.stringify(arch, null, 2) + '\n');
+  if (!existsSync(archPath)) await writeFileAtomically(archPath, JSON.stringify(arch, null, 2) + '\n');
   return { arch, weightsPath, archPath, onnxPath };
 }

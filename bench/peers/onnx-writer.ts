@@ -2,9 +2,10 @@
 // peers need no Python at bench time. BatchNorm is folded into the convs; the graph is
 //   image -> [Conv|ConvTranspose -> (Add residual) -> act]* -> Flatten -> Gemm ... -> reconstruction
 // Field numbers are those of onnx/onnx.proto (ModelProto, GraphProto, NodeProto, TensorProto, ...).
-import { open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Activation, Architecture } from '../../src/graph/architecture.js';
+import { writeAtomically } from '../../src/pipeline/atomic.js';
 import { type FoldedModel, type Params, foldModel, isFlatValue } from './folding.js';
 import { type Encoded, MessageWriter } from './protobuf.js';
 
@@ -163,33 +164,30 @@ export function encodeOnnxModel(arch: Architecture, params: Params, source: stri
 /** Writes the ONNX file; it appears complete or not at all. */
 export async function writeOnnxModel(path: string, arch: Architecture, params: Params, source: string): Promise<void> {
   const encoded = encodeOnnxModel(arch, params, source);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const file = await open(tmp, 'w');
-  try {
-    // The many few-byte chunks (tags, lengths) go out in blocks; weight chunks go out as they are.
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (pendingBytes > 0) await file.write(Buffer.concat(pending, pendingBytes));
-      pending = [];
-      pendingBytes = 0;
-    };
-    for (const chunk of encoded.chunks) {
-      if (chunk.length >= WRITE_BLOCK) {
-        await flush();
-        await file.write(chunk);
-      } else {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BLOCK) await flush();
+  await writeAtomically(path, async (tmp) => {
+    const file = await open(tmp, 'w');
+    try {
+      // The many few-byte chunks (tags, lengths) go out in blocks; weight chunks go out as they are.
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes > 0) await file.write(Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+      };
+      for (const chunk of encoded.chunks) {
+        if (chunk.length >= WRITE_BLOCK) {
+          await flush();
+          await file.write(chunk);
+        } else {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= WRITE_BLOCK) await flush();
+        }
       }
+      await flush();
+    } finally {
+      await file.close();
     }
-    await flush();
-    await file.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await file.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  });
 }

@@ -2,7 +2,8 @@
 // Reading validates the header the way the reference implementation does (offsets in range,
 // sized to match dtype x shape, contiguous and covering the data exactly); writing goes to a
 // temporary file that is renamed into place, so a crash never leaves a partial file.
-import { open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { writeAtomically } from '../pipeline/atomic.js';
 import { WeightsFormatError, formatShape } from './errors.js';
 import { DTYPE_BYTES, MAX_RANK, StoredTensor, assertLittleEndianHost, elementCount, type HostTensor, type TensorDType } from './tensor.js';
 
@@ -116,18 +117,15 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = `${path}.tmp-${process.pid}`;
-  const file = await open(tmp, 'w');
-  try {
-    await file.write(prefix);
-    await file.write(headerBytes);
-    for (const t of tensors) await file.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    await file.sync();
-    await file.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await file.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await writeAtomically(path, async (tmp) => {
+    const file = await open(tmp, 'w');
+    try {
+      await file.write(prefix);
+      await file.write(headerBytes);
+      for (const t of tensors) await file.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  });
 }
