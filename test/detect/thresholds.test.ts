@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,8 @@ import {
   thresholdsDocument, thresholdsPathBeside, ThresholdsError, writeThresholds, type Provenance,
 } from '../../src/detect/thresholds.js';
 import { tempDir } from '../helpers/paths.js';
+import { sha256File } from '../../src/cli/commands/convert.js';
+import { DEFAULT_MODEL_PATH } from '../../src/cli/model-path.js';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-12) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 
@@ -176,10 +177,9 @@ test('thresholds file locations', () => {
   assert.not.ok(defaultThresholdsPath().includes(join('dist', 'models')));
 });
 
-test('the bundled thresholds were calibrated on the bundled model', () => {
+test('the bundled thresholds were calibrated on the bundled model', async () => {
   const doc = readThresholds(defaultThresholdsPath());
-  const modelPath = fileURLToPath(new URL('../../../models/default.safetensors', import.meta.url));
-  const sha256 = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
+  const sha256 = await sha256File(DEFAULT_MODEL_PATH);
   const provenance = doc.reconstruction_thresholds.provenance as { model_sha256?: string } | undefined;
   assert.is(provenance?.model_sha256, sha256, 'recalibrate with tools/evaluate-default.sh after changing models/default.safetensors');
 });

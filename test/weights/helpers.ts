@@ -81,7 +81,6 @@ export async function rejectsFormat(p: Promise<unknown>, pattern: RegExp, what =
   }, pattern, what);
 }
 
-
 export interface ZipInput {
   name: string;
   data: Uint8Array;
