@@ -2,7 +2,7 @@
 # Reproduces the README's figures for the bundled default model from the shared datasets:
 # the calibrated thresholds (models/default.thresholds.json), the evaluation against noise, each
 # synthetic manipulation and Tiny ImageNet 32, and the pictures in docs/. Run from anywhere after
-# `npm run setup`; about 15 minutes on lavapipe (2 cores). Results: JSON per evaluation in OUT.
+# `npm run setup`; about 20 minutes on lavapipe (2 cores). Results: JSON per evaluation in OUT.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
