@@ -27,19 +27,23 @@ export async function measurePeakGflops(gpu: Gpu, opts: PeakOptions = {}): Promi
   const sink = gpu.createBuffer(invocations * 4, 'storage', 'peak sink');
   const pipeline = computePipeline(gpu, shader, { WG });
   const time = async (iterations: number): Promise<number> => {
-    const group = bindKernel(gpu, shader, 'peak', { iterations, multiplier: 0.999999, addend: 1e-6 }, [sink]);
+    const { group, uniforms } = bindKernel(gpu, shader, 'peak', { iterations, multiplier: 0.999999, addend: 1e-6 }, [sink]);
     const start = performance.now();
-    await gpu.checked('peak FMA probe', async () => {
-      gpu.submit((encoder) => {
-        const pass = encoder.beginComputePass();
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(workgroups);
-        pass.end();
+    try {
+      await gpu.checked('peak FMA probe', async () => {
+        gpu.submit((encoder) => {
+          const pass = encoder.beginComputePass();
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, group);
+          pass.dispatchWorkgroups(workgroups);
+          pass.end();
+        });
+        await gpu.onSubmittedWorkDone();
       });
-      await gpu.onSubmittedWorkDone();
-    });
-    return (performance.now() - start) / 1000;
+      return (performance.now() - start) / 1000;
+    } finally {
+      uniforms.destroy();
+    }
   };
   try {
     // The first dispatch pays for the pipeline compile; then grow the loop until it is long enough

@@ -1,10 +1,13 @@
 // Runs every compiled *.test.js under dist/test in one process (uvu's own CLI would leave Dawn
-// holding the event loop open), then releases the shared GPU and exits with uvu's verdict.
+// holding the event loop open), then releases the shared GPU, prints one closing line
+// `N passed, M failed, K skipped` with every skip's reason, and exits with uvu's verdict. With CI
+// set, a skip marked as required in CI (see helpers/skip.ts) fails the run.
 // Usage: node dist/test/run.js [substring-filter ...]
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { closeTestGpu } from './helpers/gpu.js';
+import { skipped } from './helpers/skip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2);
@@ -23,7 +26,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const g = globalThis as unknown as { UVU_DEFER: number; UVU_INDEX: number; UVU_QUEUE: [string][] };
+type SuiteRun = () => Promise<[string | true, number, number, number]>;
+const g = globalThis as unknown as { UVU_DEFER: number; UVU_INDEX: number; UVU_QUEUE: [string, ...SuiteRun[]][] };
 g.UVU_DEFER = 1;
 const uvu = await import('uvu');
 for (const [index, file] of files.entries()) {
@@ -31,6 +35,30 @@ for (const [index, file] of files.entries()) {
   g.UVU_QUEUE.push([relative(here, file)]);
   await import(pathToFileURL(file).href);
 }
+// Count what uvu ran: each suite run returns [errors, passed, skipped, ran].
+let passed = 0;
+let failed = 0;
+let skips = 0;
+for (const group of g.UVU_QUEUE) {
+  for (let i = 1; i < group.length; i++) {
+    const suiteRun = group[i] as SuiteRun;
+    group[i] = async () => {
+      const result = await suiteRun();
+      passed += result[1];
+      failed += result[3] - result[1];
+      skips += result[2];
+      return result;
+    };
+  }
+}
 await uvu.exec(false);
 await closeTestGpu();
+
+for (const s of skipped) console.log(`skipped${s.requiredInCi ? ' (required in CI)' : ''}: ${s.test}: ${s.reason}`);
+console.log(`${passed} passed, ${failed} failed, ${skips} skipped`);
+const requiredSkips = skipped.filter((s) => s.requiredInCi);
+if (process.env.CI && requiredSkips.length > 0) {
+  console.error(`CI: ${requiredSkips.length} test(s) required in CI were skipped`);
+  process.exitCode = 1;
+}
 process.exit(process.exitCode ?? 0);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system pieces rcae needs on Debian bookworm: a Vulkan driver recent enough for Dawn
 # (Mesa lavapipe from bookworm-backports) when no WebGPU-capable Vulkan ICD is present.
-# Idempotent and quick when already done. Optional: RCAE_SETUP_TORCH=1 also installs Debian's
-# python3-torch for the tools/ reference scripts (never needed at run time).
+# Idempotent and quick when already done. RCAE_SETUP_TORCH=1 (set by tools/setup.mjs under CI) also
+# installs Debian's python3-torch, the tests' and tools/' reference (never needed at run time).
 set -euo pipefail
 
 need_root() { if [ "$(id -u)" != 0 ]; then echo "rcae setup: needs root to install $1 (run as root or install it yourself)" >&2; exit 1; fi; }
@@ -35,5 +35,6 @@ fi
 
 if [ "${RCAE_SETUP_TORCH:-0}" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then
   need_root "python3-torch"
+  [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -i _main_ || true)" ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-pil >/dev/null
 fi

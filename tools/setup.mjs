@@ -1,6 +1,7 @@
 // One idempotent setup step for `npm test`, `npm start` and `npm run bench` on a fresh machine:
 // npm dependencies, a WebGPU-capable Vulkan driver when the system has none (Debian: lavapipe from
-// bookworm-backports), then the TypeScript build. Fast when everything is already in place.
+// bookworm-backports), under CI (or RCAE_SETUP_TORCH=1) Debian's PyTorch as the tests' reference,
+// then the TypeScript build. Fast when everything is already in place.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,9 +33,28 @@ function vulkanDriverPresent() {
   }
 }
 
+// PyTorch is a test-time reference only (parity goldens, the ONNX cross-check, the PyTorch peer):
+// CI installs it so that those tests run instead of skipping; nothing at run time needs it.
+function torchPresent() {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch, numpy, PIL'], { stdio: 'ignore', env });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const onDebian = process.platform === 'linux' && existsSync('/etc/debian_version');
+const wantTorch = Boolean(process.env.CI) || process.env.RCAE_SETUP_TORCH === '1';
 if (!depsInstalled()) run('npm', ['install', '--no-audit', '--no-fund']);
-if (!vulkanDriverPresent()) {
-  if (process.platform === 'linux' && existsSync('/etc/debian_version')) run('bash', [join(root, 'tools', 'setup-system.sh')]);
-  else console.error('rcae setup: no WebGPU-capable Vulkan driver found; install one (Mesa >= 23 or a vendor driver)');
+const needDriver = !vulkanDriverPresent();
+const needTorch = wantTorch && !torchPresent();
+if (needDriver || needTorch) {
+  if (onDebian) execFileSync('bash', [join(root, 'tools', 'setup-system.sh')], { cwd: root, stdio: 'inherit', env: { ...process.env, RCAE_SETUP_TORCH: needTorch ? '1' : '0' } });
+  else if (needDriver) console.error('rcae setup: no WebGPU-capable Vulkan driver found; install one (Mesa >= 23 or a vendor driver)');
+  else console.error('rcae setup: PyTorch (the tests\' reference) is not installed; the tests that need it will be skipped');
 }
 run(process.execPath, [join(root, 'tools', 'build.mjs')]);

@@ -145,6 +145,7 @@ export class Gpu {
   private lostReason: string | undefined;
   private uncaptured: string | undefined;
   private destroyed = false;
+  private live = 0;
 
   private constructor(device: GPUDevice, adapter: AdapterSummary, subgroupMinSize: number) {
     this.device = device;
@@ -193,7 +194,22 @@ export class Gpu {
     const size = Math.max(usage === 'uniform' ? 16 : 4, roundUp(byteLength, usage === 'uniform' ? 16 : 4));
     const limit = usage === 'storage' ? Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize) : this.limits.maxBufferSize;
     if (size > limit) throw new GpuError(`create buffer ${label}: ${size} bytes exceeds this adapter's limit of ${limit}`);
-    return this.device.createBuffer({ size, usage: bufferUsage[usage], label });
+    const buffer = this.device.createBuffer({ size, usage: bufferUsage[usage], label });
+    // Counted so that a long-running process can prove it frees what it allocates.
+    this.live++;
+    const destroy = buffer.destroy.bind(buffer);
+    let freed = false;
+    buffer.destroy = () => {
+      if (!freed) this.live--;
+      freed = true;
+      destroy();
+    };
+    return buffer;
+  }
+
+  /** Buffers made through createBuffer/upload and not yet destroyed. */
+  get liveBuffers(): number {
+    return this.live;
   }
 
   upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {

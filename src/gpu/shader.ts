@@ -122,6 +122,12 @@ export function pipelineCount(gpu: Gpu): number {
   return cacheOf(gpu).pipelines.size;
 }
 
+/** A bind group and the uniform buffer it owns (freed with the dispatch that uses it). */
+export interface KernelBinding {
+  group: GPUBindGroup;
+  uniforms: GPUBuffer;
+}
+
 /** Uploads the uniform values and binds them with the storage buffers, in the shader's declared order. */
 export function bindKernel<F extends UniformFields>(
   gpu: Gpu,
@@ -129,15 +135,16 @@ export function bindKernel<F extends UniformFields>(
   label: string,
   values: UniformValues<F>,
   storage: readonly GPUBuffer[],
-): GPUBindGroup {
+): KernelBinding {
   if (storage.length !== shader.storage.length) {
     throw new GpuError(`${label}: ${shader.id} takes ${shader.storage.length} storage buffers, got ${storage.length}`);
   }
   const uniforms = gpu.createBuffer(shader.uniforms.byteSize, 'uniform', `${label} uniforms`);
   gpu.write(uniforms, shader.uniforms.pack(values));
-  return gpu.device.createBindGroup({
+  const group = gpu.device.createBindGroup({
     label,
     layout: layoutsOf(gpu, shader as unknown as KernelShader<UniformFields>).group,
     entries: [uniforms, ...storage].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
+  return { group, uniforms };
 }

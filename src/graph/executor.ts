@@ -150,7 +150,15 @@ export class Executor {
         bias: r.bias!,
       });
     });
-    const bound: Bound = { chunk, buffers, dispatches, destroy: () => slots.forEach((b) => b.destroy()) };
+    const bound: Bound = {
+      chunk,
+      buffers,
+      dispatches,
+      destroy: () => {
+        dispatches.forEach((d) => d.destroy());
+        slots.forEach((b) => b.destroy());
+      },
+    };
     this.bound.set(key, bound);
     return bound;
   }

@@ -11,10 +11,11 @@ import * as assert from 'uvu/assert';
 import { parameterCount, referenceArchitecture } from '../../src/graph/architecture.js';
 import { buildPlan, planFlops } from '../../src/graph/plan.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
+import { requires } from '../helpers/skip.js';
+import { python as torchPython, pythonEnv, torchMissing } from '../helpers/torch.js';
 
 const bundle = suite('gpu bundle');
 const MiB = 1024 * 1024;
-const torchPython = '/usr/bin/python3';
 const lavapipeIcd = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const debCache = join(repoRoot, '.cache', 'gpu-bundle', 'debs');
 
@@ -27,8 +28,8 @@ const missing = ['xz', 'tar', 'ldd', 'dpkg-deb', 'npm'].filter((t) => !has(t));
 if (!existsSync(debCache) && !has('apt-get')) missing.push('apt-get (or cached .debs in .cache/gpu-bundle/debs)');
 const skipReason = missing.length > 0 ? `needs ${missing.join(', ')}` : null;
 
-const torchEnv: NodeJS.ProcessEnv = { OPENBLAS_CORETYPE: undefined, OPENBLAS_L2_SIZE: undefined };
-const hasTorch = existsSync(torchPython) && spawnSync(torchPython, ['-c', 'import torch'], { env: { ...process.env, ...torchEnv } }).status === 0;
+const torchEnv: NodeJS.ProcessEnv = { OPENBLAS_CORETYPE: pythonEnv.OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE: pythonEnv.OPENBLAS_L2_SIZE };
+const hasTorch = torchMissing === null;
 
 let work = '';
 let archive = '';
@@ -41,11 +42,7 @@ bundle.after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-bundle('make-bundle.sh: linux-x64 only, production packages only, Vulkan loader .debs, under 64 MiB', () => {
-  if (skipReason) {
-    console.log(`  skipped the bundle build: ${skipReason}`);
-    return;
-  }
+requires(bundle, skipReason, { ci: true })('make-bundle.sh: linux-x64 only, production packages only, Vulkan loader .debs, under 64 MiB', () => {
   const built = sh(`bash bench/gpu/make-bundle.sh --no-build --xz-level 0 --out '${join(work, 'out')}'`);
   assert.is(built.status, 0, tail(built));
   const size = Number(sh(`stat -c %s '${archive}'`).stdout);
@@ -83,18 +80,14 @@ bundle('make-bundle.sh: linux-x64 only, production packages only, Vulkan loader 
   assert.match(manifest, /^\d+ node_modules\/webgpu\/dist\/linux-x64\/dawn\.node$/m);
 });
 
-bundle('run-on-gpu.sh from the unpacked bundle: bundled loader, rcae info, rcae bench, torch baseline', () => {
-  if (skipReason || !existsSync(archive)) {
-    console.log(`  skipped the bundle run: ${skipReason ?? 'the bundle build did not succeed'}`);
-    return;
-  }
-  if (!existsSync(lavapipeIcd)) {
-    console.log(`  skipped the bundle run: no lavapipe ICD at ${lavapipeIcd}`);
-    return;
-  }
+const runMissing = skipReason ?? (existsSync(lavapipeIcd) ? null : `no lavapipe ICD at ${lavapipeIcd}`);
+let out = '';
+
+requires(bundle, runMissing, { ci: true })('run-on-gpu.sh from the unpacked bundle: bundled loader, rcae info, rcae bench', () => {
+  assert.ok(existsSync(archive), 'the bundle build did not succeed');
   const unpacked = sh(`tar -xJf '${archive}' -C '${work}'`);
   assert.is(unpacked.status, 0, tail(unpacked));
-  const out = join(work, 'results');
+  out = join(work, 'results');
   const steps = hasTorch ? 'info rcae torch' : 'info rcae';
   // LD_DEBUG=libs makes the dynamic linker say which libvulkan.so.1 it loaded; only run.log sees it.
   const run = sh(`bash rcae-gpu-bundle/bench/gpu/run-on-gpu.sh --loader private ${steps}`, {
@@ -113,11 +106,10 @@ bundle('run-on-gpu.sh from the unpacked bundle: bundled loader, rcae info, rcae 
   assert.equal([...new Set(bench.runs.map((r: { batch: number }) => r.batch))].sort(), [1, 2]);
   assert.ok(bench.runs.every((r: { samples_per_s: number }) => r.samples_per_s > 0), 'every rcae run has a throughput');
   assert.match(readFileSync(join(out, 'rcae-bench.md'), 'utf8'), /samples\/s/);
+});
 
-  if (!hasTorch) {
-    console.log('  skipped the torch baseline: python3-torch is not installed (apt-get install python3-torch)');
-    return;
-  }
+requires(bundle, runMissing ?? torchMissing, { ci: true })('run-on-gpu.sh from the unpacked bundle: the PyTorch baseline', () => {
+  assert.ok(out, 'the bundle run did not happen');
   const result = JSON.parse(readFileSync(join(out, 'torch-baseline.json'), 'utf8'));
   const arch = referenceArchitecture(2);
   assert.is(result.device_type, 'cpu');

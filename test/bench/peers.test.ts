@@ -1,7 +1,7 @@
 // Benchmark peers: the TypeScript ONNX writer (loaded by onnxruntime-node, checked against the
 // float64 reference on fresh random architectures and against PyTorch's own ONNX export), the
 // child protocol, the model-file cache, and every peer child at batch 2 on the w8 fixture.
-// Peers that cannot run here (no adapter, package or PyTorch) skip, saying why.
+// A peer whose package or PyTorch is missing is skipped, visibly, with the reason (a required skip in CI).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ import { referenceForward } from '../../src/graph/reference.js';
 import { readNpy } from '../../src/io/npy.js';
 import { assertClose, pick, rng } from '../kernels/support.js';
 import { fixture, repoRoot, tempDir } from '../helpers/paths.js';
+import { requires } from '../helpers/skip.js';
+import { python, pythonEnv, torchMissing } from '../helpers/torch.js';
 
 const TOLERANCE = 1e-4;
 type Ort = typeof OrtNode;
@@ -32,6 +34,8 @@ async function loadOrt(): Promise<Ort | null> {
     return null;
   }
 }
+const ortNode = await loadOrt();
+const ortMissing = ortNode ? null : 'onnxruntime-node is not installed';
 
 /** Runs an ONNX model in-process with the output pre-allocated and NaN-poisoned. */
 async function runOnnx(ort: Ort, model: Uint8Array | string, arch: Architecture, input: Float32Array, batch: number): Promise<Float32Array> {
@@ -81,12 +85,8 @@ writer('protobuf varints and fields encode as the wire format says', () => {
   assert.throws(() => new MessageWriter().uint(1, -1), /non-negative/);
 });
 
-writer('random small architectures: onnxruntime-node matches the float64 reference (batch 1 and 3)', async () => {
-  const ort = await loadOrt();
-  if (!ort) {
-    console.log('  skipped: onnxruntime-node is not installed');
-    return;
-  }
+requires(writer, ortMissing, { ci: true })('random small architectures: onnxruntime-node matches the float64 reference (batch 1 and 3)', async () => {
+  const ort = ortNode!;
   for (const seed of [11, 12, 13, 14, 15, 16]) {
     const rand = rng(seed);
     const arch = randomArchitecture(rand);
@@ -109,16 +109,9 @@ writer('a missing or misshapen tensor is named in the error', () => {
   assert.throws(() => encodeOnnxModel(arch, short, 'weights.pt'), /weights\.pt: tensor encoder\.0\.bn\.running_var has 1000 values/);
 });
 
-writer('agrees with torch.onnx.export of the same weights (tools/export_onnx.py)', async () => {
-  const ort = await loadOrt();
-  const python = '/usr/bin/python3';
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  if (!ort || !existsSync(python) || spawnSync(python, ['-c', 'import torch'], { env }).status !== 0) {
-    console.log(`  skipped: ${ort ? 'python3-torch is not installed' : 'onnxruntime-node is not installed'}`);
-    return;
-  }
+requires(writer, ortMissing ?? torchMissing, { ci: true })('agrees with torch.onnx.export of the same weights (tools/export_onnx.py)', async () => {
+  const ort = ortNode!;
+  const env = pythonEnv;
   const dir = tempDir('rcae-export-onnx-');
   const made = spawnSync(python, [join(repoRoot, 'tools', 'export_onnx.py'), '--out', dir, '--width', '2', '--latent', '8', '--placement', 'enc4-res', '--seed', '5'], { env, encoding: 'utf8', timeout: 120_000 });
   assert.is(made.status, 0, made.stderr);
@@ -180,13 +173,13 @@ children.before(async () => {
   w8Golden = readNpy(join(w8, 'recon-random.npy')).data.slice(0, 2 * perSample);
 });
 
+// Where each peer's prerequisite comes from; the WebGPU peers are devDependencies and always run.
+const peerMissing: Record<PeerEngine, string | null> = { 'ort-webgpu': null, 'tfjs-webgpu': null, 'ort-cpu': ortMissing, 'torch-cpu': torchMissing };
+
 function peerTest(engine: PeerEngine): void {
-  children(`${engine}: runs and reproduces the PyTorch float64 golden`, async () => {
+  requires(children, peerMissing[engine], { ci: true })(`${engine}: runs and reproduces the PyTorch float64 golden`, async () => {
     const r = await runPeer(engine, { model: w8Model, batch: 2, iterations: 1, warmup: 0, input: w8Input, timeoutMs: 120_000 });
-    if (r.skipped) {
-      console.log(`  skipped ${engine}: ${r.error}`);
-      return;
-    }
+    assert.not.ok(r.skipped, `${engine} skipped itself although its prerequisites are here: ${r.error}`);
     assert.is(r.error, undefined, `${engine} failed: ${r.error}`);
     assert.ok(r.samplesPerS! > 0 && r.ms.length === 1 && r.msMedian === r.ms[0], JSON.stringify(r.ms));
     assertClose(r.output!, w8Golden, TOLERANCE, engine);
@@ -208,12 +201,9 @@ children('every peer on a wide bottleneck (fc_encode K=8192) matches the float64
   const model = await preparePeerModel(wideBottleneck, params, { cacheDir: tempDir('rcae-peer-wide-') });
   const input = randomImages(2, 3 * 128 * 128, 31);
   const want = referenceForward(buildPlan(wideBottleneck), params, input, 2).reconstruction;
-  for (const engine of PEER_ENGINES) {
+  for (const engine of PEER_ENGINES.filter((e) => peerMissing[e] === null)) {
     const r = await runPeer(engine, { model, batch: 2, iterations: 1, warmup: 0, input, timeoutMs: 120_000 });
-    if (r.skipped) {
-      console.log(`  skipped ${engine}: ${r.error}`);
-      continue;
-    }
+    assert.not.ok(r.skipped, `${engine} skipped itself although its prerequisites are here: ${r.error}`);
     assert.is(r.error, undefined, `${engine} failed: ${r.error}`);
     assertClose(r.output!, want, TOLERANCE, engine);
   }
@@ -222,10 +212,7 @@ children('every peer on a wide bottleneck (fc_encode K=8192) matches the float64
 children('a broken weights file fails with one line naming the file, not a hang or a crash', async () => {
   const broken: PeerModel = { ...w8Model, weightsPath: join(w8, 'arch.json') };
   const r = await runPeer('tfjs-webgpu', { model: broken, batch: 2, iterations: 1, warmup: 0, input: w8Input, timeoutMs: 60_000 });
-  if (r.skipped) {
-    console.log(`  skipped: ${r.error}`);
-    return;
-  }
+  assert.not.ok(r.skipped, `tfjs-webgpu skipped itself: ${r.error}`);
   assert.is(r.output, null);
   assert.ok(r.error?.includes('arch.json') && !r.error.includes('\n'), r.error);
 });

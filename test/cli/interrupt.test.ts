@@ -4,14 +4,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { datasets, fixture, repoRoot, tempDir } from '../helpers/paths.js';
+import { fixture, repoRoot, tempDir } from '../helpers/paths.js';
+import { requires } from '../helpers/skip.js';
+import { datasetMissing, datasetPath } from '../io/fixtures.js';
 
-test('SIGINT during scoring: exit 130, no partial output', async () => {
-  const archive = join(datasets, 'cifar10-test.tar.gz');
-  if (!existsSync(archive)) {
-    console.log(`  skipped: ${archive} not found`);
-    return;
-  }
+requires(test, datasetMissing('cifar10-test.tar.gz'), { ci: true })('SIGINT during scoring: exit 130, no partial output', async () => {
+  const archive = datasetPath('cifar10-test.tar.gz');
   const dir = tempDir();
   const out = join(dir, 'scores.jsonl');
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'score', '--model', fixture('model', 'w8', 'model-published.ckpt'), '--out', out, archive], {

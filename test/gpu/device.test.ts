@@ -102,7 +102,7 @@ test('packed uniforms read back identically inside a shader', async () => {
   const out = gpu.createBuffer(11 * 4, 'storage', 'echo out');
   const values = echoValues();
   await gpu.checked('uniform echo', () => {
-    const group = bindKernel(gpu, echo, 'echo', values, [out]);
+    const { group } = bindKernel(gpu, echo, 'echo', values, [out]);
     gpu.submit((encoder) => {
       const pass = encoder.beginComputePass();
       pass.setPipeline(computePipeline(gpu, echo, {}));

@@ -13,7 +13,8 @@ import {
 } from '../../src/image/preprocess.js';
 import { readNpy } from '../../src/io/npy.js';
 import { readTarEntries } from '../../src/io/tar.js';
-import { datasetPath, fixturePath, readJson } from '../io/fixtures.js';
+import { datasetMissing, datasetPath, fixturePath, readJson } from '../io/fixtures.js';
+import { requires } from '../helpers/skip.js';
 
 const test = suite('image preprocessing');
 const dir = fixturePath('images');
@@ -46,12 +47,8 @@ async function rejectsImage(promise: Promise<unknown>, ...parts: string[]): Prom
   assert.unreachable(`expected an ImageError mentioning ${parts.join(', ')}`);
 }
 
-test('CIFAR-10 JPEGs decode and resize exactly as PIL does', async () => {
+requires(test, datasetMissing(names.cifar.archive), { ci: true })('CIFAR-10 JPEGs decode and resize exactly as PIL does', async () => {
   const archive = datasetPath(names.cifar.archive);
-  if (!archive) {
-    console.log(`  skipped: ../shared/datasets/${names.cifar.archive} not present`);
-    return;
-  }
   const golden = readNpy(join(dir, 'cifar-pil.npy'));
   assert.equal(golden.shape, [names.cifar.members.length, SIZE, SIZE, 3]);
   const wanted = new Set(names.cifar.members);

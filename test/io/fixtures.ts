@@ -14,8 +14,12 @@ export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
-/** A file under ../shared/datasets, or null (tests skip with a message) when it is not there. */
-export function datasetPath(name: string): string | null {
-  const path = join(repoRoot, '..', 'shared', 'datasets', name);
-  return existsSync(path) ? path : null;
+/** A file under ../shared/datasets (CI has them: a copy of shared/ lies beside every clone). */
+export function datasetPath(name: string): string {
+  return join(repoRoot, '..', 'shared', 'datasets', name);
+}
+
+/** Why a dataset test must skip, or null when the file is there. */
+export function datasetMissing(name: string): string | null {
+  return existsSync(datasetPath(name)) ? null : `../shared/datasets/${name} is not there`;
 }

@@ -8,6 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parameterCount, parameterList, referenceArchitecture, validateArchitecture } from '../../src/graph/architecture.js';
 import { readNpy } from '../../src/io/npy.js';
+import { requires } from '../helpers/skip.js';
+import { python, pythonEnv, torchMissing } from '../helpers/torch.js';
 import { fixturePath, readJson, repoRoot } from './fixtures.js';
 
 const test = suite('model fixtures');
@@ -49,21 +51,12 @@ test('every fixture set is consistent with its arch.json', () => {
   }
 });
 
-const PYTHON = '/usr/bin/python3';
-const pythonEnv = { ...process.env };
-delete pythonEnv.OPENBLAS_CORETYPE;
-delete pythonEnv.OPENBLAS_L2_SIZE;
-
-function python(args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync(PYTHON, args, { cwd: repoRoot, env: pythonEnv, encoding: 'utf8', timeout: 120_000 });
+function runPython(args: string[]): { ok: boolean; out: string; err: string } {
+  const r = spawnSync(python, args, { cwd: repoRoot, env: pythonEnv, encoding: 'utf8', timeout: 120_000 });
   return { ok: r.status === 0, out: r.stdout ?? '', err: r.stderr ?? String(r.error ?? '') };
 }
 
-test('tools/rcae_model.py registers exactly the canonical tensors and counts 34,849,667 at w=64', () => {
-  if (!existsSync(PYTHON) || !python(['-c', 'import torch']).ok) {
-    console.log('  skipped: PyTorch not available (python3 -c "import torch" failed)');
-    return;
-  }
+requires(test, torchMissing, { ci: true })('tools/rcae_model.py registers exactly the canonical tensors and counts 34,849,667 at w=64', () => {
   const script = [
     'import json, sys',
     "sys.path.insert(0, 'tools')",
@@ -75,7 +68,7 @@ test('tools/rcae_model.py registers exactly the canonical tensors and counts 34,
     "counts = [rm.parameter_count(rm.build_model(rm.reference_arch(64, 'enc4-res')))]",
     'print(json.dumps({"lists": out, "counts": counts}))',
   ].join('\n');
-  const r = python(['-c', script]);
+  const r = runPython(['-c', script]);
   assert.ok(r.ok, r.err);
   const { lists, counts } = JSON.parse(r.out) as { lists: Record<string, [string, number[]][]>; counts: number[] };
   for (const [key, got] of Object.entries(lists)) {
@@ -84,7 +77,7 @@ test('tools/rcae_model.py registers exactly the canonical tensors and counts 34,
     assert.equal(got, want, key);
   }
   assert.equal(counts, [34_849_667], 'enc4-res at w=64');
-  const count = python(['tools/rcae_model.py', '--count', '64']);
+  const count = runPython(['tools/rcae_model.py', '--count', '64']);
   assert.ok(count.ok, count.err);
   assert.is(Number(count.out.trim()), 34_849_667, 'the --count command line');
 });

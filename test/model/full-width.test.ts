@@ -10,19 +10,12 @@ import { readNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
 import { testGpu } from '../helpers/gpu.js';
 import { repoRoot } from '../helpers/paths.js';
+import { requires } from '../helpers/skip.js';
+import { python, pythonEnv as env, torchMissing } from '../helpers/torch.js';
 
-const python = '/usr/bin/python3';
-const env = { ...process.env };
-delete env.OPENBLAS_CORETYPE;
-delete env.OPENBLAS_L2_SIZE;
-const hasTorch = existsSync(python) && spawnSync(python, ['-c', 'import torch, numpy'], { env }).status === 0;
 const dir = join(repoRoot, '.cache', 'full-width');
 
-test('full width: 34,849,667 parameters and PyTorch parity on a published-style checkpoint', async () => {
-  if (!hasTorch) {
-    console.log('  skipped full-width parity: python3-torch is not installed (apt-get install python3-torch python3-numpy)');
-    return;
-  }
+requires(test, torchMissing, { ci: true })('full width: 34,849,667 parameters and PyTorch parity on a published-style checkpoint', async () => {
   if (!existsSync(join(dir, 'manifest.json'))) {
     const made = spawnSync(python, [join(repoRoot, 'tools', 'make_fixtures.py'), '--full-width', dir], { env, encoding: 'utf8' });
     assert.is(made.status, 0, made.stderr);

@@ -242,7 +242,7 @@ export class ConvKernel {
     const mBlocks = Math.ceil(spec.outChannels / tiling.channelsPerGroup);
     const tiles = Math.ceil(pixels / tiling.pixelsPerGroup);
     const grid = gridFor(gpu, label, tiles, phases * mBlocks, this.gridCap);
-    const group = bindKernel(
+    const binding = bindKernel(
       gpu,
       shaders[this.variant],
       label,
@@ -267,6 +267,6 @@ export class ConvKernel {
       // Without a residual the binding is never read; the bias buffer stands in (read-only aliasing is allowed).
       [args.input, args.weight, args.bias, args.residual ?? args.bias, args.output],
     );
-    return boundDispatch(gpu, label, pipeline, group, grid.workgroups, convFlops(spec, batch, inH, inW));
+    return boundDispatch(gpu, label, pipeline, binding, grid.workgroups, convFlops(spec, batch, inH, inW));
   }
 }

@@ -40,7 +40,7 @@ export class TanhKernel {
     }
     if (args.input === args.output) throw new GpuError(`${label}: input and output must be different buffers`);
     const grid = gridFor(gpu, label, Math.ceil(args.count / WG), 1);
-    const group = bindKernel(gpu, shader, label, { count: args.count, tilesX: grid.tilesX, slope: 0 }, [args.input, args.output]);
-    return boundDispatch(gpu, label, this.pipeline, group, grid.workgroups, 0);
+    const binding = bindKernel(gpu, shader, label, { count: args.count, tilesX: grid.tilesX, slope: 0 }, [args.input, args.output]);
+    return boundDispatch(gpu, label, this.pipeline, binding, grid.workgroups, 0);
   }
 }

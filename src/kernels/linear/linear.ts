@@ -108,13 +108,13 @@ export class LinearKernel {
     const tb = batch === 1 ? 1 : 4;
     const pipeline = computePipeline(gpu, shader, { ...geometry, TB: tb, ACTIVATION: activationId(spec.activation) });
     const grid = gridFor(gpu, label, Math.ceil(spec.outFeatures / (geometry.WG * geometry.TO * 4)), Math.ceil(batch / tb));
-    const group = bindKernel(
+    const binding = bindKernel(
       gpu,
       shader,
       label,
       { batch, inFeatures: spec.inFeatures, outFeatures: spec.outFeatures, outPadded, tilesX: grid.tilesX, slope: spec.leakySlope },
       [args.input, args.weight, args.bias, args.output],
     );
-    return boundDispatch(gpu, label, pipeline, group, grid.workgroups, 2 * batch * spec.inFeatures * spec.outFeatures);
+    return boundDispatch(gpu, label, pipeline, binding, grid.workgroups, 2 * batch * spec.inFeatures * spec.outFeatures);
   }
 }

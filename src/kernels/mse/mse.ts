@@ -47,8 +47,8 @@ export class MseKernel {
     }
     if (args.output === args.a || args.output === args.b) throw new GpuError(`${label}: the output buffer must not also be an input`);
     const grid = gridFor(gpu, label, batch, 1);
-    const group = bindKernel(gpu, shader, label, { batch, perSample, tilesX: grid.tilesX }, [args.a, args.b, args.output]);
+    const binding = bindKernel(gpu, shader, label, { batch, perSample, tilesX: grid.tilesX }, [args.a, args.b, args.output]);
     // 3 FLOPs per element: subtract, multiply, add.
-    return boundDispatch(gpu, label, this.pipeline, group, grid.workgroups, 3 * batch * perSample);
+    return boundDispatch(gpu, label, this.pipeline, binding, grid.workgroups, 3 * batch * perSample);
   }
 }
