@@ -3,7 +3,9 @@
 
 import { Gpu, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
-import { Executor, type ParamStore, type RunRequest } from './graph/executor.js';
+import { Executor, type ParamStore, type RunRequest, type TileTable } from './graph/executor.js';
+import type { Precision } from './kernels/conv2d/gemm.js';
+import { type KernelVariant, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
 import { type Checkpoint, readCheckpoint } from './weights/checkpoint.js';
 import { type MatchReport, inferArchitecture, mapStateDict } from './weights/mapping.js';
@@ -62,6 +64,15 @@ export interface LoadOptions extends OpenOptions {
   maxChunk?: number;
   /** Called after each chunk with samples done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Storage precision: 'f32' (default; parity with PyTorch within 1e-4) or 'f16' (weights and
+   * activations stored as f16, f32 accumulation and MSE; needs the adapter's shader-f16).
+   */
+  precision?: Precision;
+  /** Force a convolution kernel variant; default $RCAE_CONV_VARIANT, else the device's default. */
+  variant?: KernelVariant;
+  /** Tuned GEMM tiles (see `rcae tune`); layers without an entry use the built-in heuristic. */
+  tiles?: TileTable;
 }
 
 /** A loaded model. Inputs are float32 NCHW images normalised to [-1, 1] ([n, 3, 128, 128] for the reference). */
@@ -88,14 +99,25 @@ export class Model {
   static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
+      const envVariant = process.env.RCAE_CONV_VARIANT;
+      const variant = options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : undefined);
       const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
-        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress }));
+        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tiles }));
       const { params: _params, ...weights } = resolved;
       return new Model(gpu, !options.gpu, executor, weights);
     } catch (err) {
       if (!options.gpu) gpu.destroy();
       throw err;
     }
+  }
+
+  /** Storage precision and convolution variant the model runs with. */
+  get precision(): Precision {
+    return this.executor.precision;
+  }
+
+  get variant(): KernelVariant {
+    return this.executor.variant;
   }
 
   /** GFLOP per sample of a full forward pass (reconstruction). */

@@ -19,6 +19,21 @@ export interface AdapterSummary {
 export interface OpenOptions {
   /** Adapter index from listAdapters(), or a case-insensitive substring of its vendor/device/description. */
   adapter?: string;
+  /**
+   * Drop Dawn's safety nets for speed: bounds clamping on every buffer access (disable_robustness)
+   * and the polyfills that make integer division by zero defined. A kernel bug then reads or writes
+   * out of bounds instead of being clamped. Off by default; never used by the tests.
+   */
+  fastUnsafe?: boolean;
+}
+
+/** A subgroup-matrix shape the device offers for f16 operands and f32 results. */
+export interface FragmentShape {
+  m: number;
+  n: number;
+  k: number;
+  /** Invocations per subgroup (fixed on the adapter) that share a fragment. */
+  subgroup: number;
 }
 
 export class GpuError extends Error {
@@ -73,14 +88,14 @@ function summarize(index: number, backend: string, adapter: GPUAdapter): Adapter
   };
 }
 
-interface FoundAdapter { summary: AdapterSummary; adapter: GPUAdapter }
+interface FoundAdapter { summary: AdapterSummary; adapter: GPUAdapter; flags: string[] }
 
 async function findAdapters(): Promise<FoundAdapter[]> {
   const found: FoundAdapter[] = [];
   for (const entry of await dawnAdapterEntries()) {
-    const instance = dawnInstance([`backend=${entry.backend}`, `adapter=${entry.name}`]);
-    const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-    if (adapter) found.push({ summary: summarize(found.length, entry.backend, adapter), adapter });
+    const flags = [`backend=${entry.backend}`, `adapter=${entry.name}`];
+    const adapter = await dawnInstance(flags).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+    if (adapter) found.push({ summary: summarize(found.length, entry.backend, adapter), adapter, flags });
   }
   if (found.length > 0) return found;
   // The listing format is Dawn-internal; if it ever changes, fall back to what the standard API offers.
@@ -88,7 +103,7 @@ async function findAdapters(): Promise<FoundAdapter[]> {
     const adapter = await dawnInstance([]).requestAdapter(options).catch(() => null);
     if (!adapter) continue;
     const summary = summarize(found.length, 'default', adapter);
-    if (!found.some((f) => f.summary.description === summary.description)) found.push({ summary, adapter });
+    if (!found.some((f) => f.summary.description === summary.description)) found.push({ summary, adapter, flags: [] });
   }
   return found;
 }
@@ -114,15 +129,37 @@ function pickAdapter(found: FoundAdapter[], wanted: string | undefined): FoundAd
   return hit;
 }
 
-const wantedFeatures: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+const wantedFeatures = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
 
-function maximumLimits(adapter: GPUAdapter): Record<string, number> {
-  const limits: Record<string, number> = {};
-  for (const key in adapter.limits) {
-    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
-    if (typeof value === 'number') limits[key] = value;
+// On real GPUs: allow_unsafe_apis exposes the experimental subgroup-matrix feature (tensor cores),
+// and Dawn hides shader-f16 on NVIDIA's Vulkan driver unless vulkan_enable_f16_on_nvidia is set.
+const GPU_TOGGLES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
+const FAST_UNSAFE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer_div_and_mod'];
+
+/** Every numeric limit of a limits object (adapter or device), by name. */
+function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key in limits) {
+    const value = (limits as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'number') out[key] = value;
   }
-  return limits;
+  return out;
+}
+
+interface MatrixConfig { componentType: string; resultComponentType: string; M: number; N: number; K: number }
+
+function subgroupMatrixConfigs(adapter: GPUAdapter): MatrixConfig[] {
+  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: MatrixConfig[] };
+  return [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+}
+
+// The f16 -> f32 shape to use: 16x16x16 where offered (NVIDIA), else the largest. The kernels map a
+// subgroup's invocations by index, so the subgroup size must be fixed on the adapter.
+function pickFragment(configs: MatrixConfig[], subgroupMin: number, subgroupMax: number): FragmentShape | undefined {
+  if (subgroupMin === 0 || subgroupMin !== subgroupMax) return undefined;
+  const usable = configs.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && (c.M * c.N) % subgroupMin === 0);
+  const best = usable.find((c) => c.M === 16 && c.N === 16 && c.K === 16) ?? usable.sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K)[0];
+  return best && { m: best.M, n: best.N, k: best.K, subgroup: subgroupMin };
 }
 
 export type BufferKind = 'storage' | 'uniform' | 'readback';
@@ -142,17 +179,28 @@ export class Gpu {
   readonly limits: GPUSupportedLimits;
   /** Smallest subgroup the adapter may run; 0 when the device has no 'subgroups' feature. */
   readonly subgroupMinSize: number;
+  readonly subgroupMaxSize: number;
+  /** The subgroup-matrix shape kernels may use (tensor cores); undefined when the device has none. */
+  readonly fragment: FragmentShape | undefined;
+  /** What the adapter reports in subgroupMatrixConfigs (for `rcae info`). */
+  readonly subgroupMatrixConfigs: readonly MatrixConfig[];
+  /** Dawn toggles the device was made with. */
+  readonly toggles: readonly string[];
   private lostReason: string | undefined;
   private uncaptured: string | undefined;
   private destroyed = false;
   private live = 0;
 
-  private constructor(device: GPUDevice, adapter: AdapterSummary, subgroupMinSize: number) {
+  private constructor(device: GPUDevice, adapter: AdapterSummary, subgroups: { min: number; max: number }, configs: MatrixConfig[], toggles: string[]) {
     this.device = device;
     this.adapter = adapter;
     this.features = new Set(device.features);
     this.limits = device.limits;
-    this.subgroupMinSize = this.features.has('subgroups') ? subgroupMinSize : 0;
+    this.subgroupMinSize = this.features.has('subgroups') ? subgroups.min : 0;
+    this.subgroupMaxSize = this.features.has('subgroups') ? subgroups.max : 0;
+    this.subgroupMatrixConfigs = configs;
+    this.fragment = this.features.has('chromium-experimental-subgroup-matrix') && this.features.has('shader-f16') ? pickFragment(configs, this.subgroupMinSize, this.subgroupMaxSize) : undefined;
+    this.toggles = toggles;
     void device.lost.then((info) => {
       if (!this.destroyed) this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -165,16 +213,25 @@ export class Gpu {
 
   static async open(opts: OpenOptions = {}): Promise<Gpu> {
     const found = await findAdapters();
-    const { adapter, summary } = pickAdapter(found, opts.adapter ?? process.env.RCAE_ADAPTER);
+    const picked = pickAdapter(found, opts.adapter ?? process.env.RCAE_ADAPTER);
+    const { summary } = picked;
+    const toggles = [...(summary.isSoftware ? [] : GPU_TOGGLES), ...(opts.fastUnsafe ? FAST_UNSAFE_TOGGLES : [])];
+    let adapter = picked.adapter;
+    if (toggles.length > 0) {
+      // Toggles are per Dawn instance: ask again for the same adapter through an instance that has them.
+      const again = await dawnInstance([...picked.flags, `enable-dawn-features=${toggles.join(',')}`]).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+      if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${toggles.join(', ')}`);
+      adapter = again;
+    }
     const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
     let device: GPUDevice;
     try {
-      device = await adapter.requestDevice({ requiredFeatures, requiredLimits: maximumLimits(adapter), label: 'rcae' });
+      device = await adapter.requestDevice({ requiredFeatures, requiredLimits: numericLimits(adapter.limits), label: 'rcae' });
     } catch (err) {
       throw new GpuError(`cannot create a device on ${summary.description || summary.device}: ${(err as Error).message}`);
     }
-    const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
-    return new Gpu(device, summary, info.subgroupMinSize ?? 0);
+    const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    return new Gpu(device, summary, { min: info.subgroupMinSize ?? 0, max: info.subgroupMaxSize ?? 0 }, subgroupMatrixConfigs(adapter), toggles);
   }
 
   private ensureUsable(what: string): void {
@@ -212,13 +269,13 @@ export class Gpu {
     return this.live;
   }
 
-  upload(data: Float32Array | Uint32Array, label: string): GPUBuffer {
+  upload(data: Float32Array | Uint32Array | Uint16Array, label: string): GPUBuffer {
     const buffer = this.createBuffer(data.byteLength, 'storage', label);
     this.write(buffer, data);
     return buffer;
   }
 
-  write(buffer: GPUBuffer, data: Float32Array | Uint32Array, byteOffset = 0): void {
+  write(buffer: GPUBuffer, data: Float32Array | Uint32Array | Uint16Array, byteOffset = 0): void {
     this.ensureUsable(`write ${buffer.label}`);
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -284,16 +341,15 @@ export class Gpu {
 }
 
 export function gpuInfo(gpu: Gpu): object {
-  const limits: Record<string, number> = {};
-  for (const key in gpu.limits) {
-    const value = (gpu.limits as unknown as Record<string, unknown>)[key];
-    if (typeof value === 'number') limits[key] = value;
-  }
   return {
     adapter: gpu.adapter,
     backend: gpu.adapter.backend,
+    toggles: gpu.toggles,
     features: [...gpu.features].sort(),
     subgroupMinSize: gpu.subgroupMinSize,
-    limits,
+    subgroupMaxSize: gpu.subgroupMaxSize,
+    subgroupMatrixConfigs: gpu.subgroupMatrixConfigs,
+    fragment: gpu.fragment ?? null,
+    limits: numericLimits(gpu.limits),
   };
 }

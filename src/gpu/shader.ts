@@ -9,7 +9,7 @@ import type { UniformFields, UniformStruct, UniformValues } from './uniforms.js'
 /** Binding 0 is always the uniform block; the rest follow in the order listed here. */
 export type StorageAccess = 'read' | 'read_write';
 export type OverrideConstants = Readonly<Record<string, number>>;
-export type WgslExtension = 'subgroups' | 'f16';
+export type WgslExtension = 'subgroups' | 'f16' | 'chromium_experimental_subgroup_matrix';
 
 export interface KernelShaderSpec<F extends UniformFields> {
   /** Unique name, part of every pipeline cache key. */
@@ -18,6 +18,8 @@ export interface KernelShaderSpec<F extends UniformFields> {
   source: URL;
   /** Shared WGSL snippets (helper functions, their overrides) placed before the source. */
   includes?: readonly URL[];
+  /** Generated declarations (type aliases, tile constants) placed before the includes. */
+  prelude?: string;
   /** WGSL extensions the source uses (emitted as `enable` directives, which must precede everything). */
   enables?: readonly WgslExtension[];
   uniforms: UniformStruct<F>;
@@ -38,7 +40,7 @@ export class KernelShader<F extends UniformFields> {
     this.enables = spec.enables ?? [];
     const directives = this.enables.map((e) => `enable ${e};\n`).join('');
     const parts = [...(spec.includes ?? []), spec.source].map(readSource);
-    this.code = [directives + spec.uniforms.wgsl, ...parts].join('\n');
+    this.code = [directives + spec.uniforms.wgsl, spec.prelude ?? '', ...parts].join('\n');
   }
 }
 

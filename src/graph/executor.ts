@@ -1,13 +1,22 @@
 // Runs a Plan on the GPU: uploads packed weights once, binds every node's kernel to liveness-planned
 // activation buffers per chunk size, and records one command buffer per chunk of the batch.
+//
+// Two kernel families (kernels/variants.ts). The NCHW one keeps every tensor float32 NCHW. The GEMM
+// one keeps the tensors between layers NHWC in the storage precision (f32 or f16) and runs the
+// linear layers as 1x1 convolutions, their weights permuted so that flattening stays free; the
+// graph's inputs and outputs (image, latent, reconstruction, error) are float32 NCHW in both, so the
+// precision never shows outside.
 
-import type { Gpu } from '../gpu/device.js';
+import { GpuError, type Gpu } from '../gpu/device.js';
+import { toFloat16 } from '../gpu/f16.js';
 import { ConvKernel, packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
+import { GemmConvKernel, gemmHeuristic, tileKey, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
 import { LinearKernel, packLinearWeights, type LinearSpec } from '../kernels/linear/linear.js';
 import { MseKernel } from '../kernels/mse/mse.js';
+import { type KernelVariant, defaultVariant, gemmBackendOf, isGemmVariant, nchwVariantOf, variantProblem } from '../kernels/variants.js';
 import { foldBatchNorm } from './fold.js';
-import { type Node, type Plan, assignSlots, planFlops, valueSize } from './plan.js';
+import { type LinearNode, type Node, type Plan, type Value, assignSlots, planFlops, valueSize } from './plan.js';
 
 /** Canonical state-dict name -> float32 data (BN running stats included; see parameterList). */
 export type ParamStore = ReadonlyMap<string, Float32Array>;
@@ -27,8 +36,57 @@ interface NodeResources {
   weight?: GPUBuffer;
   bias?: GPUBuffer;
   conv?: ConvKernel;
+  gemm?: GemmConvKernel;
   linear?: LinearKernel;
   mse?: MseKernel;
+}
+
+/** Where a layer's GEMM tile came from. */
+export type TileSource = 'tuned' | 'heuristic';
+
+/**
+ * Tuned GEMM tiles: given a layer's key (layerKey) and batch, the tile to use, or undefined for the
+ * built-in heuristic. Filled from `rcae tune`'s cache by the model layer.
+ */
+export type TileTable = (layer: string, batch: number) => GemmTile | undefined;
+
+/** The spec of a node as a convolution (a linear layer is a 1x1 convolution on a 1x1 image). */
+export function convSpecOf(plan: Plan, node: Exclude<Node, { kind: 'mse' }>): { spec: ConvSpec; inH: number; inW: number } {
+  const slope = plan.arch.leakySlope;
+  if (node.kind === 'linear') {
+    return { spec: { inChannels: node.inFeatures, outChannels: node.outFeatures, kernel: 1, stride: 1, padding: 0, transposed: false, activation: node.activation, leakySlope: slope, residual: false }, inH: 1, inW: 1 };
+  }
+  const [, inH, inW] = plan.values[node.input].shape;
+  const spec = { inChannels: node.inChannels, outChannels: node.outChannels, kernel: node.kernel, stride: node.stride, padding: node.padding, transposed: node.transposed, activation: node.activation, leakySlope: slope, residual: node.residual !== undefined };
+  return { spec, inH, inW };
+}
+
+/** The key under which a layer's tuned tile is stored: its GEMM-relevant shape. */
+export function layerKey(spec: ConvSpec, inH: number, inW: number): string {
+  return `${spec.transposed ? 'convT' : 'conv'} ${spec.inChannels}->${spec.outChannels} k${spec.kernel}s${spec.stride}p${spec.padding} ${inH}x${inW}${spec.residual ? ' +res' : ''}`;
+}
+
+/** NHWC -> NCHW order of a [c, h, w] map flattened: index in NCHW of the NHWC element i. */
+function nchwIndexOfNhwc(i: number, [c, h, w]: readonly number[]): number {
+  const ch = i % c;
+  const pixel = Math.floor(i / c);
+  return ch * h * w + pixel;
+}
+
+/**
+ * A linear layer's PyTorch weight [out, in] with its inputs and/or outputs renumbered from NCHW
+ * flattening (what PyTorch's flatten/view gives) to NHWC flattening (what the GEMM kernels store).
+ */
+function permuteLinear(weight: Float32Array, bias: Float32Array, node: LinearNode, inMap: readonly number[] | null, outMap: readonly number[] | null): { weight: Float32Array; bias: Float32Array } {
+  const { inFeatures: fin, outFeatures: fout } = node;
+  const w = new Float32Array(weight.length);
+  const b = new Float32Array(bias.length);
+  for (let o = 0; o < fout; o++) {
+    const so = outMap ? nchwIndexOfNhwc(o, outMap) : o;
+    b[o] = bias[so];
+    for (let i = 0; i < fin; i++) w[o * fin + i] = weight[so * fin + (inMap ? nchwIndexOfNhwc(i, inMap) : i)];
+  }
+  return { weight: w, bias: b };
 }
 
 interface Bound {
@@ -43,6 +101,12 @@ export interface ExecutorOptions {
   maxChunk?: number;
   /** Called after each chunk with the number of samples done so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Storage precision of weights and activations (accumulation is f32 either way). Default f32. */
+  precision?: Precision;
+  /** Force a kernel variant (tests, RCAE_CONV_VARIANT); default: defaultVariant() for the device. */
+  variant?: KernelVariant;
+  /** Tuned GEMM tiles; layers without an entry use the heuristic. */
+  tiles?: TileTable;
 }
 
 const DEFAULT_ACTIVATION_BUDGET = 1 << 30;
@@ -57,6 +121,10 @@ export class Executor {
   private readonly resources: Map<Node, NodeResources>;
   private readonly bound = new Map<string, Bound>();
   readonly maxChunk: number;
+  readonly precision: Precision;
+  readonly variant: KernelVariant;
+  /** Bytes per element of each value (f16 tensors between GEMM layers take 2). */
+  private readonly elementBytes: (v: Value) => number;
 
   constructor(
     private readonly gpu: Gpu,
@@ -64,17 +132,47 @@ export class Executor {
     params: ParamStore,
     private readonly options: ExecutorOptions = {},
   ) {
+    this.precision = options.precision ?? 'f32';
+    this.variant = options.variant ?? defaultVariant(gpu, this.precision);
+    const problem = variantProblem(gpu, this.variant, this.precision);
+    if (problem) throw new GpuError(`${gpu.adapter.description || gpu.adapter.device}: ${problem}`);
+    const io = new Set(Object.values(plan.io));
+    this.elementBytes = (v) => (io.has(v.id) || this.precision === 'f32' ? 4 : 2);
     this.resources = new Map(plan.nodes.map((node) => [node, this.prepare(node, params)]));
-    const largest = Math.max(...plan.values.map(valueSize)) * 4;
-    const perSample = assignSlots(plan, plan.nodes, new Set(Object.values(plan.io))).slotSizes.reduce((a, b) => a + b, 0) * 4;
+    const bytesOf = (v: Value) => valueSize(v) * this.elementBytes(v);
+    const largest = Math.max(...plan.values.map(bytesOf));
+    const perSample = assignSlots(plan, plan.nodes, io, bytesOf).slotSizes.reduce((a, b) => a + b, 0);
     const byBinding = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / largest);
     const byBudget = Math.floor(DEFAULT_ACTIVATION_BUDGET / perSample);
     this.maxChunk = Math.max(1, Math.min(options.maxChunk ?? Infinity, byBinding, byBudget));
   }
 
+  /** Storage of a value under the GEMM family: the graph's endpoints f32 NCHW, the rest NHWC. */
+  private format(v: number): TensorFormat {
+    const { io } = this.plan;
+    if (v === io.image || v === io.reconstruction || v === io.latent) return { layout: 'nchw', type: 'f32' };
+    return { layout: 'nhwc', type: this.precision };
+  }
+
+  private uploadWeights(packed: { weight: Float32Array; bias: Float32Array }, name: string): { weight: GPUBuffer; bias: GPUBuffer } {
+    const weight = this.precision === 'f16' ? this.gpu.upload(toFloat16(packed.weight), `${name}.weight`) : this.gpu.upload(packed.weight, `${name}.weight`);
+    return { weight, bias: this.gpu.upload(packed.bias, `${name}.bias`) };
+  }
+
   private prepare(node: Node, params: ParamStore): NodeResources {
     const { arch } = this.plan;
     if (node.kind === 'mse') return { node, mse: new MseKernel(this.gpu) };
+    if (node.kind === 'linear' && isGemmVariant(this.variant)) {
+      // Flattening a [C, H, W] map is free in NCHW; the GEMM family stores maps NHWC, so the
+      // weights take the renumbering instead.
+      const { values, io } = this.plan;
+      const inMap = node.input === io.latent ? null : values[node.input].shape;
+      const outMap = node.output === io.latent ? null : values[node.output].shape;
+      const permuted = permuteLinear(required(params, `${node.name}.weight`), required(params, `${node.name}.bias`), node, inMap, outMap);
+      const { spec } = convSpecOf(this.plan, node);
+      const packed = packConvWeights(spec, permuted.weight, permuted.bias);
+      return { node, gemm: this.gemmKernel(spec, node), ...this.uploadWeights(packed, node.name) };
+    }
     if (node.kind === 'linear') {
       const spec: LinearSpec = { inFeatures: node.inFeatures, outFeatures: node.outFeatures, activation: node.activation, leakySlope: arch.leakySlope };
       const packed = packLinearWeights(spec, required(params, `${node.name}.weight`), required(params, `${node.name}.bias`));
@@ -104,7 +202,22 @@ export class Executor {
       }, node.transposed ? 1 : 0));
     }
     const packed = packConvWeights(spec, weight, bias);
-    return { node, conv: new ConvKernel(this.gpu, spec), weight: this.gpu.upload(packed.weight, `${node.name}.weight`), bias: this.gpu.upload(packed.bias, `${node.name}.bias`) };
+    const nchw = nchwVariantOf(this.variant);
+    if (nchw) return { node, conv: new ConvKernel(this.gpu, spec, { variant: nchw }), ...this.uploadWeights(packed, node.name) };
+    return { node, gemm: this.gemmKernel(spec, node), ...this.uploadWeights(packed, node.name) };
+  }
+
+  private gemmKernel(spec: ConvSpec, node: Exclude<Node, { kind: 'mse' }>): GemmConvKernel {
+    return new GemmConvKernel(this.gpu, spec, { precision: this.precision, input: this.format(node.input), output: this.format(node.output) });
+  }
+
+  /** The tile a GEMM layer runs with at `chunk` samples, and where it came from. */
+  tileOf(node: Node, chunk: number): { tile: GemmTile; source: TileSource } | undefined {
+    if (node.kind === 'mse' || !isGemmVariant(this.variant)) return undefined;
+    const { spec, inH, inW } = convSpecOf(this.plan, node);
+    const tuned = this.options.tiles?.(layerKey(spec, inH, inW), chunk);
+    if (tuned && tuned.backend === gemmBackendOf(this.variant)) return { tile: tuned, source: 'tuned' };
+    return { tile: gemmHeuristic(this.gpu, spec, chunk, inH, inW, this.precision, gemmBackendOf(this.variant)), source: 'heuristic' };
   }
 
   private segment(request: RunRequest): Node[] {
@@ -126,14 +239,19 @@ export class Executor {
     const nodes = this.segment(request);
     const source = request.from === 'image' ? plan.io.image : plan.io.latent;
     const pinned = new Set<number>([source, ...request.want.map((e) => plan.io[e])]);
-    const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned);
-    const slots = slotSizes.map((size, i) => gpu.createBuffer(size * chunk * 4, 'storage', `activations.${i}`));
+    const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned, (v) => valueSize(v) * this.elementBytes(v));
+    const slots = slotSizes.map((bytes, i) => gpu.createBuffer(bytes * chunk, 'storage', `activations.${i}`));
     const buffers = new Map<number, GPUBuffer>([...slotOf].map(([v, s]) => [v, slots[s]]));
     const at = (v: number) => buffers.get(v)!;
     const dispatches = nodes.map((node) => {
       const r = this.resources.get(node)!;
       if (node.kind === 'mse') {
         return r.mse!.bind({ batch: chunk, perSample: valueSize(plan.values[node.a]), a: at(node.a), b: at(node.b), output: at(node.output) });
+      }
+      if (r.gemm) {
+        const { inH, inW } = convSpecOf(plan, node);
+        const gemm = new GemmConvKernel(gpu, r.gemm.spec, { ...r.gemm.options, tile: this.tileOf(node, chunk)!.tile });
+        return gemm.bind({ batch: chunk, inH, inW, input: at(node.input), output: at(node.output), residual: node.kind === 'conv' && node.residual !== undefined ? at(node.residual) : undefined, weight: r.weight!, bias: r.bias! });
       }
       if (node.kind === 'linear') {
         return r.linear!.bind({ batch: chunk, input: at(node.input), output: at(node.output), weight: r.weight!, bias: r.bias! });
@@ -215,7 +333,7 @@ export class Executor {
    * Per-node GPU time of one forward pass, from timestamp queries around each dispatch (each in its
    * own compute pass). Needs the 'timestamp-query' feature.
    */
-  async profile(batch: number, request: RunRequest): Promise<{ name: string; shape: string; flops: number; ms: number }[]> {
+  async profile(batch: number, request: RunRequest): Promise<{ name: string; shape: string; kernel: string; flops: number; ms: number }[]> {
     const { gpu } = this;
     if (!gpu.features.has('timestamp-query')) throw new Error('per-layer profiling needs the timestamp-query feature, which this adapter lacks');
     const bound = this.bind(request, this.checkChunk(batch));
@@ -243,6 +361,7 @@ export class Executor {
       return nodes.map((node, i) => ({
         name: node.name,
         shape: `${batch}x${this.plan.values[node.output].shape.join('x')}`,
+        kernel: this.kernelOf(node, batch),
         flops: batch * planFlops(this.plan, [node]),
         ms: Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6,
       }));
@@ -251,6 +370,14 @@ export class Executor {
       resolved.destroy();
       readback.destroy();
     }
+  }
+
+  /** What runs a node at `chunk` samples: the variant, and for GEMM layers the tile and its source. */
+  kernelOf(node: Node, chunk: number): string {
+    if (node.kind === 'mse') return 'mse';
+    const choice = this.tileOf(node, chunk);
+    if (choice) return `${this.variant} ${this.precision} ${tileKey(choice.tile)} (${choice.source})`;
+    return node.kind === 'linear' ? `linear f32` : `${this.variant} f32`;
   }
 
   private checkChunk(batch: number): number {

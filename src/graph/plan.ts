@@ -161,16 +161,16 @@ export function planFlops(plan: Plan, nodes: readonly Node[] = plan.nodes): numb
 /**
  * Assigns every value computed by `nodes` (plus the pinned ones, which keep their own buffer) to a
  * slot so that two values share a slot only when their lifetimes do not overlap. Returns the slot of
- * each value and each slot's size in elements per sample.
+ * each value and each slot's size per sample, in the unit of `sizeOf` (default: elements).
  */
-export function assignSlots(plan: Plan, nodes: readonly Node[], pinned: ReadonlySet<number>): { slotOf: Map<number, number>; slotSizes: number[] } {
+export function assignSlots(plan: Plan, nodes: readonly Node[], pinned: ReadonlySet<number>, sizeOf: (v: Value) => number = valueSize): { slotOf: Map<number, number>; slotSizes: number[] } {
   const lastUse = new Map<number, number>();
   nodes.forEach((n, i) => nodeInputs(n).forEach((v) => lastUse.set(v, i)));
   const slotOf = new Map<number, number>();
   const slotSizes: number[] = [];
   const free: number[] = [];
   const take = (v: number) => {
-    const size = valueSize(plan.values[v]);
+    const size = sizeOf(plan.values[v]);
     // Best fit among free slots: the smallest one that already holds `size`, else the largest to grow.
     let best = -1;
     for (const s of free) {

@@ -10,7 +10,13 @@ fn tanh_safe(x: f32) -> f32 {
 }
 
 fn activate(v: f32, slope: f32) -> f32 {
-  switch ACTIVATION {
+  return activateWith(ACTIVATION, v, slope);
+}
+
+// The same with the activation chosen at run time (a uniform), for kernels that would otherwise
+// compile one pipeline per activation.
+fn activateWith(id: u32, v: f32, slope: f32) -> f32 {
+  switch id {
     case 1u: { return max(v, 0.0); }
     case 2u: { return select(v * slope, v, v >= 0.0); }
     case 3u: { return tanh_safe(v); }

@@ -1,0 +1,51 @@
+// Subgroup-matrix fragments emulated in plain WGSL, with the semantics of gemm-frag-builtin.wgsl:
+// a left fragment is FRAG_M x FRAG_K of tileA read column-major (stride BP), a right fragment
+// FRAG_K x FRAG_N of tileB row-major (stride BC), a result FRAG_M x FRAG_N in f32 stored row-major
+// (stride FRAG_N). The SG invocations of a (virtual) subgroup share a result: invocation l holds
+// elements l, l + SG, ... Loads only record where the operand lies, since nothing writes the tiles
+// between a load and its use; multiply-accumulate reads the operands from workgroup memory.
+
+const EPL = FRAG_M * FRAG_N / SG;
+
+alias FragAcc = array<f32, EPL>;
+struct FragLeft { at: u32 }
+struct FragRight { at: u32 }
+
+var<private> fragLane: u32;
+
+fn fragInit(lid: u32) {
+  fragLane = lid % SG;
+}
+
+fn fragZero() -> FragAcc {
+  return FragAcc();
+}
+
+fn fragLoadLeft(at: u32) -> FragLeft {
+  return FragLeft(at);
+}
+
+fn fragLoadRight(at: u32) -> FragRight {
+  return FragRight(at);
+}
+
+fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
+  var r = c;
+  for (var t = 0u; t < EPL; t++) {
+    let e = fragLane + t * SG;
+    let row = e / FRAG_N;
+    let col = e % FRAG_N;
+    var sum = r[t];
+    for (var k = 0u; k < FRAG_K; k++) {
+      sum = fma(f32(tileA[a.at + k * BP + row]), f32(tileB[b.at + k * BC + col]), sum);
+    }
+    r[t] = sum;
+  }
+  return r;
+}
+
+fn fragStore(c: FragAcc, at: u32) {
+  for (var t = 0u; t < EPL; t++) {
+    tileC[at + fragLane + t * SG] = c[t];
+  }
+}

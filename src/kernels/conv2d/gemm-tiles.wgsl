@@ -1,0 +1,139 @@
+// Implicit-GEMM convolution staged through workgroup memory: the part every fragment backend
+// (conv2d-gemm-fma.wgsl, conv2d-gemm-matrix.wgsl) shares. Per stride phase the convolution is
+// C[pixels x channels] = A[pixels x K] * B[K x channels], K ordered tap-major then input channel:
+// A is gathered from the input (im2col, never materialised; gemm-load-*.wgsl), B is the packed
+// weights [tap][cin][cout padded to 16]. A workgroup owns a BP x BC tile of C and walks its K range
+// (one slice of it under split-K) BK at a time: the next slice is fetched into registers while the
+// current one is multiplied from workgroup memory, then committed to the other half of the double
+// buffer, so one barrier per step suffices.
+// The generated prelude declares the element types (CT: tiles and weights; InElem: the input
+// binding; OutT: the layer's output; OutStore: binding 5, OutT or f32 partial sums under split-K)
+// and the constants BP, BC, BK, WG, SPLITK, IN_NCHW, OUT_NCHW; the entry point declares TRANSPOSED.
+
+@group(0) @binding(0) var<uniform> params: GemmParams;
+@group(0) @binding(1) var<storage, read> input: array<InElem>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<CT>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<OutT>;
+@group(0) @binding(5) var<storage, read_write> output: array<OutStore>;
+
+// [2][BK][BP]: k-major, so a fragment's left matrix (pixels x k) loads column-major; [2][BK][BC].
+var<workgroup> tileA: array<CT, 2u * BK * BP>;
+var<workgroup> tileB: array<CT, 2u * BK * BC>;
+// Where each of the tile's pixel rows lands in the output: (sample, oy, ox, valid).
+var<workgroup> rowPixel: array<vec4<u32>, BP>;
+
+const K4 = BK / 4u;
+const C4 = BC / 4u;
+// Quads each invocation moves per step (the last round may be partial: narrow tiles).
+const A_QUADS = (BP * K4 + WG - 1u) / WG;
+const B_QUADS = (BK * C4 + WG - 1u) / WG;
+
+// The workgroup's share of the GEMM; a function of the workgroup id only, hence uniform.
+struct Place {
+  tile: u32,
+  ry: u32,
+  rx: u32,
+  cBase: u32,
+  kBegin: u32,
+  kEnd: u32,
+}
+
+fn place(wid: vec3u) -> Place {
+  let slice = wid.y % SPLITK;
+  let block = wid.y / SPLITK;
+  let phase = block / params.mBlocks;
+  let s = params.stride;
+  var p: Place;
+  p.tile = wid.z * params.tilesX + wid.x;
+  p.ry = phase / s;
+  p.rx = phase % s;
+  p.cBase = (block % params.mBlocks) * BC;
+  let taps = phaseTaps(p.ry, p.rx);
+  let kTotal = taps.countY * taps.countX * params.inC;
+  p.kBegin = min(slice * params.kSlice, kTotal);
+  p.kEnd = min(p.kBegin + params.kSlice, kTotal);
+  return p;
+}
+
+fn stepCount(p: Place) -> u32 {
+  return (p.kEnd - p.kBegin + BK - 1u) / BK;
+}
+
+// Registers between a slice's fetch and its commit.
+var<private> fetchedA: array<vec4<f32>, A_QUADS>;
+var<private> fetchedB: array<vec4<CT>, B_QUADS>;
+var<private> rowOfQuad: array<Pixel, A_QUADS>;
+var<private> lane: u32;
+
+fn setup(p: Place, lid: u32) {
+  lane = lid;
+  for (var i = 0u; i < A_QUADS; i++) {
+    rowOfQuad[i] = locate(p.tile * BP + (lid + i * WG) / K4, p.ry, p.rx);
+  }
+  for (var r = lid; r < BP; r += WG) {
+    let px = locate(p.tile * BP + r, p.ry, p.rx);
+    rowPixel[r] = vec4<u32>(px.sample, px.oy, px.ox, u32(px.valid));
+  }
+  loadSetup(p);
+}
+
+// Fetches slice `step` of this workgroup's K range into registers (zeros past the range's end).
+fn fetch(p: Place, step: u32) {
+  let k0 = p.kBegin + step * BK;
+  sliceStart(p, k0);
+  for (var i = 0u; i < A_QUADS; i++) {
+    let kOff = 4u * ((lane + i * WG) % K4);
+    fetchedA[i] = loadA(rowOfQuad[i], k0, kOff, p.kEnd);
+  }
+  for (var i = 0u; i < B_QUADS; i++) {
+    let q = lane + i * WG;
+    let kOff = q / C4;
+    let c4 = p.cBase / 4u + q % C4;
+    let live = q < BK * C4 && k0 + kOff < p.kEnd && c4 < params.mVec4;
+    let at = select(0u, weightRow(k0, kOff) * params.mVec4 + c4, live);
+    fetchedB[i] = select(vec4<CT>(), weight[at], live);
+  }
+}
+
+fn commit(buf: u32) {
+  for (var i = 0u; i < A_QUADS; i++) {
+    let q = lane + i * WG;
+    if (q >= BP * K4) {
+      break;
+    }
+    let at = buf * BK * BP + 4u * (q % K4) * BP + q / K4;
+    let v = vec4<CT>(fetchedA[i]);
+    tileA[at] = v.x;
+    tileA[at + BP] = v.y;
+    tileA[at + 2u * BP] = v.z;
+    tileA[at + 3u * BP] = v.w;
+  }
+  for (var i = 0u; i < B_QUADS; i++) {
+    let q = lane + i * WG;
+    if (q >= BK * C4) {
+      break;
+    }
+    let at = buf * BK * BC + (q / C4) * BC + 4u * (q % C4);
+    let v = fetchedB[i];
+    tileB[at] = v.x;
+    tileB[at + 1u] = v.y;
+    tileB[at + 2u] = v.z;
+    tileB[at + 3u] = v.w;
+  }
+}
+
+// One element of C: through the epilogue into the output, or under split-K as this slice's
+// partial sum (gemm-epilogue.wgsl's reduction finishes it).
+fn emit(p: Place, row: u32, col: u32, acc: f32) {
+  let px = rowPixel[row];
+  let m = p.cBase + col;
+  if (px.w == 0u || m >= params.outC) {
+    return;
+  }
+  if (SPLITK == 1u) {
+    finish(px.x, px.y, px.z, m, acc);
+  } else {
+    output[(p.kBegin / params.kSlice) * params.outTotal + outIndex(px.x, px.y, px.z, m)] = OutStore(acc);
+  }
+}

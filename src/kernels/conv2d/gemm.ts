@@ -1,0 +1,350 @@
+// Convolution and transposed convolution as an implicit GEMM over NHWC activations, staged through
+// double-buffered workgroup tiles (gemm-tiles.wgsl), with three interchangeable inner products:
+// 'fma' (register tiles of f32 FMAs), 'matrix' (subgroup-matrix fragments on tensor cores) and
+// 'matrix-emulated' (the same fragments in plain WGSL, so that the tensor-core tiling runs and is
+// tested on any adapter). Storage is f32 or f16 (weights and activations), accumulation always f32.
+// The first layer may read the NCHW float32 image and the last may write NCHW float32, so the
+// model's inputs and outputs keep their layout whatever the kernels use inside. Optional split-K
+// spreads K over several workgroups and sums their partial results in a second pass.
+//
+// Each tile configuration is its own shader: a small generated prelude (element types, tile
+// constants) in front of the WGSL files, cached by the configuration's key.
+import { GpuError, type FragmentShape, type Gpu } from '../../gpu/device.js';
+import { bindKernel, computePipeline, kernelShader, type KernelShader, type WgslExtension } from '../../gpu/shader.js';
+import { uniformStruct } from '../../gpu/uniforms.js';
+import { activationId, activationInclude } from '../activation.js';
+import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
+import { gridFor } from '../grid.js';
+import { ConvSpecError, convFlops, convOutputSize, packedOutputChannels, type ConvBindArgs, type ConvSpec } from './conv2d.js';
+
+export type Precision = 'f32' | 'f16';
+export type Layout = 'nchw' | 'nhwc';
+export type ElementType = 'f32' | 'f16';
+export type GemmBackend = 'fma' | 'matrix' | 'matrix-emulated';
+
+/** How a tensor is stored: its layout and element type. */
+export interface TensorFormat {
+  layout: Layout;
+  type: ElementType;
+}
+
+/** A tile configuration: what `rcae tune` searches over and caches. */
+export interface GemmTile {
+  backend: GemmBackend;
+  /** Output pixels and output channels per workgroup, K elements per step. */
+  bp: number;
+  bc: number;
+  bk: number;
+  /** fma: pixels x channels per invocation. */
+  tp?: number;
+  tc?: number;
+  /** matrix: subgroups along pixels and channels, fragments per subgroup along each. */
+  sgp?: number;
+  sgc?: number;
+  fm?: number;
+  fn?: number;
+  /** Workgroups sharing one output tile's K range (1: no split). */
+  splitK: number;
+}
+
+export type { FragmentShape } from '../../gpu/device.js';
+
+/** The emulation's shape: NVIDIA's 16x16x16 on 32-wide subgroups, the target it stands in for. */
+export const EMULATED_FRAGMENT: FragmentShape = { m: 16, n: 16, k: 16, subgroup: 32 };
+
+export interface GemmOptions {
+  precision: Precision;
+  input: TensorFormat;
+  output: TensorFormat;
+  /** Default: gemmHeuristic() for this layer at bind time. */
+  tile?: GemmTile;
+  /** Fewer workgroups along x than the device allows (tests use it to fold tiles into z). */
+  gridCap?: number;
+}
+
+const gemmFields = {
+  batch: 'u32',
+  inC: 'u32',
+  inH: 'u32',
+  inW: 'u32',
+  outC: 'u32',
+  outH: 'u32',
+  outW: 'u32',
+  kernel: 'u32',
+  stride: 'u32',
+  padding: 'u32',
+  mVec4: 'u32',
+  mBlocks: 'u32',
+  phaseH: 'u32',
+  phaseW: 'u32',
+  tilesX: 'u32',
+  kSlice: 'u32',
+  outTotal: 'u32',
+  activation: 'u32',
+  residual: 'u32',
+  slope: 'f32',
+} as const;
+type GemmFields = typeof gemmFields;
+const gemmUniforms = uniformStruct('GemmParams', gemmFields);
+
+const here = (file: string) => new URL(`./${file}`, import.meta.url);
+const REDUCE_WG = 256;
+
+/** Invocations per workgroup of a tile. */
+export function tileInvocations(tile: GemmTile, fragment: FragmentShape): number {
+  return tile.backend === 'fma' ? (tile.bc / tile.tc!) * (tile.bp / tile.tp!) : tile.sgp! * tile.sgc! * fragment.subgroup;
+}
+
+/** Workgroup memory a tile needs, in bytes (double-buffered A and B, the row table, fragment patches). */
+export function tileStorageBytes(tile: GemmTile, precision: Precision, fragment: FragmentShape): number {
+  const element = precision === 'f16' ? 2 : 4;
+  const patches = tile.backend === 'fma' ? 0 : tile.sgp! * tile.sgc! * fragment.m * fragment.n * 4;
+  return 2 * tile.bk * (tile.bp + tile.bc) * element + 16 * tile.bp + patches;
+}
+
+/** Why `tile` cannot run here, or null. */
+export function tileProblem(gpu: Gpu, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
+  const { bp, bc, bk, splitK } = tile;
+  if (![bp, bc, bk, splitK].every((v) => Number.isInteger(v) && v >= 1)) return 'tile sizes must be positive integers';
+  if (bk % 4 !== 0 || bc % 4 !== 0) return 'bk and bc must be multiples of 4';
+  if (tile.backend === 'fma') {
+    if (!tile.tp || !tile.tc || bp % tile.tp !== 0 || bc % tile.tc !== 0) return 'fma tiles need tp | bp and tc | bc';
+  } else {
+    if (precision !== 'f16') return 'subgroup-matrix tiles need f16 storage';
+    const { sgp, sgc, fm, fn } = tile;
+    if (!sgp || !sgc || !fm || !fn) return 'matrix tiles need sgp, sgc, fm, fn';
+    if (bp !== sgp * fm * fragment.m || bc !== sgc * fn * fragment.n) return `bp must be sgp*fm*${fragment.m} and bc sgc*fn*${fragment.n}`;
+    if (bk % fragment.k !== 0) return `bk must be a multiple of ${fragment.k}`;
+    if ((fragment.m * fragment.n) % fragment.subgroup !== 0) return 'a fragment must split evenly over the subgroup';
+  }
+  const invocations = tileInvocations(tile, fragment);
+  if (invocations > gpu.limits.maxComputeInvocationsPerWorkgroup) return `${invocations} invocations exceed the adapter's ${gpu.limits.maxComputeInvocationsPerWorkgroup}`;
+  const bytes = tileStorageBytes(tile, precision, fragment);
+  if (bytes > gpu.limits.maxComputeWorkgroupStorageSize) return `${bytes} bytes of workgroup memory exceed the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`;
+  if (tile.backend === 'matrix' && !gpu.fragment) return 'this device has no subgroup matrices';
+  return null;
+}
+
+export function tileKey(tile: GemmTile): string {
+  const shape = tile.backend === 'fma' ? `t${tile.tp}x${tile.tc}` : `sg${tile.sgp}x${tile.sgc}f${tile.fm}x${tile.fn}`;
+  return `${tile.backend} ${tile.bp}x${tile.bc}x${tile.bk} ${shape} k${tile.splitK}`;
+}
+
+interface ShaderKey {
+  precision: Precision;
+  input: TensorFormat;
+  output: TensorFormat;
+  vec4: boolean;
+  tile: GemmTile;
+  fragment: FragmentShape;
+}
+
+function prelude(k: ShaderKey, forReduce: boolean): string {
+  const out = k.output.type;
+  const lines = [`alias OutT = ${out};`, `alias OutStore = ${k.tile.splitK > 1 && !forReduce ? 'f32' : out};`, `const SPLITK = ${k.tile.splitK}u;`, `const OUT_NCHW = ${k.output.layout === 'nchw'};`];
+  if (!forReduce) {
+    const t = k.tile;
+    lines.push(`alias CT = ${k.precision};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
+    lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`);
+    if (t.backend === 'fma') lines.push(`const TP = ${t.tp}u;`, `const TC = ${t.tc}u;`);
+    else {
+      const f = k.fragment;
+      lines.push(`const SG = ${f.subgroup}u;`, `const SGP = ${t.sgp}u;`, `const SGC = ${t.sgc}u;`, `const FM = ${t.fm}u;`, `const FN = ${t.fn}u;`);
+      lines.push(`const FRAG_M = ${f.m}u;`, `const FRAG_N = ${f.n}u;`, `const FRAG_K = ${f.k}u;`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+const cache = new Map<string, KernelShader<GemmFields>>();
+
+function enables(k: ShaderKey): WgslExtension[] {
+  const list: WgslExtension[] = [];
+  if ([k.precision, k.input.type, k.output.type].includes('f16')) list.push('f16');
+  if (k.tile.backend === 'matrix') list.push('subgroups', 'chromium_experimental_subgroup_matrix');
+  return list;
+}
+
+function gemmShader(k: ShaderKey): KernelShader<GemmFields> {
+  const id = `conv2d-gemm ${k.precision} ${k.input.layout}-${k.input.type}${k.vec4 ? 'x4' : ''} ${k.output.layout}-${k.output.type} ${tileKey(k.tile)} frag${k.fragment.m}x${k.fragment.n}x${k.fragment.k}/${k.fragment.subgroup}`;
+  let shader = cache.get(id);
+  if (!shader) {
+    const backend = k.tile.backend;
+    const includes = [activationInclude, here('conv2d-geometry.wgsl'), here('gemm-epilogue.wgsl'), here('gemm-tiles.wgsl'), here(k.vec4 ? 'gemm-load-vec4.wgsl' : 'gemm-load-scalar.wgsl')];
+    if (backend !== 'fma') includes.push(here(backend === 'matrix' ? 'gemm-frag-builtin.wgsl' : 'gemm-frag-emulated.wgsl'));
+    shader = kernelShader({
+      id,
+      source: here(backend === 'fma' ? 'conv2d-gemm-fma.wgsl' : 'conv2d-gemm-matrix.wgsl'),
+      includes,
+      prelude: prelude(k, false),
+      enables: enables(k),
+      uniforms: gemmUniforms,
+      storage: ['read', 'read', 'read', 'read', 'read_write'],
+    });
+    cache.set(id, shader);
+  }
+  return shader;
+}
+
+function reduceShader(k: ShaderKey): KernelShader<GemmFields> {
+  const id = `conv2d-gemm-reduce ${k.output.layout}-${k.output.type} k${k.tile.splitK}`;
+  let shader = cache.get(id);
+  if (!shader) {
+    shader = kernelShader({
+      id,
+      source: here('conv2d-gemm-reduce.wgsl'),
+      includes: [activationInclude, here('gemm-epilogue.wgsl')],
+      prelude: prelude(k, true),
+      enables: k.output.type === 'f16' ? ['f16'] : [],
+      uniforms: gemmUniforms,
+      storage: ['read', 'read', 'read', 'read_write'],
+    });
+    cache.set(id, shader);
+  }
+  return shader;
+}
+
+/** The GEMM's shape for one layer at one batch: rows (pixels per phase), K per phase, phases. */
+export function gemmShape(spec: ConvSpec, batch: number, inH: number, inW: number): { pixels: number; kTotal: number; phases: number; outH: number; outW: number; phaseH: number; phaseW: number } {
+  const [outH, outW] = convOutputSize(spec, inH, inW);
+  const s = spec.stride;
+  const phases = spec.transposed ? s * s : 1;
+  const phaseH = spec.transposed ? Math.ceil(outH / s) : outH;
+  const phaseW = spec.transposed ? Math.ceil(outW / s) : outW;
+  const tapsPerAxis = spec.transposed ? Math.ceil(spec.kernel / s) : spec.kernel;
+  return { pixels: batch * phaseH * phaseW, kTotal: tapsPerAxis * tapsPerAxis * spec.inChannels, phases, outH, outW, phaseH, phaseW };
+}
+
+/** Workgroups that keep a large GPU busy (an H100 has 132 SMs, several workgroups each). */
+const BUSY_WORKGROUPS = 256;
+
+function splitFor(workgroups: number, kTotal: number, bk: number): number {
+  if (workgroups >= BUSY_WORKGROUPS / 2) return 1;
+  const bySteps = Math.floor(kTotal / (8 * bk));
+  return Math.max(1, Math.min(8, bySteps, Math.ceil(BUSY_WORKGROUPS / workgroups)));
+}
+
+/**
+ * The built-in choice when no tuned entry exists: subgroup-matrix fragments for f16 where the
+ * device has them, 128x128 (or 128x64 for <= 64 channels) FMA tiles with 8x8 (8x4) per invocation
+ * otherwise, a narrow 256x4 tile for layers of <= 4 output channels (the RGB output), split-K where
+ * the output alone cannot fill the GPU, and the deepest K step that fits the workgroup memory.
+ */
+export function gemmHeuristic(gpu: Gpu, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backendOverride?: GemmBackend): GemmTile {
+  const fragment = gpu.fragment ?? EMULATED_FRAGMENT;
+  const { pixels, kTotal, phases } = gemmShape(spec, batch, inH, inW);
+  const matrix = backendOverride ?? (precision === 'f16' && gpu.fragment ? 'matrix' : 'fma');
+  const candidates: GemmTile[] = [];
+  if (matrix !== 'fma' && spec.outChannels > 4) {
+    const wide = spec.outChannels > 32;
+    for (const bk of [32, 16]) candidates.push({ backend: matrix, bp: 2 * 2 * fragment.m, bc: (wide ? 2 : 1) * 2 * fragment.n, bk, sgp: 2, sgc: wide ? 2 : 1, fm: 2, fn: 2, splitK: 1 });
+  } else if (spec.outChannels <= 4) {
+    for (const bk of [16, 8]) candidates.push({ backend: 'fma', bp: 256, bc: 4, bk, tp: 4, tc: 4, splitK: 1 });
+  } else {
+    const bc = spec.outChannels > 64 ? 128 : 64;
+    for (const bk of [32, 16, 8]) candidates.push({ backend: 'fma', bp: 128, bc, bk, tp: 8, tc: bc / 16, splitK: 1 });
+  }
+  // Prefer a K step that divides the channel count (the vec4 loader needs it), then the deepest.
+  const fits = candidates.filter((t) => tileProblem(gpu, t, precision, fragment) === null);
+  if (fits.length === 0) throw new GpuError(`no GEMM tile fits this adapter for conv ${spec.inChannels}->${spec.outChannels}`);
+  const tile = fits.find((t) => spec.inChannels % t.bk === 0) ?? fits[0];
+  const workgroups = Math.ceil(pixels / tile.bp) * phases * Math.ceil(spec.outChannels / tile.bc);
+  return { ...tile, splitK: splitFor(workgroups, kTotal, tile.bk) };
+}
+
+export class GemmConvKernel {
+  constructor(
+    private readonly gpu: Gpu,
+    readonly spec: ConvSpec,
+    readonly options: GemmOptions,
+  ) {
+    if (options.precision === 'f16' || [options.input.type, options.output.type].includes('f16')) {
+      if (!gpu.features.has('shader-f16')) throw new GpuError("f16 storage needs the adapter's shader-f16 feature, which this device lacks");
+    }
+  }
+
+  /** The tile this layer runs with at `batch` (the given one, else the heuristic's). */
+  tileFor(batch: number, inH: number, inW: number): GemmTile {
+    return this.options.tile ?? gemmHeuristic(this.gpu, this.spec, batch, inH, inW, this.options.precision);
+  }
+
+  bind(args: ConvBindArgs): BoundDispatch {
+    const { spec, gpu, options } = this;
+    const { batch, inH, inW } = args;
+    const label = `gemm conv${spec.transposed ? 'T' : ''} ${spec.inChannels}->${spec.outChannels} k${spec.kernel}s${spec.stride}p${spec.padding} ${inH}x${inW} x${batch}`;
+    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(inH) || inH < 1 || !Number.isInteger(inW) || inW < 1) {
+      throw new ConvSpecError(`${label}: batch and input size must be positive integers`);
+    }
+    const shape = gemmShape(spec, batch, inH, inW);
+    const fragment = options.tile?.backend === 'matrix' || (!options.tile && gpu.fragment) ? gpu.fragment ?? EMULATED_FRAGMENT : EMULATED_FRAGMENT;
+    const tile = this.tileFor(batch, inH, inW);
+    const problem = tileProblem(gpu, tile, options.precision, fragment);
+    if (problem) throw new GpuError(`${label}: tile ${tileKey(tile)}: ${problem}`);
+    const mPad = packedOutputChannels(spec.outChannels);
+    const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
+    const outTotal = batch * spec.outChannels * shape.outH * shape.outW;
+    const need = (buffer: GPUBuffer | undefined, count: number, size: number, what: string) => {
+      if (buffer && buffer.size < count * size) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${count * size}`);
+    };
+    need(args.input, batch * spec.inChannels * inH * inW, bytes(options.input), 'input');
+    need(args.output, outTotal, bytes(options.output), 'output');
+    need(args.residual, outTotal, bytes(options.output), 'residual');
+    need(args.weight, spec.kernel * spec.kernel * spec.inChannels * mPad, options.precision === 'f16' ? 2 : 4, 'weight');
+    need(args.bias, mPad, 4, 'bias');
+    if (spec.residual !== (args.residual !== undefined)) {
+      throw new ConvSpecError(`${label}: the spec says residual=${spec.residual} but a residual buffer was ${args.residual ? '' : 'not '}given`);
+    }
+    if ([args.input, args.residual, args.weight, args.bias].includes(args.output)) {
+      throw new ConvSpecError(`${label}: the output buffer must not also be an input`);
+    }
+    if (outTotal * tile.splitK > 0xffffffff) throw new GpuError(`${label}: split-K partials exceed a u32 index range`);
+
+    const vec4 = options.input.layout === 'nhwc' && spec.inChannels % tile.bk === 0;
+    const key: ShaderKey = { precision: options.precision, input: options.input, output: options.output, vec4, tile, fragment };
+    const overrides = { TRANSPOSED: spec.transposed ? 1 : 0 };
+    const mBlocks = Math.ceil(spec.outChannels / tile.bc);
+    const kSlice = Math.ceil(shape.kTotal / tile.splitK / tile.bk) * tile.bk;
+    const grid = gridFor(gpu, label, Math.ceil(shape.pixels / tile.bp), shape.phases * mBlocks * tile.splitK, options.gridCap);
+    const values = {
+      batch,
+      inC: spec.inChannels,
+      inH,
+      inW,
+      outC: spec.outChannels,
+      outH: shape.outH,
+      outW: shape.outW,
+      kernel: spec.kernel,
+      stride: spec.stride,
+      padding: spec.padding,
+      mVec4: mPad / 4,
+      mBlocks,
+      phaseH: shape.phaseH,
+      phaseW: shape.phaseW,
+      tilesX: grid.tilesX,
+      kSlice,
+      outTotal,
+      activation: activationId(spec.activation),
+      residual: spec.residual ? 1 : 0,
+      slope: spec.leakySlope,
+    };
+    const flops = convFlops(spec, batch, inH, inW);
+    // Without a residual the binding is never read; the bias buffer stands in (read-only aliasing is allowed).
+    const residual = args.residual ?? args.bias;
+    const shader = gemmShader(key);
+    const main = computePipeline(gpu, shader, { ...overrides });
+    if (tile.splitK === 1) {
+      const binding = bindKernel(gpu, shader, label, values, [args.input, args.weight, args.bias, residual, args.output]);
+      return dispatchSequence(gpu, label, [{ pipeline: main, binding, workgroups: grid.workgroups }], flops);
+    }
+    const partial = gpu.createBuffer(outTotal * tile.splitK * 4, 'storage', `${label} split-K partials`);
+    const steps: DispatchStep[] = [{ pipeline: main, binding: bindKernel(gpu, shader, label, values, [args.input, args.weight, args.bias, residual, partial]), workgroups: grid.workgroups }];
+    const reduce = reduceShader(key);
+    const reduceGrid = gridFor(gpu, `${label} reduce`, Math.ceil(outTotal / REDUCE_WG), 1, options.gridCap);
+    steps.push({
+      pipeline: computePipeline(gpu, reduce, { WG: REDUCE_WG }),
+      binding: bindKernel(gpu, reduce, `${label} reduce`, { ...values, tilesX: reduceGrid.tilesX }, [partial, args.bias, residual, args.output]),
+      workgroups: reduceGrid.workgroups,
+    });
+    return dispatchSequence(gpu, label, steps, flops, [partial]);
+  }
+}
