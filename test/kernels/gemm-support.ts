@@ -48,41 +48,61 @@ export interface GemmCase {
   inW: number;
 }
 
-/** Runs the case; returns the kernel's NCHW output and the float64 reference. */
-export async function runGemmCase(gpu: Gpu, c: GemmCase, options: GemmOptions, seed: number): Promise<{ actual: Float32Array; expected: Float64Array; label: string }> {
+/** A layer's data, NCHW float32, in PyTorch weight layout. */
+export interface LayerData {
+  x: Float32Array;
+  weight: Float32Array;
+  bias: Float32Array;
+  residual?: Float32Array;
+}
+
+/** Random data for a case, rounded to f16 where the kernel stores f16 (so the reference sees it too). */
+export function randomLayerData(c: GemmCase, options: GemmOptions, seed: number): LayerData {
   const rand = rng(seed);
   const { spec, batch, inH, inW } = c;
   const [outH, outW] = convOutputSize(spec, inH, inW);
-  const inShape = [batch, spec.inChannels, inH, inW];
-  const outShape = [batch, spec.outChannels, outH, outW];
   const fanIn = spec.inChannels * spec.kernel * spec.kernel;
   let x = randomArray(rand, batch * spec.inChannels * inH * inW);
   let weight = randomArray(rand, fanIn * spec.outChannels, 1 / Math.sqrt(fanIn));
   const bias = randomArray(rand, spec.outChannels, 0.5);
-  const outCount = batch * spec.outChannels * outH * outW;
-  let residual = spec.residual ? randomArray(rand, outCount) : undefined;
+  let residual = spec.residual ? randomArray(rand, batch * spec.outChannels * outH * outW) : undefined;
   if (options.input.type === 'f16') x = roundF16(x);
   if (options.precision === 'f16') weight = roundF16(weight);
   if (residual && options.output.type === 'f16') residual = roundF16(residual);
-  const reference = spec.transposed ? convTranspose2dReference : conv2dReference;
-  const expected = reference(x, inShape, weight, bias, spec, residual);
+  return { x, weight, bias, residual };
+}
 
-  const packed = packConvWeights(spec, weight, bias);
+/** Runs one layer through GemmConvKernel; returns the output as NCHW float32. */
+export async function runGemmLayer(gpu: Gpu, c: GemmCase, options: GemmOptions, data: LayerData): Promise<{ actual: Float32Array; label: string }> {
+  const { spec, batch, inH, inW } = c;
+  const [outH, outW] = convOutputSize(spec, inH, inW);
+  const inShape = [batch, spec.inChannels, inH, inW];
+  const outShape = [batch, spec.outChannels, outH, outW];
+  const packed = packConvWeights(spec, data.weight, data.bias);
   const buffers = {
-    input: upload(gpu, x, inShape, options.input, 'x'),
+    input: upload(gpu, data.x, inShape, options.input, 'x'),
     weight: options.precision === 'f16' ? gpu.upload(toFloat16(packed.weight), 'w') : gpu.upload(packed.weight, 'w'),
     bias: gpu.upload(packed.bias, 'b'),
-    residual: residual ? upload(gpu, residual, outShape, options.output, 'r') : undefined,
-    output: poisonedAs(gpu, outCount, options.output, 'y'),
+    residual: data.residual ? upload(gpu, data.residual, outShape, options.output, 'r') : undefined,
+    output: poisonedAs(gpu, batch * spec.outChannels * outH * outW, options.output, 'y'),
   };
-  const kernel = new GemmConvKernel(gpu, spec, options);
-  const dispatch = kernel.bind({ batch, inH, inW, ...buffers });
+  const dispatch = new GemmConvKernel(gpu, spec, options).bind({ batch, inH, inW, ...buffers });
   try {
     await run(gpu, dispatch);
-    const actual = await download(gpu, buffers.output, outShape, options.output);
-    return { actual, expected, label: dispatch.label };
+    return { actual: await download(gpu, buffers.output, outShape, options.output), label: dispatch.label };
   } finally {
     dispatch.destroy();
     Object.values(buffers).forEach((b) => b?.destroy());
   }
+}
+
+/** The float64 reference of a layer on exactly `data`. */
+export function layerReference(c: GemmCase, data: LayerData): Float64Array {
+  const reference = c.spec.transposed ? convTranspose2dReference : conv2dReference;
+  return reference(data.x, [c.batch, c.spec.inChannels, c.inH, c.inW], data.weight, data.bias, c.spec, data.residual);
+}
+
+/** Bound for an output stored in `type`: f16 rounds to 11 significant bits (2^-11 relative). */
+export function storageTolerance(type: 'f32' | 'f16', expected: number, f32Tolerance: number): number {
+  return type === 'f16' ? f32Tolerance + Math.abs(expected) * 2 ** -11 : f32Tolerance;
 }

@@ -1,4 +1,4 @@
-// Split-K's second pass: sums the SPLITK partial results of the GEMM convolution (each a full
+// Split-K's second pass: sums the params.splitK partial results of the GEMM convolution (each a full
 // output-sized f32 array, in the output's layout) and applies the epilogue (gemm-epilogue.wgsl).
 // One invocation per output element.
 
@@ -17,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     return;
   }
   var sum = 0.0;
-  for (var s = 0u; s < SPLITK; s++) {
+  for (var s = 0u; s < params.splitK; s++) {
     sum += partial[s * params.outTotal + e];
   }
   var sample: u32;

@@ -6,9 +6,11 @@
 // (one slice of it under split-K) BK at a time: the next slice is fetched into registers while the
 // current one is multiplied from workgroup memory, then committed to the other half of the double
 // buffer, so one barrier per step suffices.
-// The generated prelude declares the element types (CT: tiles and weights; InElem: the input
+// The generated prelude declares the element types (CT: weights; TT: the workgroup tiles, f16 only
+// where tensor cores read them, else f32 so that the inner loops convert nothing; InElem: the input
 // binding; OutT: the layer's output; OutStore: binding 5, OutT or f32 partial sums under split-K)
-// and the constants BP, BC, BK, WG, SPLITK, IN_NCHW, OUT_NCHW; the entry point declares TRANSPOSED.
+// and the constants BP, BC, BK, WG, SPLIT (whether K is split: the slice count is a uniform),
+// IN_NCHW, OUT_NCHW; the entry point declares TRANSPOSED.
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> input: array<InElem>;
@@ -18,8 +20,8 @@
 @group(0) @binding(5) var<storage, read_write> output: array<OutStore>;
 
 // [2][BK][BP]: k-major, so a fragment's left matrix (pixels x k) loads column-major; [2][BK][BC].
-var<workgroup> tileA: array<CT, 2u * BK * BP>;
-var<workgroup> tileB: array<CT, 2u * BK * BC>;
+var<workgroup> tileA: array<TT, 2u * BK * BP>;
+var<workgroup> tileB: array<TT, 2u * BK * BC>;
 // Where each of the tile's pixel rows lands in the output: (sample, oy, ox, valid).
 var<workgroup> rowPixel: array<vec4<u32>, BP>;
 
@@ -32,6 +34,7 @@ const B_QUADS = (BK * C4 + WG - 1u) / WG;
 // The workgroup's share of the GEMM; a function of the workgroup id only, hence uniform.
 struct Place {
   tile: u32,
+  slice: u32,
   ry: u32,
   rx: u32,
   cBase: u32,
@@ -40,12 +43,13 @@ struct Place {
 }
 
 fn place(wid: vec3u) -> Place {
-  let slice = wid.y % SPLITK;
-  let block = wid.y / SPLITK;
+  let slice = wid.y % params.splitK;
+  let block = wid.y / params.splitK;
   let phase = block / params.mBlocks;
   let s = params.stride;
   var p: Place;
   p.tile = wid.z * params.tilesX + wid.x;
+  p.slice = slice;
   p.ry = phase / s;
   p.rx = phase % s;
   p.cBase = (block % params.mBlocks) * BC;
@@ -103,7 +107,7 @@ fn commit(buf: u32) {
       break;
     }
     let at = buf * BK * BP + 4u * (q % K4) * BP + q / K4;
-    let v = vec4<CT>(fetchedA[i]);
+    let v = vec4<TT>(fetchedA[i]);
     tileA[at] = v.x;
     tileA[at + BP] = v.y;
     tileA[at + 2u * BP] = v.z;
@@ -115,7 +119,7 @@ fn commit(buf: u32) {
       break;
     }
     let at = buf * BK * BC + (q / C4) * BC + 4u * (q % C4);
-    let v = fetchedB[i];
+    let v = vec4<TT>(fetchedB[i]);
     tileB[at] = v.x;
     tileB[at + 1u] = v.y;
     tileB[at + 2u] = v.z;
@@ -131,9 +135,10 @@ fn emit(p: Place, row: u32, col: u32, acc: f32) {
   if (px.w == 0u || m >= params.outC) {
     return;
   }
-  if (SPLITK == 1u) {
+  if (!SPLIT) {
     finish(px.x, px.y, px.z, m, acc);
   } else {
-    output[(p.kBegin / params.kSlice) * params.outTotal + outIndex(px.x, px.y, px.z, m)] = OutStore(acc);
+    // Every slice writes its whole tile, an empty one (a phase with fewer taps) zeros.
+    output[p.slice * params.outTotal + outIndex(px.x, px.y, px.z, m)] = OutStore(acc);
   }
 }

@@ -80,6 +80,7 @@ const gemmFields = {
   tilesX: 'u32',
   kSlice: 'u32',
   outTotal: 'u32',
+  splitK: 'u32',
   activation: 'u32',
   residual: 'u32',
   slope: 'f32',
@@ -95,9 +96,12 @@ export function tileInvocations(tile: GemmTile, fragment: FragmentShape): number
   return tile.backend === 'fma' ? (tile.bc / tile.tc!) * (tile.bp / tile.tp!) : tile.sgp! * tile.sgc! * fragment.subgroup;
 }
 
-/** Workgroup memory a tile needs, in bytes (double-buffered A and B, the row table, fragment patches). */
-export function tileStorageBytes(tile: GemmTile, precision: Precision, fragment: FragmentShape): number {
-  const element = precision === 'f16' ? 2 : 4;
+/**
+ * Workgroup memory a tile needs, in bytes (double-buffered A and B, the row table, fragment patches).
+ * Tiles hold f16 only for the tensor cores; elsewhere f32, so the inner loops convert nothing.
+ */
+export function tileStorageBytes(tile: GemmTile, fragment: FragmentShape): number {
+  const element = tile.backend === 'matrix' ? 2 : 4;
   const patches = tile.backend === 'fma' ? 0 : tile.sgp! * tile.sgc! * fragment.m * fragment.n * 4;
   return 2 * tile.bk * (tile.bp + tile.bc) * element + 16 * tile.bp + patches;
 }
@@ -119,15 +123,20 @@ export function tileProblem(gpu: Gpu, tile: GemmTile, precision: Precision, frag
   }
   const invocations = tileInvocations(tile, fragment);
   if (invocations > gpu.limits.maxComputeInvocationsPerWorkgroup) return `${invocations} invocations exceed the adapter's ${gpu.limits.maxComputeInvocationsPerWorkgroup}`;
-  const bytes = tileStorageBytes(tile, precision, fragment);
+  const bytes = tileStorageBytes(tile, fragment);
   if (bytes > gpu.limits.maxComputeWorkgroupStorageSize) return `${bytes} bytes of workgroup memory exceed the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`;
   if (tile.backend === 'matrix' && !gpu.fragment) return 'this device has no subgroup matrices';
   return null;
 }
 
-export function tileKey(tile: GemmTile): string {
+/** The tile's shape, what its shader is compiled for (the split-K factor is a uniform). */
+function tileShape(tile: GemmTile): string {
   const shape = tile.backend === 'fma' ? `t${tile.tp}x${tile.tc}` : `sg${tile.sgp}x${tile.sgc}f${tile.fm}x${tile.fn}`;
-  return `${tile.backend} ${tile.bp}x${tile.bc}x${tile.bk} ${shape} k${tile.splitK}`;
+  return `${tile.backend} ${tile.bp}x${tile.bc}x${tile.bk} ${shape}`;
+}
+
+export function tileKey(tile: GemmTile): string {
+  return `${tileShape(tile)} k${tile.splitK}`;
 }
 
 interface ShaderKey {
@@ -141,10 +150,10 @@ interface ShaderKey {
 
 function prelude(k: ShaderKey, forReduce: boolean): string {
   const out = k.output.type;
-  const lines = [`alias OutT = ${out};`, `alias OutStore = ${k.tile.splitK > 1 && !forReduce ? 'f32' : out};`, `const SPLITK = ${k.tile.splitK}u;`, `const OUT_NCHW = ${k.output.layout === 'nchw'};`];
+  const lines = [`alias OutT = ${out};`, `alias OutStore = ${k.tile.splitK > 1 && !forReduce ? 'f32' : out};`, `const SPLIT = ${k.tile.splitK > 1};`, `const OUT_NCHW = ${k.output.layout === 'nchw'};`];
   if (!forReduce) {
     const t = k.tile;
-    lines.push(`alias CT = ${k.precision};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
+    lines.push(`alias CT = ${k.precision};`, `alias TT = ${t.backend === 'matrix' ? 'f16' : 'f32'};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
     lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`);
     if (t.backend === 'fma') lines.push(`const TP = ${t.tp}u;`, `const TC = ${t.tc}u;`);
     else {
@@ -166,7 +175,7 @@ function enables(k: ShaderKey): WgslExtension[] {
 }
 
 function gemmShader(k: ShaderKey): KernelShader<GemmFields> {
-  const id = `conv2d-gemm ${k.precision} ${k.input.layout}-${k.input.type}${k.vec4 ? 'x4' : ''} ${k.output.layout}-${k.output.type} ${tileKey(k.tile)} frag${k.fragment.m}x${k.fragment.n}x${k.fragment.k}/${k.fragment.subgroup}`;
+  const id = `conv2d-gemm ${k.precision} ${k.input.layout}-${k.input.type}${k.vec4 ? 'x4' : ''} ${k.output.layout}-${k.output.type} ${tileShape(k.tile)}${k.tile.splitK > 1 ? ' split' : ''} frag${k.fragment.m}x${k.fragment.n}x${k.fragment.k}/${k.fragment.subgroup}`;
   let shader = cache.get(id);
   if (!shader) {
     const backend = k.tile.backend;
@@ -187,7 +196,7 @@ function gemmShader(k: ShaderKey): KernelShader<GemmFields> {
 }
 
 function reduceShader(k: ShaderKey): KernelShader<GemmFields> {
-  const id = `conv2d-gemm-reduce ${k.output.layout}-${k.output.type} k${k.tile.splitK}`;
+  const id = `conv2d-gemm-reduce ${k.output.layout}-${k.output.type}`;
   let shader = cache.get(id);
   if (!shader) {
     shader = kernelShader({
@@ -323,6 +332,7 @@ export class GemmConvKernel {
       tilesX: grid.tilesX,
       kSlice,
       outTotal,
+      splitK: tile.splitK,
       activation: activationId(spec.activation),
       residual: spec.residual ? 1 : 0,
       slope: spec.leakySlope,
