@@ -53,6 +53,13 @@ const CHECKPOINT = /\.(ckpt|pt|pth|safetensors|bin)$/i;
 async function useModel(source: File | undefined): Promise<void> {
   setStatus(`Loading ${source ? source.name : 'the bundled model'}...`, 'busy');
   const next = await loadModel(source, { gpu });
+  try {
+    // One sample through the model compiles its GPU pipelines, so samples/s measures the work, not that.
+    await next.reconstructionError(new Float32Array(next.imageSize));
+  } catch (err) {
+    next.dispose();
+    throw err;
+  }
   model?.dispose();
   model = next;
   modelName = source ? source.name : 'bundled default model';
