@@ -19,6 +19,9 @@ export const fetchPlatform: Platform = {
   name: 'fetch',
   async readBytes(path, maxBytes) {
     const base = (globalThis as { location?: { href: string } }).location?.href;
+    if (!base && !URL.canParse(path)) {
+      throw new Error(`${path}: not a URL, and no file-system platform is registered (in Node, import 'rcae-webgpu' or src/node/platform.js first)`);
+    }
     const url = new URL(path, base);
     let response: Response;
     try {
