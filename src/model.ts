@@ -8,6 +8,7 @@ import { Executor, type ParamStore, type RunRequest, type TileTable } from './gr
 import type { Precision } from './kernels/conv2d/gemm.js';
 import { type KernelVariant, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
+import { platform } from './platform.js';
 import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
 import { type MatchReport, inferArchitecture, mapStateDict } from './weights/mapping.js';
 import { type ModelSource, readModelSource } from './weights/source.js';
@@ -108,7 +109,7 @@ export class Model {
   static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
-      const envVariant = process.env.RCAE_CONV_VARIANT;
+      const envVariant = platform().env('RCAE_CONV_VARIANT');
       const variant = options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : undefined);
       const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
         new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tiles }));

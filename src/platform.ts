@@ -9,6 +9,8 @@ export interface Platform {
   readBytes(path: string, maxBytes: number): Promise<Uint8Array>;
   /** Where the bundled default model and its thresholds are: two paths or two URLs. */
   defaultModel(): { weights: string; thresholds: string };
+  /** A setting from the environment (RCAE_CONV_VARIANT, ...): process.env in Node, none in a page. */
+  env(name: string): string | undefined;
 }
 
 /** Relative to the page in a browser: dist/web/ serves the bundled model under models/. */
@@ -20,7 +22,7 @@ export const fetchPlatform: Platform = {
   async readBytes(path, maxBytes) {
     const base = (globalThis as { location?: { href: string } }).location?.href;
     if (!base && !URL.canParse(path)) {
-      throw new Error(`${path}: not a URL, and no file-system platform is registered (in Node, import 'rcae-webgpu' or src/node/platform.js first)`);
+      throw new Error(`${path}: not a URL, and no file-system platform is registered (in Node, load src/node/platform.js first, as the rcae-webgpu entry point does)`);
     }
     const url = new URL(path, base);
     let response: Response;
@@ -37,6 +39,7 @@ export const fetchPlatform: Platform = {
     return bytes;
   },
   defaultModel: () => DEFAULT_MODEL_URLS,
+  env: () => undefined,
 };
 
 let current: Platform = fetchPlatform;

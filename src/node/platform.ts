@@ -22,4 +22,5 @@ setPlatform({
     return readFile(path);
   },
   defaultModel: () => ({ weights: DEFAULT_MODEL_PATH, thresholds: DEFAULT_THRESHOLDS_PATH }),
+  env: (name) => process.env[name],
 });

@@ -26,7 +26,8 @@ const LAYERS: readonly (readonly string[])[] = [
 /** Known exception: `rcae bench` runs the harness that lives in bench/ (which imports src/ freely). */
 const ALLOWED_UPWARD = new Set(['src/cli/commands/bench.ts -> bench/harness.ts']);
 
-const SPECIFIER = /(?:^|[\s;}])(?:import|export)\s[^;'"]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+// Static imports and re-exports start a line; dynamic imports may appear anywhere.
+const SPECIFIER = /^\s*(?:import|export)\s[^;'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function stripComments(code: string): string {
   return code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');

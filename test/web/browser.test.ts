@@ -59,6 +59,13 @@ async function openPage(query = ''): Promise<Page> {
 
 const problemsOf = (page: Page) => (page as Page & { problems: string[] }).problems;
 
+/** Waits until the page is ready again; an error it shows fails the test at once, with its text. */
+async function whenReady(page: Page, extra = ''): Promise<void> {
+  await page.waitForSelector(`#status[data-state="ready"]${extra}, #status[data-state="error"]`);
+  const status = await page.$eval('#status', (e) => ({ state: (e as HTMLElement).dataset.state, text: e.textContent }));
+  if (status.state === 'error') throw new Error(`the page reports: ${status.text}`);
+}
+
 suiteOf.before(async () => {
   if (chromiumMissing) return;
   if (!existsSync(join(webRoot, 'index.html'))) throw new Error(`${webRoot}/index.html missing: run node tools/build.mjs`);
@@ -126,7 +133,7 @@ test('self-test page: every bundled sample gets the Node engine label, error wit
 
 test('w=8 fixture checkpoint parsed in the browser: errors on the same tensors equal the Node engine and PyTorch within 1e-4 relative', async () => {
   const page = await openPage();
-  await page.waitForSelector('#status[data-state="ready"]');
+  await whenReady(page);
   const input = readNpy(fixture('model', 'w8', 'input-cifar.npy')).data;
   const golden = readNpy(fixture('model', 'w8', 'mse-cifar.npy')).data;
   const browserErrors = await page.evaluate(
@@ -160,18 +167,18 @@ test('w=8 fixture checkpoint parsed in the browser: errors on the same tensors e
 
 test('picking a checkpoint and dropping images: the page scores them with that checkpoint, as the Node engine does', async () => {
   const page = await openPage();
-  await page.waitForSelector('#status[data-state="ready"]');
+  await whenReady(page);
   const picker = (await page.$('input#picker')) as ElementHandle<HTMLInputElement> | null;
   await picker!.uploadFile(w8Checkpoint);
-  await page.waitForFunction(() => document.getElementById('model-line')?.textContent?.includes('model-published.ckpt'));
-  await page.waitForSelector('#status[data-state="ready"]');
+  await page.waitForFunction(() => document.getElementById('model-line')?.textContent?.includes('model-published.ckpt') || document.getElementById('status')?.dataset.state === 'error');
+  await whenReady(page);
   const dropped = ['scene-2.png', 'noise-1.png'];
   await page.evaluate(async (names) => {
     const transfer = new DataTransfer();
     for (const name of names) transfer.items.add(new File([await (await fetch(`samples/${name}`)).blob()], name, { type: 'image/png' }));
     document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
   }, dropped);
-  await page.waitForSelector('#status[data-runs="1"][data-state="ready"]');
+  await whenReady(page, '[data-runs="1"]');
   const cards = await page.$$eval('.card', (els) => els.map((e) => ({ name: (e as HTMLElement).dataset.name, error: Number((e as HTMLElement).dataset.error), label: (e as HTMLElement).dataset.label })));
   assert.equal(cards.map((c) => c.name), dropped);
   const model = await loadModel(w8Checkpoint, { gpu: await testGpu() });
