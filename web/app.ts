@@ -20,6 +20,16 @@ import * as rcae from '../src/browser/index.js';
 // The library itself, for the browser console and for tests (window.rcae.imageTensor(blob), ...).
 Object.assign(globalThis, { rcae });
 
+// `chromium --headless --dump-dom` prints the page at its load event, which comes long before the
+// self-test ends. So in self-test mode the document is reopened with the same markup (without this
+// script) and closed, which fires the load event, only once the result is written.
+const isSelftest = new URLSearchParams(location.search).get('selftest') === '1';
+if (isSelftest) {
+  const markup = document.documentElement.outerHTML.replace(/<script[^>]*app\.js[^>]*><\/script>/, '');
+  document.open();
+  document.write(`<!doctype html>${markup}`);
+}
+
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const statusLine = $<HTMLParagraphElement>('status');
 const selftestBox = $<HTMLPreElement>('rcae-selftest');
@@ -318,7 +328,6 @@ async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
 }
 
 async function main(): Promise<void> {
-  const isSelftest = new URLSearchParams(location.search).get('selftest') === '1';
   try {
     if (!('gpu' in navigator)) {
       throw new Error('This page needs WebGPU, which this browser does not offer. Use a current Chrome or Edge (113+), Safari 26 or Firefox 141+ on a supported system, or enable WebGPU in the browser settings.');
@@ -337,7 +346,10 @@ async function main(): Promise<void> {
     setStatus(message, 'error');
     if (isSelftest) selftestBox.textContent = JSON.stringify({ error: message });
   } finally {
-    if (isSelftest) selftestBox.dataset.done = '1';
+    if (isSelftest) {
+      selftestBox.dataset.done = '1';
+      document.close();
+    }
   }
 }
 

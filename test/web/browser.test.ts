@@ -4,9 +4,11 @@
 // same inputs: the self-test, the w=8 fixture checkpoint parsed in the page, the picker and drag and
 // drop, PNG tensors bit for bit and JPEG decoding measured.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { suite } from 'uvu';
@@ -40,6 +42,7 @@ interface SelftestRow {
   label: string;
 }
 
+const run = promisify(execFile);
 const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
@@ -227,6 +230,16 @@ test('JPEG: the browser decoder against sharp (libjpeg) on the same file, measur
   // Both decoders follow the JPEG standard; their IDCT and chroma upsampling may round differently.
   assert.ok(Math.max(...worst) <= 4, `JPEG decoders differ by up to ${Math.max(...worst)} levels`);
   await page.close();
+});
+
+test('chromium --headless --dump-dom alone returns the finished self-test', async () => {
+  const { stdout } = await run(CHROMIUM, ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--dump-dom', `${baseUrl}index.html?selftest=1`], { timeout: TIMEOUT, maxBuffer: 16 << 20 });
+  const pre = /<pre id="rcae-selftest"[^>]*data-done="1"[^>]*>([^<]*)<\/pre>/.exec(stdout);
+  assert.ok(pre, `no finished self-test in the dumped DOM: ${stdout.slice(0, 300)}`);
+  const rows = JSON.parse(pre[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as SelftestRow[];
+  const names = JSON.parse(readFileSync(join(webRoot, 'samples', 'index.json'), 'utf8')) as string[];
+  assert.equal(rows.map((r) => r.name), names);
+  assert.ok(rows.every((r) => Number.isFinite(r.error) && (r.label === 'REAL' || r.label === 'FAKE')));
 });
 
 test('without WebGPU the page says so, in the status line and in the self-test result, instead of staying blank', async () => {
