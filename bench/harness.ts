@@ -6,12 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { Bench } from 'tinybench';
 import { Gpu } from '../src/gpu/device.js';
+import '../src/node/platform.js';
 import { referenceArchitecture } from '../src/graph/architecture.js';
 import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';
 import { referenceForward } from '../src/graph/reference.js';
 import { Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
-import { version } from '../src/cli/version.js';
+import { version } from '../src/node/version.js';
 import { measurePeakGflops } from './peak.js';
 import { PEER_ENGINES, preparePeerModel, runPeer } from './peers/index.js';
 

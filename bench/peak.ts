@@ -1,13 +1,15 @@
 // Measures the arithmetic throughput this adapter can attain, so that kernel timings can be read
 // as a fraction of it. Method: a dispatch of independent vec4 FMA chains (bench/peak.wgsl), sized
 // by calibration to run ~0.15 s, best of three. Takes ~1-2 s on lavapipe, mostly shader compile.
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Gpu } from '../src/gpu/device.js';
+import '../src/node/platform.js';
 import { bindKernel, computePipeline, kernelShader } from '../src/gpu/shader.js';
 import { uniformStruct } from '../src/gpu/uniforms.js';
 
 const peakUniforms = uniformStruct('PeakParams', { iterations: 'u32', multiplier: 'f32', addend: 'f32' });
-const shader = kernelShader({ id: 'bench-peak', source: new URL('./peak.wgsl', import.meta.url), uniforms: peakUniforms, storage: ['read_write'] });
+const shader = kernelShader({ id: 'bench-peak', source: { name: 'bench/peak.wgsl', code: readFileSync(new URL('./peak.wgsl', import.meta.url), 'utf8') }, uniforms: peakUniforms, storage: ['read_write'] });
 
 const WG = 64;
 const CHAINS = 8;

@@ -1,5 +1,6 @@
-// The public model API: load a checkpoint (PyTorch zip or safetensors), resolve its architecture and
-// tensors, and run it on the GPU.
+// The public model API: load a checkpoint (PyTorch zip or safetensors) from a path, URL, bytes or
+// Blob, resolve its architecture and tensors, and run it on the GPU. Platform-neutral: paths and
+// the default model go through src/platform.ts, adapters through Gpu.open's provider.
 
 import { Gpu, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
@@ -7,8 +8,12 @@ import { Executor, type ParamStore, type RunRequest, type TileTable } from './gr
 import type { Precision } from './kernels/conv2d/gemm.js';
 import { type KernelVariant, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
-import { type Checkpoint, readCheckpoint } from './weights/checkpoint.js';
+import { platform } from './platform.js';
+import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
 import { type MatchReport, inferArchitecture, mapStateDict } from './weights/mapping.js';
+import { type ModelSource, readModelSource } from './weights/source.js';
+
+export type { ModelSource };
 
 /** Metadata key under which `rcae convert` stores the architecture JSON in a safetensors file. */
 export const ARCHITECTURE_METADATA_KEY = 'rcae.architecture';
@@ -42,9 +47,13 @@ function architectureOf(path: string, tensors: Checkpoint['tensors'], metadata: 
   return { arch: validateArchitecture(json, `${path} (metadata ${ARCHITECTURE_METADATA_KEY})`), architectureSource: [`read from metadata ${ARCHITECTURE_METADATA_KEY}`] };
 }
 
-/** Reads a checkpoint or safetensors file and maps its tensors onto the architecture (CPU only). */
-export async function resolveWeights(path: string, architecture?: Architecture): Promise<ResolvedWeights> {
-  return resolveCheckpoint(await readCheckpoint(path), architecture);
+/**
+ * Reads a checkpoint or safetensors file (see loadModel for the sources) and maps its tensors onto
+ * the architecture (CPU only).
+ */
+export async function resolveWeights(source?: ModelSource, architecture?: Architecture): Promise<ResolvedWeights> {
+  const { bytes, name } = await readModelSource(source);
+  return resolveCheckpoint(parseCheckpoint(bytes, name), architecture);
 }
 
 /** Maps an already-read checkpoint onto its architecture (given, stored in metadata, or inferred). */
@@ -55,6 +64,7 @@ export function resolveCheckpoint(ckpt: Checkpoint, architecture?: Architecture)
   return { path, format: ckpt.format, arch, params, architectureSource, report, skipped: ckpt.skipped, metadata: ckpt.metadata };
 }
 
+/** Options of loadModel; more may be added, so pass an object literal. */
 export interface LoadOptions extends OpenOptions {
   /** Run on this device instead of opening one (the caller keeps ownership). */
   gpu?: Gpu;
@@ -99,7 +109,7 @@ export class Model {
   static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
-      const envVariant = process.env.RCAE_CONV_VARIANT;
+      const envVariant = platform().env('RCAE_CONV_VARIANT');
       const variant = options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : undefined);
       const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
         new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tiles }));
@@ -185,7 +195,11 @@ export class Model {
   }
 }
 
-/** Loads a PyTorch checkpoint (.ckpt/.pt/.pth) or safetensors file and prepares it on the GPU. */
-export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
-  return Model.create(await resolveWeights(path, options.architecture), options);
+/**
+ * Loads a PyTorch checkpoint (.ckpt/.pt/.pth) or safetensors file and prepares it on the GPU. The
+ * source is a file path (Node), a URL, an ArrayBuffer or typed array (a Node Buffer too), or a
+ * File/Blob; without one, the bundled default model (its thresholds: defaultThresholds()).
+ */
+export async function loadModel(source?: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  return Model.create(await resolveWeights(source, options.architecture), options);
 }

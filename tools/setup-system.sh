@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system pieces rcae needs on Debian bookworm: a Vulkan driver recent enough for Dawn
-# (Mesa lavapipe from bookworm-backports) when no WebGPU-capable Vulkan ICD is present.
+# (Mesa lavapipe from bookworm-backports) when no WebGPU-capable Vulkan ICD is present, and
+# Chromium for the browser tests (headless, WebGPU on its own SwiftShader adapter).
 # Idempotent and quick when already done. RCAE_SETUP_TORCH=1 (set by tools/setup.mjs under CI) also
 # installs Debian's python3-torch, the tests' and tools/' reference (never needed at run time).
 set -euo pipefail
@@ -31,6 +32,15 @@ if ! mesa_ok; then
   add_backports
   [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -i backports || true)" ] || apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+fi
+
+# Chromium only serves the browser tests, so its absence is reported, not fatal.
+if ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "rcae setup: Chromium not installed and not root; the browser tests (test/web) will be skipped: apt-get install chromium" >&2
+  elif ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; then
+    echo "rcae setup: apt-get install chromium failed; the browser tests (test/web) will be skipped" >&2
+  fi
 fi
 
 if [ "${RCAE_SETUP_TORCH:-0}" = 1 ] && ! /usr/bin/python3 -c 'import torch, numpy, PIL' 2>/dev/null; then

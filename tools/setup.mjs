@@ -1,7 +1,7 @@
 // One idempotent setup step for `npm test`, `npm start` and `npm run bench` on a fresh machine:
 // npm dependencies, a WebGPU-capable Vulkan driver when the system has none (Debian: lavapipe from
-// bookworm-backports), under CI (or RCAE_SETUP_TORCH=1) Debian's PyTorch as the tests' reference,
-// then the TypeScript build. Fast when everything is already in place.
+// bookworm-backports), Chromium for the browser tests, under CI (or RCAE_SETUP_TORCH=1) Debian's
+// PyTorch as the tests' reference, then the build. Fast when everything is already in place.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,9 +52,11 @@ const wantTorch = Boolean(process.env.CI) || process.env.RCAE_SETUP_TORCH === '1
 if (!depsInstalled()) run('npm', ['install', '--no-audit', '--no-fund']);
 const needDriver = !vulkanDriverPresent();
 const needTorch = wantTorch && !torchPresent();
-if (needDriver || needTorch) {
+const needChromium = process.platform === 'linux' && !existsSync(process.env.RCAE_CHROMIUM ?? '/usr/bin/chromium');
+if (needDriver || needTorch || needChromium) {
   if (onDebian) execFileSync('bash', [join(root, 'tools', 'setup-system.sh')], { cwd: root, stdio: 'inherit', env: { ...process.env, RCAE_SETUP_TORCH: needTorch ? '1' : '0' } });
   else if (needDriver) console.error('rcae setup: no WebGPU-capable Vulkan driver found; install one (Mesa >= 23 or a vendor driver)');
-  else console.error('rcae setup: PyTorch (the tests\' reference) is not installed; the tests that need it will be skipped');
+  else if (needTorch) console.error('rcae setup: PyTorch (the tests\' reference) is not installed; the tests that need it will be skipped');
+  else console.error('rcae setup: Chromium not found; the browser tests (test/web) will be skipped: install it or set RCAE_CHROMIUM');
 }
 run(process.execPath, [join(root, 'tools', 'build.mjs')]);

@@ -4,9 +4,11 @@
 // the parent before it writes the canonical file the children share.
 import type { Architecture } from '../../src/graph/architecture.js';
 import { elementCount, parameterList } from '../../src/graph/architecture.js';
+import '../../src/node/platform.js';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
 import { WeightsFormatError, formatShape } from '../../src/weights/errors.js';
-import { type TensorToWrite, writeSafetensors } from '../../src/weights/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
+import type { TensorToWrite } from '../../src/weights/safetensors.js';
 import type { Params } from './folding.js';
 
 /** The metadata key under which the architecture travels with the weights (same as `rcae convert`). */

@@ -2,6 +2,7 @@
 // stderr and a non-zero exit. Commands do their work through the library API; none touches the GPU
 // directly.
 
+import '../node/platform.js';
 import { commands } from './commands/index.js';
 import { UsageError } from './args.js';
 
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version') {
-    const { version } = await import('./version.js');
+    const { version } = await import('../node/version.js');
     process.stdout.write(version() + '\n');
     return 0;
   }

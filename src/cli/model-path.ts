@@ -1,12 +1,11 @@
 // Where the CLI finds its model: --model, else the default model bundled with the package.
 
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadModel, type Model } from '../model.js';
+import { DEFAULT_MODEL_PATH } from '../node/platform.js';
 import { UsageError } from './args.js';
 
-/** The bundled default model (models/default.safetensors at the package root). */
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../../models/default.safetensors', import.meta.url));
+export { DEFAULT_MODEL_PATH };
 
 export function modelPath(option: string | undefined): string {
   if (option) return option;

@@ -1,26 +1,14 @@
-// Detection thresholds: calibrating them from real (and fake) reconstruction errors, and reading and
-// writing them in the published model's file layout,
+// Detection thresholds: calibrating them from real (and fake) reconstruction errors, and checking
+// and choosing them in the published model's file layout,
 // `reconstruction_thresholds.thresholds.<level>.value`, which this project extends with measured
 // statistics, definitions and provenance. Files are untrusted input: the reader bounds the size,
 // validates what it uses and keeps every other field untouched so a round trip loses nothing.
+// Files are read and written in thresholds-file.ts (Node).
 
-import { readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { basename, dirname, extname, join } from 'node:path';
-import { writeFileAtomically } from '../pipeline/atomic.js';
+import { platform } from '../platform.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
 
 export class ThresholdsError extends Error {}
-
-/** The bundled thresholds, calibrated for the bundled model (models/default.safetensors). */
-export function defaultThresholdsPath(): string {
-  return fileURLToPath(new URL('../../../models/default.thresholds.json', import.meta.url));
-}
-
-/** Where a model's own thresholds live by convention: `NAME.thresholds.json` beside `NAME.<ext>`. */
-export function thresholdsPathBeside(modelPath: string): string {
-  return join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}.thresholds.json`);
-}
 
 export const LEVELS = ['strict', 'balanced', 'sensitive', 'optimal'] as const;
 export type LevelName = (typeof LEVELS)[number];
@@ -207,26 +195,22 @@ export function parseThresholds(json: unknown, source: string): ThresholdsDocume
   return json as ThresholdsDocument;
 }
 
-export function readThresholds(path: string): ThresholdsDocument {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    throw new ThresholdsError(`${path}: no such thresholds file`);
-  }
-  if (size > MAX_THRESHOLDS_BYTES) throw new ThresholdsError(`${path}: ${size} bytes is too large for a thresholds file (limit ${MAX_THRESHOLDS_BYTES})`);
+/** Parses a thresholds file's bytes; `source` names it in errors. */
+export function parseThresholdsBytes(bytes: Uint8Array, source: string): ThresholdsDocument {
+  if (bytes.length > MAX_THRESHOLDS_BYTES) throw new ThresholdsError(`${source}: ${bytes.length} bytes is too large for a thresholds file (limit ${MAX_THRESHOLDS_BYTES})`);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new ThresholdsError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new ThresholdsError(`${source}: not valid JSON (${(err as Error).message})`);
   }
-  return parseThresholds(json, path);
+  return parseThresholds(json, source);
 }
 
-export async function writeThresholds(path: string, doc: ThresholdsDocument): Promise<void> {
-  parseThresholds(doc, path);
-  await writeFileAtomically(path, JSON.stringify(doc, null, 2) + '\n');
+/** The thresholds calibrated for the bundled default model, on any platform (a file in Node, fetched in a browser). */
+export async function defaultThresholds(): Promise<ThresholdsDocument> {
+  const where = platform().defaultModel().thresholds;
+  return parseThresholdsBytes(await platform().readBytes(where, MAX_THRESHOLDS_BYTES), where);
 }
 
 /**

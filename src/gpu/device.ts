@@ -1,9 +1,7 @@
-// Adapter discovery and the device wrapper every kernel runs through. Nothing here knows about
-// models or kernels: it allocates buffers, moves bytes, submits work and turns WebGPU errors into
-// GpuError with a message that says which step failed.
-import { create, globals } from 'webgpu';
-
-Object.assign(globalThis, globals);
+// The device wrapper every kernel runs through, and the seam where adapters come from (Dawn in
+// Node, navigator.gpu in a browser). Nothing here knows about models or kernels, or about the
+// platform: it allocates buffers, moves bytes, submits work and turns WebGPU errors into GpuError
+// with a message that says which step failed.
 
 export interface AdapterSummary {
   index: number;
@@ -17,12 +15,15 @@ export interface AdapterSummary {
 }
 
 export interface OpenOptions {
-  /** Adapter index from listAdapters(), or a case-insensitive substring of its vendor/device/description. */
+  /**
+   * Adapter index from listAdapters(), or a case-insensitive substring of its vendor/device/description
+   * (Node; RCAE_ADAPTER when absent). A browser offers one adapter and ignores it.
+   */
   adapter?: string;
   /**
    * Drop Dawn's safety nets for speed: bounds clamping on every buffer access (disable_robustness)
    * and the polyfills that make integer division by zero defined. A kernel bug then reads or writes
-   * out of bounds instead of being clamped. Off by default; never used by the tests.
+   * out of bounds instead of being clamped. Off by default; never used by the tests. Dawn (Node) only.
    */
   fastUnsafe?: boolean;
 }
@@ -40,39 +41,21 @@ export class GpuError extends Error {
   override name = 'GpuError';
 }
 
-type DawnInstance = ReturnType<typeof create>;
-
-// Dawn instances must outlive every adapter and device made from them, so they are created once
-// per flag set and held for the life of the process.
-const instances = new Map<string, DawnInstance>();
-function dawnInstance(flags: string[]): DawnInstance {
-  const key = flags.join('\n');
-  let instance = instances.get(key);
-  if (!instance) {
-    instance = create(flags);
-    instances.set(key, instance);
-  }
-  return instance;
+/** An adapter, and the Dawn toggles it was opened with (none in a browser). */
+export interface FoundAdapter {
+  summary: AdapterSummary;
+  adapter: GPUAdapter;
+  toggles: string[];
 }
 
-interface DawnAdapterEntry { backend: string; name: string }
-
-// Dawn's Node binding has no enumeration call; asking for an adapter that cannot exist makes it
-// list every adapter it sees in the rejection message, which is the only complete inventory.
-async function dawnAdapterEntries(): Promise<DawnAdapterEntry[]> {
-  const impossible = 'rcae-no-such-adapter-\u0000';
-  try {
-    await dawnInstance([`adapter=${impossible}`]).requestAdapter();
-  } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    return [...text.matchAll(/^\s*\*\s*backend:\s*'([^']*)',\s*name:\s*'(.*)'\s*$/gm)].map((m) => ({ backend: m[1], name: m[2] }));
-  }
-  return [];
+/** Where adapters come from: Dawn in Node (src/node/dawn.ts), navigator.gpu in a browser. */
+export interface GpuProvider {
+  requestAdapter(options: OpenOptions): Promise<FoundAdapter>;
 }
 
 const softwarePattern = /llvmpipe|lavapipe|swiftshader|software|warp|basic render/i;
 
-function summarize(index: number, backend: string, adapter: GPUAdapter): AdapterSummary {
+export function summarizeAdapter(index: number, backend: string, adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const isFallback = Boolean(info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
@@ -88,53 +71,24 @@ function summarize(index: number, backend: string, adapter: GPUAdapter): Adapter
   };
 }
 
-interface FoundAdapter { summary: AdapterSummary; adapter: GPUAdapter; flags: string[] }
+/** The standard entry point, present in browsers that support WebGPU. */
+export const navigatorGpuProvider: GpuProvider = {
+  async requestAdapter() {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) throw new GpuError('WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled, or Node with the rcae-webgpu package');
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new GpuError('WebGPU is present but offers no adapter: it is disabled for this GPU or this browser (in Chrome, chrome://gpu says why)');
+    return { summary: summarizeAdapter(0, 'browser', adapter), adapter, toggles: [] };
+  },
+};
 
-async function findAdapters(): Promise<FoundAdapter[]> {
-  const found: FoundAdapter[] = [];
-  for (const entry of await dawnAdapterEntries()) {
-    const flags = [`backend=${entry.backend}`, `adapter=${entry.name}`];
-    const adapter = await dawnInstance(flags).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-    if (adapter) found.push({ summary: summarize(found.length, entry.backend, adapter), adapter, flags });
-  }
-  if (found.length > 0) return found;
-  // The listing format is Dawn-internal; if it ever changes, fall back to what the standard API offers.
-  for (const options of [{ powerPreference: 'high-performance' }, { forceFallbackAdapter: true }] as const) {
-    const adapter = await dawnInstance([]).requestAdapter(options).catch(() => null);
-    if (!adapter) continue;
-    const summary = summarize(found.length, 'default', adapter);
-    if (!found.some((f) => f.summary.description === summary.description)) found.push({ summary, adapter, flags: [] });
-  }
-  return found;
-}
+let provider: GpuProvider = navigatorGpuProvider;
 
-export async function listAdapters(): Promise<AdapterSummary[]> {
-  return (await findAdapters()).map((f) => f.summary);
-}
-
-function pickAdapter(found: FoundAdapter[], wanted: string | undefined): FoundAdapter {
-  if (found.length === 0) throw new GpuError('no WebGPU adapter found (Dawn sees no Vulkan/Metal/D3D device)');
-  const names = found.map((f) => `${f.summary.index}: ${f.summary.description || f.summary.device} [${f.summary.backend}]`).join('; ');
-  if (wanted === undefined || wanted.trim() === '') {
-    return found.find((f) => !f.summary.isSoftware) ?? found[0];
-  }
-  if (/^\d+$/.test(wanted.trim())) {
-    const hit = found[Number(wanted.trim())];
-    if (!hit) throw new GpuError(`adapter index ${wanted} out of range; available: ${names}`);
-    return hit;
-  }
-  const needle = wanted.toLowerCase();
-  const hit = found.find(({ summary: s }) => [s.vendor, s.device, s.description].some((t) => t.toLowerCase().includes(needle)));
-  if (!hit) throw new GpuError(`no adapter matches "${wanted}"; available: ${names}`);
-  return hit;
+export function setGpuProvider(next: GpuProvider): void {
+  provider = next;
 }
 
 const wantedFeatures = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
-
-// On real GPUs: allow_unsafe_apis exposes the experimental subgroup-matrix feature (tensor cores),
-// and Dawn hides shader-f16 on NVIDIA's Vulkan driver unless vulkan_enable_f16_on_nvidia is set.
-const GPU_TOGGLES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
-const FAST_UNSAFE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer_div_and_mod'];
 
 /** Every numeric limit of a limits object (adapter or device), by name. */
 function numericLimits(limits: GPUSupportedLimits): Record<string, number> {
@@ -164,11 +118,14 @@ function pickFragment(configs: MatrixConfig[], subgroupMin: number, subgroupMax:
 
 export type BufferKind = 'storage' | 'uniform' | 'readback';
 
-const bufferUsage: Record<BufferKind, number> = {
-  storage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-  uniform: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  readback: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-};
+// Read when a buffer is made, not at import: in Node the GPUBufferUsage global appears only once the
+// Dawn provider is loaded.
+const bufferUsage = (kind: BufferKind): number =>
+  ({
+    storage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    uniform: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    readback: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  })[kind];
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
@@ -212,17 +169,7 @@ export class Gpu {
   }
 
   static async open(opts: OpenOptions = {}): Promise<Gpu> {
-    const found = await findAdapters();
-    const picked = pickAdapter(found, opts.adapter ?? process.env.RCAE_ADAPTER);
-    const { summary } = picked;
-    const toggles = [...(summary.isSoftware ? [] : GPU_TOGGLES), ...(opts.fastUnsafe ? FAST_UNSAFE_TOGGLES : [])];
-    let adapter = picked.adapter;
-    if (toggles.length > 0) {
-      // Toggles are per Dawn instance: ask again for the same adapter through an instance that has them.
-      const again = await dawnInstance([...picked.flags, `enable-dawn-features=${toggles.join(',')}`]).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-      if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${toggles.join(', ')}`);
-      adapter = again;
-    }
+    const { adapter, summary, toggles } = await provider.requestAdapter(opts);
     const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
     let device: GPUDevice;
     try {
@@ -251,7 +198,7 @@ export class Gpu {
     const size = Math.max(usage === 'uniform' ? 16 : 4, roundUp(byteLength, usage === 'uniform' ? 16 : 4));
     const limit = usage === 'storage' ? Math.min(this.limits.maxBufferSize, this.limits.maxStorageBufferBindingSize) : this.limits.maxBufferSize;
     if (size > limit) throw new GpuError(`create buffer ${label}: ${size} bytes exceeds this adapter's limit of ${limit}`);
-    const buffer = this.device.createBuffer({ size, usage: bufferUsage[usage], label });
+    const buffer = this.device.createBuffer({ size, usage: bufferUsage(usage), label });
     // Counted so that a long-running process can prove it frees what it allocates.
     this.live++;
     const destroy = buffer.destroy.bind(buffer);

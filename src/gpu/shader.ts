@@ -1,23 +1,30 @@
 // A kernel's WGSL source, its uniform block and its binding list, declared together. Pipelines are
 // made from a shader plus override constants and cached per device under a key derived from both,
-// so a variant can never be served by a pipeline compiled for another.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// so a variant can never be served by a pipeline compiled for another. WGSL comes as strings: every
+// .wgsl file under src/ is bundled at build time into wgsl-bundle.ts (tools/build.mjs), so nothing
+// is read from disk at run time and the same code runs in a browser.
 import { Gpu, GpuError } from './device.js';
 import type { UniformFields, UniformStruct, UniformValues } from './uniforms.js';
+import { WGSL_SOURCES } from './wgsl-bundle.js';
 
 /** Binding 0 is always the uniform block; the rest follow in the order listed here. */
 export type StorageAccess = 'read' | 'read_write';
 export type OverrideConstants = Readonly<Record<string, number>>;
 export type WgslExtension = 'subgroups' | 'f16' | 'chromium_experimental_subgroup_matrix';
 
+/**
+ * A bundled .wgsl file by its path under src/ ('kernels/mse/mse.wgsl'), or WGSL text with a name
+ * for shaders outside src/ (benchmarks, tests).
+ */
+export type WgslSource = string | { name: string; code: string };
+
 export interface KernelShaderSpec<F extends UniformFields> {
   /** Unique name, part of every pipeline cache key. */
   id: string;
-  /** The .wgsl file; it must not declare the uniform struct itself (it is injected from `uniforms`). */
-  source: URL;
+  /** The kernel's WGSL; it must not declare the uniform struct itself (it is injected from `uniforms`). */
+  source: WgslSource;
   /** Shared WGSL snippets (helper functions, their overrides) placed before the source. */
-  includes?: readonly URL[];
+  includes?: readonly WgslSource[];
   /** Generated declarations (type aliases, tile constants) placed before the includes. */
   prelude?: string;
   /** WGSL extensions the source uses (emitted as `enable` directives, which must precede everything). */
@@ -39,17 +46,16 @@ export class KernelShader<F extends UniformFields> {
     this.storage = spec.storage;
     this.enables = spec.enables ?? [];
     const directives = this.enables.map((e) => `enable ${e};\n`).join('');
-    const parts = [...(spec.includes ?? []), spec.source].map(readSource);
+    const parts = [...(spec.includes ?? []), spec.source].map(wgslText);
     this.code = [directives + spec.uniforms.wgsl, spec.prelude ?? '', ...parts].join('\n');
   }
 }
 
-function readSource(url: URL): string {
-  try {
-    return readFileSync(fileURLToPath(url), 'utf8');
-  } catch (err) {
-    throw new GpuError(`${fileURLToPath(url)}: cannot read kernel source (${(err as Error).message})`);
-  }
+function wgslText(source: WgslSource): string {
+  if (typeof source !== 'string') return source.code;
+  const code = WGSL_SOURCES.get(source);
+  if (code === undefined) throw new GpuError(`${source}: no such WGSL file bundled from src/ (rebuild with tools/build.mjs?)`);
+  return code;
 }
 
 const declaredIds = new Set<string>();

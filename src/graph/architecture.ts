@@ -2,7 +2,9 @@
 // validation, and the canonical list of state-dict tensors it implies. Everything else (graph
 // building, weight mapping, the PyTorch reference in tools/) derives from this one description.
 
-export type Activation = 'none' | 'relu' | 'leaky_relu' | 'tanh';
+import type { Activation } from '../kernels/activation.js';
+
+export type { Activation };
 
 export interface StageSpec {
   channels: number;

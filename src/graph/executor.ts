@@ -16,10 +16,9 @@ import { LinearKernel, packLinearWeights, type LinearSpec } from '../kernels/lin
 import { MseKernel } from '../kernels/mse/mse.js';
 import { type KernelVariant, defaultVariant, gemmBackendOf, isGemmVariant, nchwVariantOf, variantProblem } from '../kernels/variants.js';
 import { foldBatchNorm } from './fold.js';
-import { type LinearNode, type Node, type Plan, type Value, assignSlots, planFlops, valueSize } from './plan.js';
+import { type LinearNode, type Node, type ParamStore, type Plan, type Value, assignSlots, planFlops, valueSize } from './plan.js';
 
-/** Canonical state-dict name -> float32 data (BN running stats included; see parameterList). */
-export type ParamStore = ReadonlyMap<string, Float32Array>;
+export type { ParamStore };
 
 export type Endpoint = 'latent' | 'reconstruction' | 'error';
 

@@ -10,6 +10,9 @@ import {
   bottleneckSize,
 } from './architecture.js';
 
+/** Canonical state-dict name -> float32 data (BN running stats included; see parameterList). */
+export type ParamStore = ReadonlyMap<string, Float32Array>;
+
 /** A tensor of the graph, per sample: [channels, height, width] (features are [n, 1, 1]). */
 export interface Value {
   id: number;

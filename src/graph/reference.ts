@@ -5,8 +5,7 @@
 import { activateReference } from '../kernels/reference.js';
 import { conv2dReference, convTranspose2dReference } from '../kernels/conv2d/reference.js';
 import { BN_EPS } from './architecture.js';
-import type { ParamStore } from './executor.js';
-import { type ConvNode, type Plan, valueSize } from './plan.js';
+import { type ConvNode, type ParamStore, type Plan, valueSize } from './plan.js';
 
 function param(params: ParamStore, name: string): Float32Array {
   const p = params.get(name);

@@ -1,7 +1,8 @@
-// Maps the architecture's activation names to the ACTIVATION override of activation.wgsl.
-import type { Activation } from '../graph/architecture.js';
+// The activations a kernel epilogue can apply, and their ACTIVATION override ids in activation.wgsl.
+// The type lives here, below the graph, so kernels never import the architecture.
+export type Activation = 'none' | 'relu' | 'leaky_relu' | 'tanh';
 
-export const activationInclude = new URL('./activation.wgsl', import.meta.url);
+export const activationInclude = 'kernels/activation.wgsl';
 
 const ids: Record<Activation, number> = { none: 0, relu: 1, leaky_relu: 2, tanh: 3 };
 

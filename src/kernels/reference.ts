@@ -1,5 +1,5 @@
 // Float64 CPU references shared by the kernel tests: the epilogue activation, computed exactly.
-import type { Activation } from '../graph/architecture.js';
+import type { Activation } from './activation.js';
 
 export function activateReference(v: number, activation: Activation, slope: number): number {
   switch (activation) {

@@ -1,8 +1,7 @@
 // Opens a weights file whatever its extension (torch.save zip or safetensors, told apart by their
 // first bytes), finds the model's state dict inside whatever training script wrapped it, and
 // returns its tensors by name with the scalars worth showing (epoch, hyper-parameters).
-import { constants as bufferConstants } from 'node:buffer';
-import { readFile, stat } from 'node:fs/promises';
+import { platform } from '../platform.js';
 import { WeightsFormatError } from './errors.js';
 import { InertObject, PyTuple, pyTypeName, type PyValue } from './pickle.js';
 import { looksLikeSafetensors, parseSafetensors } from './safetensors.js';
@@ -32,10 +31,12 @@ const MAX_METADATA_ENTRIES = 256;
 const MAX_METADATA_VALUE = 1024;
 const LEGACY_HINT = 'legacy torch.save format not supported; re-save with torch>=1.6';
 
+/** Largest weights file read (4 GiB, about what one ArrayBuffer holds in Node and in browsers). */
+export const MAX_CHECKPOINT_BYTES = 2 ** 32;
+
+/** Reads a checkpoint from a path (Node) or URL (browser, or http(s) anywhere). */
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
-  const size = (await stat(path)).size;
-  if (size > bufferConstants.MAX_LENGTH) throw new WeightsFormatError(path, `file of ${size} bytes is too large to load`);
-  return parseCheckpoint(await readFile(path), path);
+  return parseCheckpoint(await platform().readBytes(path, MAX_CHECKPOINT_BYTES), path);
 }
 
 /** Parses a checkpoint already in memory; `path` names it in errors. */
@@ -49,7 +50,7 @@ export function parseCheckpoint(bytes: Uint8Array, path: string): Checkpoint {
     return { path, format: 'safetensors', tensors, stateDictKey: null, metadata: st.metadata, skipped: [], keyPrefix: prefix };
   }
   // Pre-1.6 torch.save wrote bare pickles (first byte PROTO) or, older still, a tar archive.
-  const isTar = bytes.length >= 262 && Buffer.from(bytes.subarray(257, 262)).toString('latin1') === 'ustar';
+  const isTar = bytes.length >= 262 && String.fromCharCode(...bytes.subarray(257, 262)) === 'ustar';
   if ((bytes.length > 1 && bytes[0] === 0x80 && bytes[1] <= 5) || isTar) throw new WeightsFormatError(path, LEGACY_HINT);
   throw new WeightsFormatError(path, 'not a checkpoint: expected a torch.save zip archive or a safetensors file');
 }

@@ -1,9 +1,7 @@
 // safetensors: an 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
 // Reading validates the header the way the reference implementation does (offsets in range,
-// sized to match dtype x shape, contiguous and covering the data exactly); writing goes to a
-// temporary file that is renamed into place, so a crash never leaves a partial file.
-import { open } from 'node:fs/promises';
-import { writeAtomically } from '../pipeline/atomic.js';
+// sized to match dtype x shape, contiguous and covering the data exactly); encoding builds the
+// bytes, which src/node/safetensors-file.ts writes to a file.
 import { WeightsFormatError, formatShape } from './errors.js';
 import { DTYPE_BYTES, MAX_RANK, StoredTensor, assertLittleEndianHost, elementCount, type HostTensor, type TensorDType } from './tensor.js';
 
@@ -99,8 +97,11 @@ export interface TensorToWrite {
   data: Float32Array;
 }
 
-/** Writes float32 tensors in the given order; the file appears complete or not at all. */
-export async function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Promise<void> {
+/**
+ * A safetensors file for float32 tensors in the given order, as parts to write one after another
+ * (the tensors' own bytes are views, not copies). `path` names the file in errors.
+ */
+export function encodeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array[] {
   assertLittleEndianHost();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -112,20 +113,10 @@ export async function writeSafetensors(path: string, tensors: readonly TensorToW
     offset += t.data.byteLength;
   }
   // Pad the header with spaces so the data section starts 8-byte aligned, as the reference writer does.
-  const json = JSON.stringify(header);
-  const headerBytes = Buffer.from(json + ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8), 'utf8');
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-
-  await writeAtomically(path, async (tmp) => {
-    const file = await open(tmp, 'w');
-    try {
-      await file.write(prefix);
-      await file.write(headerBytes);
-      for (const t of tensors) await file.write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-  });
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new Uint8Array(json.length + ((8 - (json.length % 8)) % 8)).fill(0x20);
+  headerBytes.set(json);
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  return [prefix, headerBytes, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
 }

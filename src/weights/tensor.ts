@@ -1,7 +1,6 @@
 // A tensor read from a weights file, kept as raw little-endian bytes until someone asks for
 // float32: large checkpoints are converted once, on demand, and strided views (a transposed
 // tensor saved as-is) are gathered element by element.
-import { endianness } from 'node:os';
 import { WeightsFormatError, formatShape } from './errors.js';
 
 export type TensorDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i64' | 'i32' | 'u8' | 'bool';
@@ -18,8 +17,9 @@ export const DTYPE_BYTES: Readonly<Record<TensorDType, number>> = { f32: 4, f16:
 export const MAX_RANK = 16;
 
 /** Files and GPU buffers are little-endian; typed arrays use the host's order, so the two must agree. */
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function assertLittleEndianHost(): void {
-  if (endianness() !== 'LE') throw new Error('rcae handles weights on little-endian hosts only');
+  if (!littleEndianHost) throw new Error('rcae handles weights on little-endian hosts only');
 }
 
 export function elementCount(shape: readonly number[]): number {

@@ -1,9 +1,8 @@
 // A ZIP reader for torch.save archives. The whole file is in memory; every offset and size read
 // from it is checked against the file before use, so a truncated or hostile archive fails with a
 // one-line error instead of reading out of bounds or inflating without limit.
-import { constants as bufferConstants } from 'node:buffer';
-import { crc32, inflateRawSync } from 'node:zlib';
 import { WeightsFormatError } from './errors.js';
+import { crc32, inflateRaw } from './inflate.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -20,6 +19,8 @@ export const ZIP_LIMITS = {
   maxNameLength: 4096,
   // Deflate cannot compress better than about 1032:1; a larger claimed ratio is a lie or a bomb.
   maxDeflateRatio: 1100,
+  /** One inflated entry must fit one ArrayBuffer (4 GiB in Node and in browsers). */
+  maxEntryBytes: 2 ** 32,
 };
 
 const SIG_LOCAL = 0x04034b50;
@@ -61,7 +62,7 @@ export class ZipArchive {
       data = raw;
     } else {
       try {
-        data = inflateRawSync(raw, { maxOutputLength: Math.max(entry.size, 1) });
+        data = inflateRaw(raw, entry.size);
       } catch (err) {
         throw new WeightsFormatError(this.source, `corrupt zip: entry ${name} does not inflate (${(err as Error).message})`);
       }
@@ -222,7 +223,7 @@ function locateData(r: Reader, name: string, sizes: RawSizes, method: number, da
     r.fail(`truncated zip (entry ${name} of ${sizes.compressed} bytes at ${start} overruns the central directory at ${dataLimit})`);
   }
   if (method === 0 && sizes.size !== sizes.compressed) r.fail(`corrupt zip: stored entry ${name} has size ${sizes.size} but ${sizes.compressed} stored bytes`);
-  if (method === 8 && (sizes.size > bufferConstants.MAX_LENGTH || sizes.size > Math.max(1024, sizes.compressed * ZIP_LIMITS.maxDeflateRatio))) {
+  if (method === 8 && (sizes.size > ZIP_LIMITS.maxEntryBytes || sizes.size > Math.max(1024, sizes.compressed * ZIP_LIMITS.maxDeflateRatio))) {
     r.fail(`corrupt zip: entry ${name} claims ${sizes.size} bytes from ${sizes.compressed} compressed bytes`);
   }
   return start;

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { parameterList } from '../../src/graph/architecture.js';
 import { readNpy, writeNpy } from '../../src/io/npy.js';
 import { ARCHITECTURE_METADATA_KEY, resolveWeights } from '../../src/model.js';
-import { writeSafetensors } from '../../src/weights/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
 

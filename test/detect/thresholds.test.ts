@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  calibrateThresholds, defaultThresholdsPath, MAX_THRESHOLDS_BYTES, parseLevel, parseThresholds, pickThreshold, readThresholds,
-  thresholdsDocument, thresholdsPathBeside, ThresholdsError, writeThresholds, type Provenance,
+  calibrateThresholds, MAX_THRESHOLDS_BYTES, parseLevel, parseThresholds, pickThreshold, thresholdsDocument, ThresholdsError, type Provenance,
 } from '../../src/detect/thresholds.js';
 import { tempDir } from '../helpers/paths.js';
-import { sha256File } from '../../src/cli/commands/convert.js';
+import { sha256File } from '../../src/node/sha256.js';
 import { DEFAULT_MODEL_PATH } from '../../src/cli/model-path.js';
+import { defaultThresholdsPath, readThresholds, thresholdsPathBeside, writeThresholds } from '../../src/detect/thresholds-file.js';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-12) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Gpu, GpuError, gpuInfo, listAdapters } from '../../src/gpu/device.js';
+import { Gpu, GpuError, gpuInfo } from '../../src/gpu/device.js';
+import { listAdapters } from '../../src/node/dawn.js';
 import { bindKernel, computePipeline, kernelShader, pipelineCount, pipelineKey } from '../../src/gpu/shader.js';
 import { UniformLayoutError, uniformStruct } from '../../src/gpu/uniforms.js';
 import { testGpu } from '../helpers/gpu.js';
@@ -16,7 +18,8 @@ const echoUniforms = uniformStruct('EchoParams', {
   color: 'vec4f',
   last: 'u32',
 });
-const echo = kernelShader({ id: 'test-uniform-echo', source: new URL('./uniform-echo.wgsl', import.meta.url), uniforms: echoUniforms, storage: ['read_write'] });
+const echoSource = { name: 'test/gpu/uniform-echo.wgsl', code: readFileSync(new URL('./uniform-echo.wgsl', import.meta.url), 'utf8') };
+const echo = kernelShader({ id: 'test-uniform-echo', source: echoSource, uniforms: echoUniforms, storage: ['read_write'] });
 
 async function expectGpuError(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   try {
@@ -126,7 +129,7 @@ test('pipelines are cached by shader id and override constants', async () => {
   assert.is(pipelineCount(gpu), Math.max(before, 1));
   assert.is(pipelineKey(echo, { B: 2, A: 1 }), pipelineKey(echo, { A: 1, B: 2 }));
   assert.is.not(pipelineKey(echo, { A: 1 }), pipelineKey(echo, { A: 2 }));
-  assert.throws(() => kernelShader({ id: 'test-uniform-echo', source: new URL('./uniform-echo.wgsl', import.meta.url), uniforms: echoUniforms, storage: [] }), /declared twice/);
+  assert.throws(() => kernelShader({ id: 'test-uniform-echo', source: echoSource, uniforms: echoUniforms, storage: [] }), /declared twice/);
 });
 
 test('destroy is idempotent and later use is a GpuError', async () => {

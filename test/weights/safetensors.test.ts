@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
 import { WeightsFormatError } from '../../src/weights/errors.js';
-import { SAFETENSORS_MAX_HEADER, parseSafetensors, writeSafetensors, type TensorToWrite } from '../../src/weights/safetensors.js';
+import { writeSafetensors } from '../../src/node/safetensors-file.js';
+import { SAFETENSORS_MAX_HEADER, parseSafetensors, type TensorToWrite } from '../../src/weights/safetensors.js';
 import { rejectsFormat, throwsFormat } from './helpers.js';
 import { SEED, random } from '../helpers/random.js';
 

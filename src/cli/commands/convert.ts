@@ -1,17 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { parameterList } from '../../graph/architecture.js';
 import { ARCHITECTURE_METADATA_KEY, resolveWeights } from '../../model.js';
-import { writeSafetensors } from '../../weights/safetensors.js';
+import { writeSafetensors } from '../../node/safetensors-file.js';
+import { sha256File } from '../../node/sha256.js';
+import { version } from '../../node/version.js';
 import { parse, required, UsageError, type Command } from '../args.js';
-import { version } from '../version.js';
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export const convert: Command = {
   name: 'convert',

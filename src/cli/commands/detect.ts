@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { defaultThresholdsPath, parseLevel, pickThreshold, readThresholds, thresholdsPathBeside, type PickedThreshold } from '../../detect/thresholds.js';
+import { parseLevel, pickThreshold, type PickedThreshold } from '../../detect/thresholds.js';
+import { defaultThresholdsPath, readThresholds, thresholdsPathBeside } from '../../detect/thresholds-file.js';
 import { formatOption, gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';

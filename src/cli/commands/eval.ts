@@ -2,12 +2,12 @@ import { measureErrorSets } from '../../detect/error-sets.js';
 import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
 import { rocCurve } from '../../detect/metrics.js';
 import { histogramSvg, renderPng, rocPlotSvg } from '../../detect/plots.js';
-import { readThresholds } from '../../detect/thresholds.js';
+import { readThresholds } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { writeFileAtomically } from '../../pipeline/atomic.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from './calibrate.js';
+import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from '../error-set-options.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number) => v.toPrecision(6);

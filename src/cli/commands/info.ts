@@ -1,4 +1,5 @@
-import { Gpu, gpuInfo, listAdapters } from '../../gpu/device.js';
+import { Gpu, gpuInfo } from '../../gpu/device.js';
+import { listAdapters } from '../../node/dawn.js';
 import { gpuOptions, parse, type Command } from '../args.js';
 
 export const info: Command = {

@@ -5,7 +5,7 @@
 import { GpuError, type Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
-import type { Activation } from '../../graph/architecture.js';
+import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
 import { boundDispatch, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
@@ -71,13 +71,13 @@ const convUniforms = uniformStruct('ConvParams', {
 });
 
 // Pixel/phase geometry, identical in every variant.
-const geometryInclude = new URL('./conv2d-geometry.wgsl', import.meta.url);
+const geometryInclude = 'kernels/conv2d/conv2d-geometry.wgsl';
 
 // The variants differ only in their main body (and the subgroup one in its WGSL extension).
 function convShader(variant: ConvVariant, enables: readonly 'subgroups'[] = []) {
   return kernelShader({
     id: `conv2d-${variant}`,
-    source: new URL(`./conv2d-${variant}.wgsl`, import.meta.url),
+    source: `kernels/conv2d/conv2d-${variant}.wgsl`,
     includes: [activationInclude, geometryInclude],
     enables,
     uniforms: convUniforms,

@@ -88,7 +88,7 @@ const gemmFields = {
 type GemmFields = typeof gemmFields;
 const gemmUniforms = uniformStruct('GemmParams', gemmFields);
 
-const here = (file: string) => new URL(`./${file}`, import.meta.url);
+const here = (file: string) => `kernels/conv2d/${file}`;
 const REDUCE_WG = 256;
 
 /** Invocations per workgroup of a tile. */

@@ -10,7 +10,7 @@ const elementwiseUniforms = uniformStruct('ElementwiseParams', { count: 'u32', t
 
 const shader = kernelShader({
   id: 'elementwise-activation',
-  source: new URL('./activation.wgsl', import.meta.url),
+  source: 'kernels/elementwise/activation.wgsl',
   includes: [activationInclude],
   uniforms: elementwiseUniforms,
   storage: ['read', 'read_write'],

@@ -2,7 +2,7 @@
 import { GpuError, type Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
-import type { Activation } from '../../graph/architecture.js';
+import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
 import { packConvWeights, packedOutputChannels } from '../conv2d/conv2d.js';
 import { boundDispatch, type BoundDispatch } from '../dispatch.js';
@@ -47,7 +47,7 @@ const linearUniforms = uniformStruct('LinearParams', {
 
 const shader = kernelShader({
   id: 'linear',
-  source: new URL('./linear.wgsl', import.meta.url),
+  source: 'kernels/linear/linear.wgsl',
   includes: [activationInclude],
   uniforms: linearUniforms,
   storage: ['read', 'read', 'read', 'read_write'],

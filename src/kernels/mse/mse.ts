@@ -10,7 +10,7 @@ const mseUniforms = uniformStruct('MseParams', { batch: 'u32', perSample: 'u32',
 
 const shader = kernelShader({
   id: 'mse',
-  source: new URL('./mse.wgsl', import.meta.url),
+  source: 'kernels/mse/mse.wgsl',
   uniforms: mseUniforms,
   storage: ['read', 'read', 'read_write'],
 });

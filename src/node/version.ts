@@ -1,3 +1,4 @@
+// The package's version, for --version, provenance and benchmark records.
 import { readFileSync } from 'node:fs';
 
 /** The package version from package.json (read at run time so it cannot drift). */

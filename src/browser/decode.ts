@@ -1,0 +1,42 @@
+// Images in a browser: the browser's own decoder (createImageBitmap) and a canvas give RGBA pixels,
+// which then take the same PIL-exact resize and normalisation as in Node. Orientation comes from
+// EXIF as in Node; colour profiles and premultiplication are turned off so the pixels are the
+// file's. PNG decodes to the same bytes as sharp; JPEG decoders may differ by a few levels.
+import { rgbaToRgb8, rgb8ToTensor } from '../image/tensor.js';
+
+/** Largest image accepted, as in Node (8192 x 8192). */
+export const MAX_BROWSER_PIXELS = 8192 * 8192;
+
+export interface DecodedImage {
+  width: number;
+  height: number;
+  /** Interleaved RGB, row-major. */
+  rgb: Uint8Array;
+}
+
+export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'image'): Promise<DecodedImage> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' });
+  } catch (err) {
+    throw new Error(`${name}: cannot decode image (${(err as Error).message || 'unsupported or corrupt'})`);
+  }
+  try {
+    const { width, height } = bitmap;
+    if (width * height > MAX_BROWSER_PIXELS) throw new Error(`${name}: ${width}x${height} is larger than the limit of ${MAX_BROWSER_PIXELS} pixels`);
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    if (!context) throw new Error(`${name}: no 2D canvas to read pixels with`);
+    context.drawImage(bitmap, 0, 0);
+    const pixels = context.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
+    return { width, height, rgb: rgbaToRgb8(pixels.data, width, height) };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** Decodes one image into the model's [3, size, size] input. */
+export async function imageTensor(blob: Blob, size = 128, name?: string): Promise<Float32Array> {
+  const image = await decodeImage(blob, name);
+  return rgb8ToTensor(image.rgb, image.width, image.height, size);
+}

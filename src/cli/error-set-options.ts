@@ -1,0 +1,52 @@
+// Options shared by calibrate and eval: where the real and fake errors come from, and the checks
+// made before hours of scoring.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { ErrorSetRequest } from '../detect/error-sets.js';
+import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
+import { gpuOptions, intOption, required, UsageError, type ParsedValues } from './args.js';
+
+/** Options shared by calibrate and eval: where the real and fake errors come from. */
+export const errorSetOptions = {
+  model: { type: 'string' },
+  real: { type: 'string' },
+  fake: { type: 'string' },
+  synthetic: { type: 'string' },
+  seed: { type: 'string' },
+  batch: { type: 'string' },
+  every: { type: 'string' },
+  ...gpuOptions,
+} as const;
+
+export const errorSetHelp = `  --model M         checkpoint or safetensors; default: the bundled model
+  --real SRC        real images: an image, a directory (recursive), a .tar/.tar.gz archive, or a .npy tensor
+  --fake SRC        fake images, as for --real
+  --synthetic K[:N] make N fakes instead (default N: as many as the real set), K one of:
+${SYNTHETIC_KINDS.map((k) => `                      ${k.padEnd(14)}${SYNTHETIC_DESCRIPTIONS[k]}`).join('\n')}
+                    all but noise start from the first N images of --real
+  --seed S          seed of the synthetic fakes (default 0)
+  --every K         use every K-th image of --real and --fake, in input order (e.g. a 1-in-5 subset of a
+                    class-sorted archive keeps every class; default 1: all)
+  --batch N         samples per GPU batch (default 32)
+  --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`;
+
+export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fakeRequired: boolean): ErrorSetRequest {
+  const real = required(values.real, 'real');
+  if (values.fake !== undefined && values.synthetic !== undefined) throw new UsageError('give --fake or --synthetic, not both');
+  if (fakeRequired && values.fake === undefined && values.synthetic === undefined) throw new UsageError('--fake SRC or --synthetic KIND[:N] is required');
+  let synthetic;
+  try {
+    synthetic = values.synthetic === undefined ? undefined : parseSynthetic(values.synthetic);
+  } catch (err) {
+    if (err instanceof SyntheticError) throw new UsageError(`--synthetic: ${err.message}`);
+    throw err;
+  }
+  if (synthetic && synthetic.kind !== 'noise' && /\.npy$/i.test(real)) throw new UsageError(`--synthetic ${synthetic.kind} changes images; --real ${real} is a tensor`);
+  return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every: intOption(values.every, 'every', 1) };
+}
+
+/** Fails before hours of scoring, not after, when an output cannot be written. */
+export function requireOutputDirectory(path: string, option: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir)) throw new UsageError(`--${option}: directory ${dir} does not exist`);
+}

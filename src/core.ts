@@ -1,0 +1,40 @@
+// The platform-neutral API: everything here uses only WebGPU types, typed arrays and fetch/Blob, so
+// it runs unchanged in Node (src/index.ts adds Dawn, files and sharp) and in a browser
+// (src/browser/index.ts adds image decoding on a canvas). test/core/imports.test.ts keeps it so.
+export {
+  loadModel,
+  resolveWeights,
+  resolveCheckpoint,
+  Model,
+  ARCHITECTURE_METADATA_KEY,
+  type LoadOptions,
+  type ModelSource,
+  type ResolvedWeights,
+} from './model.js';
+export { setPlatform, type Platform } from './platform.js';
+export { Gpu, GpuError, gpuInfo, setGpuProvider, type AdapterSummary, type GpuProvider, type OpenOptions } from './gpu/device.js';
+export {
+  referenceArchitecture,
+  validateArchitecture,
+  parameterList,
+  parameterCount,
+  type Architecture,
+  type StageSpec,
+  type Activation,
+  type ParamSpec,
+} from './graph/architecture.js';
+export { readCheckpoint, parseCheckpoint } from './weights/checkpoint.js';
+export { resizeBilinearPil } from './image/resize.js';
+export { rgb8ToTensor, rgbaToRgb8, toNormalizedChw } from './image/tensor.js';
+export {
+  calibrateThresholds,
+  defaultThresholds,
+  parseThresholds,
+  parseThresholdsBytes,
+  pickThreshold,
+  thresholdsDocument,
+  LEVELS,
+  type ThresholdsDocument,
+} from './detect/thresholds.js';
+export { evaluateDetector, type Evaluation } from './detect/evaluate.js';
+export { auroc, averagePrecision, eer, tprAtFpr, rocCurve, percentile } from './detect/metrics.js';

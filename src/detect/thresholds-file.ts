@@ -1,0 +1,33 @@
+// Thresholds files in Node: where they are by convention, and reading and writing them (writes go
+// through a temporary file, so a crash never leaves half a file).
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { writeFileAtomically } from '../pipeline/atomic.js';
+import { platform } from '../platform.js';
+import { MAX_THRESHOLDS_BYTES, parseThresholds, parseThresholdsBytes, ThresholdsError, type ThresholdsDocument } from './thresholds.js';
+
+/** The bundled thresholds, calibrated for the bundled model (models/default.safetensors). */
+export function defaultThresholdsPath(): string {
+  return platform().defaultModel().thresholds;
+}
+
+/** Where a model's own thresholds live by convention: `NAME.thresholds.json` beside `NAME.<ext>`. */
+export function thresholdsPathBeside(modelPath: string): string {
+  return join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}.thresholds.json`);
+}
+
+export function readThresholds(path: string): ThresholdsDocument {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new ThresholdsError(`${path}: no such thresholds file`);
+  }
+  if (size > MAX_THRESHOLDS_BYTES) throw new ThresholdsError(`${path}: ${size} bytes is too large for a thresholds file (limit ${MAX_THRESHOLDS_BYTES})`);
+  return parseThresholdsBytes(readFileSync(path), path);
+}
+
+export async function writeThresholds(path: string, doc: ThresholdsDocument): Promise<void> {
+  parseThresholds(doc, path);
+  await writeFileAtomically(path, JSON.stringify(doc, null, 2) + '\n');
+}
