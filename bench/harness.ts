@@ -11,6 +11,9 @@ import { referenceArchitecture } from '../src/graph/architecture.js';
 import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';
 import { referenceForward } from '../src/graph/reference.js';
+import type { TileTable } from '../src/graph/executor.js';
+import type { Precision } from '../src/kernels/conv2d/gemm.js';
+import type { KernelVariant } from '../src/kernels/variants.js';
 import { Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
 import { version } from '../src/node/version.js';
 import { measurePeakGflops } from './peak.js';
@@ -18,6 +21,11 @@ import { PEER_ENGINES, preparePeerModel, runPeer } from './peers/index.js';
 
 /** Outputs agree when every value is within this of the other engine's (fp32, different sum orders). */
 export const OUTPUT_TOLERANCE = 1e-4;
+/**
+ * The same for f16 storage: every layer's output is rounded to 11 significant bits, and 28 layers
+ * compound it (measured on the w=64 random model: see bench/NOTES.md).
+ */
+export const F16_OUTPUT_TOLERANCE = 2e-2;
 
 export interface BenchConfig {
   /** Checkpoint to run; default: the full-width reference with seeded random weights. */
@@ -31,6 +39,11 @@ export interface BenchConfig {
   profile: boolean;
   peers: boolean;
   adapter?: string;
+  precision?: Precision;
+  variant?: KernelVariant;
+  fastUnsafe?: boolean;
+  /** Tuned tiles for the device (from `rcae tune`'s cache). */
+  tuning?: (gpu: Gpu) => TileTable;
   /** Called with progress lines (stderr). */
   log: (line: string) => void;
 }
@@ -55,6 +68,8 @@ export interface RunFigures {
 export interface LayerFigures {
   name: string;
   shape: string;
+  /** The variant, precision and (GEMM) tile that ran the layer, and whether the tile was tuned. */
+  kernel: string;
   gflop: number;
   ms: number;
   gflops: number;
@@ -67,7 +82,7 @@ export interface BenchResult {
   adapter: Record<string, unknown>;
   versions: Record<string, string>;
   commit: string | null;
-  model: { source: string; base_width: number; parameters: number; gflop_per_sample: number };
+  model: { source: string; base_width: number; parameters: number; gflop_per_sample: number; precision: Precision; variant: KernelVariant; tuned_layers: number };
   peak_gflops: number;
   peak_method: string;
   runs: RunFigures[];
@@ -83,9 +98,10 @@ function gitCommit(): string | null {
 }
 
 async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string; resolved: ResolvedWeights }> {
+  const options = { gpu, precision: config.precision, variant: config.variant, tuning: config.tuning };
   if (config.model) {
     const resolved = await resolveWeights(config.model);
-    return { model: await Model.create(resolved, { gpu }), source: config.model, resolved };
+    return { model: await Model.create(resolved, options), source: config.model, resolved };
   }
   const arch = referenceArchitecture(config.width);
   const source = `reference w=${config.width}, seeded random weights (seed ${config.seed})`;
@@ -99,7 +115,7 @@ async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: M
     skipped: [],
     metadata: {},
   };
-  return { model: await Model.create(resolved, { gpu }), source, resolved };
+  return { model: await Model.create(resolved, options), source, resolved };
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, count: number): number {
@@ -123,12 +139,14 @@ async function measure(name: string, fn: () => Promise<unknown>, config: BenchCo
 }
 
 export async function runBench(config: BenchConfig): Promise<BenchResult> {
-  const gpu = await Gpu.open({ adapter: config.adapter });
+  const gpu = await Gpu.open({ adapter: config.adapter, fastUnsafe: config.fastUnsafe });
   try {
     config.log(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.device || gpu.adapter.description} (${gpu.adapter.backend})`);
     const peak = await measurePeakGflops(gpu);
     config.log(`attainable peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.method})`);
     const { model, source, resolved } = await loadBenchModel(config, gpu);
+    config.log(`kernels: ${model.variant} ${model.precision}${gpu.toggles.length ? `, toggles ${gpu.toggles.join(',')}` : ''}`);
+    const tolerance = model.precision === 'f16' ? F16_OUTPUT_TOLERANCE : OUTPUT_TOLERANCE;
     const runs: RunFigures[] = [];
     let layers: BenchResult['layers'] = null;
     try {
@@ -146,7 +164,7 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
         const e2e = await measure(`rcae e2e b${batch}`, () => model.reconstruct(images), config);
         const rcaeRow = figures('rcae', batch, 'end-to-end', e2e, flops, peak.gflops);
         rcaeRow.max_abs_diff = maxAbsDiff(output, reference, model.imageSize);
-        rcaeRow.outputs_match = rcaeRow.max_abs_diff <= OUTPUT_TOLERANCE;
+        rcaeRow.outputs_match = rcaeRow.max_abs_diff <= tolerance;
         rcaeRow.note = 'sample 0 vs float64 CPU reference';
         runs.push(rcaeRow);
         if (batch <= model.maxChunk) {
@@ -165,7 +183,7 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
           const ms = { median: r.msMedian, min: Math.min(...r.ms), max: Math.max(...r.ms), iterations: r.ms.length };
           const row = figures(engine, batch, 'end-to-end', ms, flops, peak.gflops);
           row.max_abs_diff = maxAbsDiff(r.output, output, output.length);
-          row.outputs_match = row.max_abs_diff <= OUTPUT_TOLERANCE;
+          row.outputs_match = row.max_abs_diff <= tolerance;
           row.note = `vs rcae, whole batch${r.backend ? `; ${r.backend}` : ''}`;
           runs.push(row);
         }
@@ -174,13 +192,14 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
     } finally {
       model.dispose();
     }
+    const tunedLayers = model.kernels(Math.min(Math.max(...config.batches), model.maxChunk)).filter((k) => k.kernel.endsWith('(tuned)')).length;
     return {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
-      adapter: { ...gpu.adapter, features: [...gpu.features].sort() },
+      adapter: { ...gpu.adapter, features: [...gpu.features].sort(), toggles: gpu.toggles, fragment: gpu.fragment ?? null },
       versions: { rcae: version(), node: process.version },
       commit: gitCommit(),
-      model: { source, base_width: model.arch.baseWidth, parameters: model.parameterCount, gflop_per_sample: model.flopsPerSample / 1e9 },
+      model: { source, base_width: model.arch.baseWidth, parameters: model.parameterCount, gflop_per_sample: model.flopsPerSample / 1e9, precision: model.precision, variant: model.variant, tuned_layers: tunedLayers },
       peak_gflops: peak.gflops,
       peak_method: peak.method,
       runs,
@@ -220,7 +239,7 @@ async function profileLayers(model: Model, config: BenchConfig, gpu: Gpu): Promi
   const profile = await model.profileLayers(batch);
   const total = profile.reduce((s, l) => s + l.ms, 0);
   const rows = profile
-    .map((l) => ({ name: l.name, shape: l.shape, gflop: l.flops / 1e9, ms: l.ms, gflops: l.ms > 0 ? l.flops / 1e6 / l.ms : 0, pct_of_total: (100 * l.ms) / total }))
+    .map((l) => ({ name: l.name, shape: l.shape, kernel: l.kernel, gflop: l.flops / 1e9, ms: l.ms, gflops: l.ms > 0 ? l.flops / 1e6 / l.ms : 0, pct_of_total: (100 * l.ms) / total }))
     .sort((a, b) => b.ms - a.ms);
   return { batch, method, rows };
 }
@@ -234,7 +253,7 @@ export function markdownSummary(r: BenchResult): string {
   const a = r.adapter as { vendor?: string; device?: string; description?: string; backend?: string };
   lines.push(`## rcae bench — ${r.model.source}`, '');
   lines.push(`Adapter: ${a.vendor ?? ''} ${a.device || a.description || ''} (${a.backend ?? ''}); machine: ${r.machine.cpu}, ${r.machine.cores} cores; commit ${r.commit ?? 'unknown'}; ${r.date}`);
-  lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample. Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`, '');
+  lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample; kernels ${r.model.variant} ${r.model.precision} (${r.model.tuned_layers} layers tuned). Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`, '');
   const rcae = new Map(r.runs.filter((x) => x.engine === 'rcae' && x.timing === 'end-to-end').map((x) => [x.batch, x.samples_per_s]));
   lines.push('| engine | timing | batch | samples/s (median) | min–max | ms/batch | GFLOP/s | % of peak | vs rcae | outputs match |');
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
@@ -245,8 +264,8 @@ export function markdownSummary(r: BenchResult): string {
   }
   if (r.layers && r.layers.rows.length > 0) {
     lines.push('', `### Per-layer profile (batch ${r.layers.batch}, ${r.layers.method})`, '');
-    lines.push('| layer | output shape | GFLOP | ms | GFLOP/s | % of total |', '| --- | --- | ---: | ---: | ---: | ---: |');
-    for (const l of r.layers.rows) lines.push(`| ${l.name} | ${l.shape} | ${fixed(l.gflop, 3)} | ${fixed(l.ms, 2)} | ${fixed(l.gflops, 1)} | ${fixed(l.pct_of_total, 1)} |`);
+    lines.push('| layer | output shape | kernel | GFLOP | ms | GFLOP/s | % of total |', '| --- | --- | --- | ---: | ---: | ---: | ---: |');
+    for (const l of r.layers.rows) lines.push(`| ${l.name} | ${l.shape} | ${l.kernel} | ${fixed(l.gflop, 3)} | ${fixed(l.ms, 2)} | ${fixed(l.gflops, 1)} | ${fixed(l.pct_of_total, 1)} |`);
   }
   return lines.join('\n') + '\n';
 }

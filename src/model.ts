@@ -81,8 +81,11 @@ export interface LoadOptions extends OpenOptions {
   precision?: Precision;
   /** Force a convolution kernel variant; default $RCAE_CONV_VARIANT, else the device's default. */
   variant?: KernelVariant;
-  /** Tuned GEMM tiles (see `rcae tune`); layers without an entry use the built-in heuristic. */
-  tiles?: TileTable;
+  /**
+   * Tuned GEMM tiles for the device the model opens (see `rcae tune`); layers without an entry use
+   * the built-in heuristic.
+   */
+  tuning?: (gpu: Gpu) => TileTable;
 }
 
 /** A loaded model. Inputs are float32 NCHW images normalised to [-1, 1] ([n, 3, 128, 128] for the reference). */
@@ -112,7 +115,7 @@ export class Model {
       const envVariant = platform().env('RCAE_CONV_VARIANT');
       const variant = options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : undefined);
       const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
-        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tiles }));
+        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tuning?.(gpu) }));
       const { params: _params, ...weights } = resolved;
       return new Model(gpu, !options.gpu, executor, weights);
     } catch (err) {
@@ -128,6 +131,11 @@ export class Model {
 
   get variant(): KernelVariant {
     return this.executor.variant;
+  }
+
+  /** What runs each layer at `batch` samples per chunk: variant, precision, tile and its source. */
+  kernels(batch: number): { name: string; kernel: string }[] {
+    return this.executor.plan.nodes.map((node) => ({ name: node.name, kernel: this.executor.kernelOf(node, batch) }));
   }
 
   /** GFLOP per sample of a full forward pass (reconstruction). */

@@ -47,4 +47,19 @@ export function required(value: string | undefined, name: string): string {
 /** Options every GPU command takes. */
 export const gpuOptions = {
   adapter: { type: 'string' },
+  precision: { type: 'string' },
+  variant: { type: 'string' },
+  'fast-unsafe': { type: 'boolean' },
 } as const satisfies Options;
+
+/** The help lines for gpuOptions, appended to every GPU command's help. */
+export const gpuOptionsHelp = `  --adapter A     GPU adapter index or name substring (also RCAE_ADAPTER)
+  --precision P   f32 (default) or f16: weights and activations stored as f16, f32 accumulation
+  --variant V     force a convolution kernel: register, subgroup, shared, tile, matrix,
+                  matrix-emulated (also RCAE_CONV_VARIANT); default: tuned, else by adapter
+  --fast-unsafe   drop Dawn's bounds clamping and integer-division polyfills (faster, unchecked)`;
+
+export function precisionOption(value: string | undefined): 'f32' | 'f16' {
+  if (value === undefined || value === 'f32' || value === 'f16') return value ?? 'f32';
+  throw new UsageError(`--precision must be f32 or f16, got '${value}'`);
+}

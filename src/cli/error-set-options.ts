@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ErrorSetRequest } from '../detect/error-sets.js';
 import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
-import { gpuOptions, intOption, required, UsageError, type ParsedValues } from './args.js';
+import { gpuOptions, gpuOptionsHelp, intOption, required, UsageError, type ParsedValues } from './args.js';
 
 /** Options shared by calibrate and eval: where the real and fake errors come from. */
 export const errorSetOptions = {
@@ -28,7 +28,7 @@ ${SYNTHETIC_KINDS.map((k) => `                      ${k.padEnd(14)}${SYNTHETIC_D
   --every K         use every K-th image of --real and --fake, in input order (e.g. a 1-in-5 subset of a
                     class-sorted archive keeps every class; default 1: all)
   --batch N         samples per GPU batch (default 32)
-  --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`;
+${gpuOptionsHelp}`;
 
 export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fakeRequired: boolean): ErrorSetRequest {
   const real = required(values.real, 'real');

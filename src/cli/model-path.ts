@@ -1,9 +1,13 @@
-// Where the CLI finds its model: --model, else the default model bundled with the package.
+// Where the CLI finds its model (--model, else the default model bundled with the package) and how
+// it opens it: adapter, precision, kernel variant, the unsafe-speed toggles, and the tuned tiles of
+// `rcae tune` for this device when there are any.
 
 import { existsSync } from 'node:fs';
 import { loadModel, type Model } from '../model.js';
+import { parseVariant } from '../kernels/variants.js';
 import { DEFAULT_MODEL_PATH } from '../node/platform.js';
-import { UsageError } from './args.js';
+import { tuningTable } from '../node/tune-cache.js';
+import { precisionOption, UsageError } from './args.js';
 
 export { DEFAULT_MODEL_PATH };
 
@@ -13,6 +17,22 @@ export function modelPath(option: string | undefined): string {
   throw new UsageError('--model is required (no bundled default model found)');
 }
 
-export async function openModel(option: string | undefined, adapter: string | undefined): Promise<Model> {
-  return loadModel(modelPath(option), { adapter });
+/** The values of args.gpuOptions (and --model) as a command parsed them. */
+export interface ModelFlags {
+  model?: string;
+  adapter?: string;
+  precision?: string;
+  variant?: string;
+  'fast-unsafe'?: boolean;
+}
+
+export async function openModel(flags: ModelFlags): Promise<Model> {
+  const precision = precisionOption(flags.precision);
+  let variant;
+  try {
+    variant = flags.variant === undefined ? undefined : parseVariant(flags.variant, '--variant');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return loadModel(modelPath(flags.model), { adapter: flags.adapter, fastUnsafe: flags['fast-unsafe'], precision, variant, tuning: (gpu) => tuningTable(gpu, precision).table });
 }

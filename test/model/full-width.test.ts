@@ -15,15 +15,21 @@ import { python, pythonEnv as env, torchMissing } from '../helpers/torch.js';
 
 const dir = join(repoRoot, '.cache', 'full-width');
 
-requires(test, torchMissing, { ci: true })('full width: 34,849,667 parameters and PyTorch parity on a published-style checkpoint', async () => {
+// f32 keeps the 1e-4 bound everywhere; f16 storage has the bounds of issue 7 (per-sample MSE 1e-2
+// relative, latent 1e-2 absolute) and 5e-2 on the reconstruction.
+const bounds = { f32: { reconstruction: 1e-4, latent: 1e-4, mse: 1e-4 }, f16: { reconstruction: 5e-2, latent: 1e-2, mse: 1e-2 } };
+const gpu = await testGpu();
+
+for (const precision of ['f32', 'f16'] as const) {
+  const missing = torchMissing ?? (precision === 'f16' && !gpu.features.has('shader-f16') ? 'the adapter has no shader-f16' : null);
+  requires(test, missing, { ci: true })(`full width, ${precision}: 34,849,667 parameters and PyTorch parity on a published-style checkpoint`, async () => {
   if (!existsSync(join(dir, 'manifest.json'))) {
     const made = spawnSync(python, [join(repoRoot, 'tools', 'make_fixtures.py'), '--full-width', dir], { env, encoding: 'utf8' });
     assert.is(made.status, 0, made.stderr);
   }
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   assert.is(manifest.parameterCount, 34_849_667);
-  const gpu = await testGpu();
-  const model = await loadModel(join(dir, 'model-published.ckpt'), { gpu });
+  const model = await loadModel(join(dir, 'model-published.ckpt'), { gpu, precision });
   try {
     assert.is(model.parameterCount, 34_849_667);
     assert.is(model.arch.baseWidth, 64);
@@ -34,15 +40,17 @@ requires(test, torchMissing, { ci: true })('full width: 34,849,667 parameters an
       const want = readNpy(join(dir, file)).data;
       let worst = 0;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (relative ? Math.abs(want[i]) : 1));
-      console.log(`  w=64 ${name}: max ${relative ? 'relative' : 'abs'} error ${worst.toExponential(2)}`);
-      assert.ok(worst <= 1e-4, `${name}: ${worst}`);
+      const bound = bounds[precision][name as keyof (typeof bounds)['f32']];
+      console.log(`  w=64 ${precision} (${model.variant}) ${name}: max ${relative ? 'relative' : 'abs'} error ${worst.toExponential(2)} (bound ${bound})`);
+      assert.ok(worst <= bound, `${name}: ${worst}`);
     };
     check('reconstruction', reconstruction, 'recon-random.npy');
     check('latent', latent, 'latent-random.npy');
-    check('per-sample MSE', error, 'mse-random.npy', true);
+    check('mse', error, 'mse-random.npy', true);
   } finally {
     model.dispose();
   }
-});
+  });
+}
 
 test.run();

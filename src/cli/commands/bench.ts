@@ -1,5 +1,7 @@
 import { markdownSummary, runBench } from '../../../bench/harness.js';
-import { gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
+import { gpuOptions, gpuOptionsHelp, intOption, parse, precisionOption, UsageError, type Command } from '../args.js';
+import { parseVariant } from '../../kernels/variants.js';
+import { tuningTable } from '../../node/tune-cache.js';
 import { writeFileAtomically } from '../../pipeline/atomic.js';
 
 function batchList(value: string | undefined): number[] {
@@ -30,13 +32,24 @@ Options:
                    (CPU, when python3-torch is installed) on the same model, weights and input
   --no-profile     skip the per-layer profile
   --json FILE      write every figure as JSON
-  --adapter A      GPU adapter index or name substring (also RCAE_ADAPTER)`,
+  --no-tuned       ignore tuned tiles (rcae tune) and use the built-in heuristic
+${gpuOptionsHelp}
+
+The per-layer profile names the kernel each layer ran: variant, precision, GEMM tile, and whether
+the tile came from the tuning cache ('tuned') or the heuristic.`,
   async run(argv) {
     const { values } = parse(argv, {
       model: { type: 'string' }, width: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
       time: { type: 'string' }, iterations: { type: 'string' }, peers: { type: 'boolean' }, 'no-profile': { type: 'boolean' },
-      json: { type: 'string' }, ...gpuOptions,
+      json: { type: 'string' }, 'no-tuned': { type: 'boolean' }, ...gpuOptions,
     }, 'bench');
+    const precision = precisionOption(values.precision);
+    let variant;
+    try {
+      variant = values.variant === undefined ? undefined : parseVariant(values.variant, '--variant');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     const result = await runBench({
       model: values.model,
       width: intOption(values.width, 'width', 64),
@@ -47,6 +60,10 @@ Options:
       profile: !values['no-profile'],
       peers: Boolean(values.peers),
       adapter: values.adapter,
+      precision,
+      variant,
+      fastUnsafe: values['fast-unsafe'],
+      tuning: values['no-tuned'] ? undefined : (gpu) => tuningTable(gpu, precision).table,
       log: (line) => process.stderr.write(line + '\n'),
     });
     if (values.json) await writeFileAtomically(values.json, JSON.stringify(result, null, 2) + '\n');

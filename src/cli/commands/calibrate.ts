@@ -37,7 +37,7 @@ ${errorSetHelp}`,
     const request = errorSetRequest(values, false);
     requireOutputDirectory(out, 'out');
     if (values.plot) requireOutputDirectory(values.plot, 'plot');
-    const model = await openModel(values.model, values.adapter);
+    const model = await openModel(values);
     let sets;
     try {
       sets = await measureErrorSets(model, request);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseLevel, pickThreshold, type PickedThreshold } from '../../detect/thresholds.js';
 import { defaultThresholdsPath, readThresholds, thresholdsPathBeside } from '../../detect/thresholds-file.js';
-import { formatOption, gpuOptions, intOption, parse, UsageError, type Command } from '../args.js';
+import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
@@ -59,7 +59,7 @@ Options:
   --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
   --out FILE        write rows to FILE (atomically) instead of stdout
-  --adapter A       GPU adapter index or name substring (also RCAE_ADAPTER)`,
+${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
@@ -69,7 +69,7 @@ Options:
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
     const threshold = chooseThreshold(values.level, values.thresholds, values.model);
-    const model = await openModel(values.model, values.adapter);
+    const model = await openModel(values);
     let flagged = 0;
     let total = 0;
     try {

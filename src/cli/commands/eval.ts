@@ -51,7 +51,7 @@ ${errorSetHelp}`,
     if (values.json && values.json !== '-') requireOutputDirectory(values.json, 'json');
     if (values.plot) requireOutputDirectory(`${values.plot}-roc.png`, 'plot');
     const thresholds = values.thresholds ? readThresholds(values.thresholds) : undefined;
-    const model = await openModel(values.model, values.adapter);
+    const model = await openModel(values);
     let sets;
     try {
       sets = await measureErrorSets(model, request);

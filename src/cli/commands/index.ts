@@ -8,6 +8,7 @@ import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { inspect } from './inspect.js';
 import { score } from './score.js';
+import { tune } from './tune.js';
 import { embed, reconstruct } from './tensors.js';
 
-export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, bench, demo];
+export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, bench, tune, demo];

@@ -1,4 +1,4 @@
-import { formatOption, gpuOptions, intOption, parse, type Command } from '../args.js';
+import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
@@ -22,13 +22,13 @@ Options:
   --every K       score every K-th input only, in input order (default 1: all)
   --batch N       samples per GPU batch (default 32)
   --out FILE      write rows to FILE (atomically) instead of stdout
-  --adapter A     GPU adapter index or name substring (also RCAE_ADAPTER)`,
+${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, { model: { type: 'string' }, format: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string' }, ...gpuOptions }, 'score');
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
-    const model = await openModel(values.model, values.adapter);
+    const model = await openModel(values);
     try {
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error'], out);

@@ -4,7 +4,7 @@ import { comparisonGrid, comparisonGridPng } from '../../image/grid.js';
 import { writeNpy } from '../../io/npy.js';
 import { writeAtomically } from '../../pipeline/atomic.js';
 import type { Model } from '../../model.js';
-import { gpuOptions, intOption, parse, required, UsageError, type Command } from '../args.js';
+import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
 import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
 import { openModel } from '../model-path.js';
 import { progressBar } from '../../pipeline/progress.js';
@@ -55,7 +55,7 @@ Options:
                 map of the per-pixel squared error below (brighter = larger)`}
   --every K     use every K-th input only, in input order (default 1: all)
   --batch N     samples per GPU batch (default 32)
-  --adapter A   GPU adapter index or name substring (also RCAE_ADAPTER)`,
+${gpuOptionsHelp}`,
     async run(argv) {
       const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, ...gpuOptions }, name);
       const grid = embed ? undefined : values.grid;
@@ -65,7 +65,7 @@ Options:
       if (grid && !grid.endsWith('.png')) throw new UsageError(`--grid must name a .png file, got '${grid}'`);
       const batch = intOption(values.batch, 'batch', 32);
       const every = intOption(values.every, 'every', 1);
-      const model = await openModel(values.model, values.adapter);
+      const model = await openModel(values);
       try {
         const { count, data, inputs } = await collect(model, positionals, batch, every, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)), grid ? GRID_MAX : 0);
         const shape = embed ? [count, model.latentSize] : [count, model.arch.inChannels, model.arch.imageSize, model.arch.imageSize];

@@ -4,6 +4,8 @@
 // (stride FRAG_N). The SG invocations of a (virtual) subgroup share a result: invocation l holds
 // elements l, l + SG, ... Loads only record where the operand lies, since nothing writes the tiles
 // between a load and its use; multiply-accumulate reads the operands from workgroup memory.
+// Its k loop runs to params.fragK (= FRAG_K) rather than the constant: a software rasteriser
+// unrolls constant loops, and fully unrolled fragments took minutes to compile on lavapipe.
 
 const EPL = FRAG_M * FRAG_N / SG;
 
@@ -36,7 +38,7 @@ fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
     let row = e / FRAG_N;
     let col = e % FRAG_N;
     var sum = r[t];
-    for (var k = 0u; k < FRAG_K; k++) {
+    for (var k = 0u; k < params.fragK; k++) {
       sum = fma(f32(tileA[a.at + k * BP + row]), f32(tileB[b.at + k * BC + col]), sum);
     }
     r[t] = sum;
