@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Runs the benchmarks on a GPU machine from the unpacked bundle (made by bench/gpu/make-bundle.sh):
-# nvidia-smi, `rcae info`, `rcae bench` over the WebGPU (Vulkan) adapter, and the PyTorch CUDA baseline.
-# Everything lands in $OUT (./out when OUT is unset): run.log, nvidia-smi.txt, rcae-info.txt,
-# rcae-bench.json + .md, torch-baseline.json + .md. Exits non-zero when any step failed; later steps
-# still run.
+# Runs the GPU protocol on a GPU machine from the unpacked bundle (made by bench/gpu/make-bundle.sh), in
+# one call of at most ~9 minutes: nvidia-smi; `rcae info` with the Dawn toggles (subgroup-matrix
+# configs, shader-f16, workgroup storage, subgroup sizes); `rcae tune` per precision (the winners go
+# to $OUT/tune.json, which the bench then uses); `rcae bench` per precision with the per-layer profile;
+# the PyTorch CUDA baseline (fp32 with TF32 off, TF32, fp16 autocast, channels_last) on the same
+# architecture. Everything lands in $OUT (./out when OUT is unset): run.log, nvidia-smi.txt,
+# rcae-info.txt + .json, tune-<precision>.json, tune.json (the cache), rcae-bench-<precision>.json
+# + .md, torch-baseline.json + .md. Exits non-zero when any step failed; later steps still run.
 #
 # Usage: rcae-gpu-bundle/bench/gpu/run-on-gpu.sh [--loader auto|private|root] [STEP ...]
-#   STEP      info, rcae, torch (default: all three, in that order)
+#   STEP      info, tune, rcae, torch (default: all four, in that order)
 #   --loader  where the Vulkan loader comes from: auto (default) uses the system's libvulkan.so.1 when
 #             ldconfig knows one, else does what private does; private unpacks the bundled .debs into a
 #             temporary prefix put on LD_LIBRARY_PATH, writing nothing outside it; root unpacks them into /
 #             and runs ldconfig (the device machine's own recipe)
 # Environment (defaults in brackets):
-#   RCAE_BATCHES [1,8,32,64,128,256]   TORCH_BATCHES [1,8,32,128,256,512,1024]
-#   RCAE_TIMEOUT [300] and TORCH_TIMEOUT [200] seconds per step   RCAE_BENCH_ARGS, TORCH_ARGS: extra flags
+#   RCAE_PRECISIONS [f32,f16]   RCAE_BATCHES [64,256,1024]   RCAE_TUNE_BATCH [256]
+#   TORCH_BATCHES [1,8,32,128,256,512,1024]
+#   INFO_TIMEOUT [60], TUNE_TIMEOUT [75], RCAE_TIMEOUT [110] (per precision) and TORCH_TIMEOUT [100]
+#   seconds per step; RCAE_BENCH_ARGS, RCAE_TUNE_ARGS, TORCH_ARGS: extra flags
 #   PYTHON [python3], the one with CUDA PyTorch   RCAE_ADAPTER: adapter index or name substring for rcae
 #   VK_DRIVER_FILES [/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json]
 set -uo pipefail
@@ -27,13 +32,13 @@ while [ $# -gt 0 ]; do
     --loader)
       [[ ${2:-} =~ ^(auto|private|root)$ ]] || { echo "run-on-gpu: --loader takes auto, private or root" >&2; exit 2; }
       LOADER=$2; shift ;;
-    info|rcae|torch) STEPS+=("$1") ;;
+    info|tune|rcae|torch) STEPS+=("$1") ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-on-gpu: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#STEPS[@]} -gt 0 ] || STEPS=(info rcae torch)
+[ ${#STEPS[@]} -gt 0 ] || STEPS=(info tune rcae torch)
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -93,18 +98,29 @@ main() {
   nvidia-smi 2>&1 | tee "$OUT/nvidia-smi.txt" || echo "nvidia-smi failed"
 
   cd "$ROOT" || return 1
-  local s
+  # The tuned tiles of this run, and nothing from an earlier one, are what the bench uses.
+  export RCAE_TUNE_CACHE="$OUT/tune.json"
+  local s p precisions
+  IFS=, read -r -a precisions <<< "${RCAE_PRECISIONS:-f32,f16}"
   for s in "${STEPS[@]}"; do
     case $s in
       info)
-        step "rcae info" 120 "$OUT/rcae-info.txt" bash -c '"$1" bin/rcae.js info --list-adapters && "$1" bin/rcae.js info' _ "$node" ;;
+        step "rcae info" "${INFO_TIMEOUT:-60}" "$OUT/rcae-info.txt" bash -c '"$1" bin/rcae.js info --list-adapters && "$1" bin/rcae.js info && "$1" bin/rcae.js info --json > "$2"' _ "$node" "$OUT/rcae-info.json" ;;
+      tune)
+        for p in "${precisions[@]}"; do
+          # shellcheck disable=SC2086 # RCAE_TUNE_ARGS is a list of flags
+          step "rcae tune $p" "${TUNE_TIMEOUT:-75}" "$OUT/tune-$p.json" "$node" bin/rcae.js tune --precision "$p" \
+            --batch "${RCAE_TUNE_BATCH:-256}" --json ${RCAE_TUNE_ARGS:-}
+        done ;;
       rcae)
-        # shellcheck disable=SC2086 # RCAE_BENCH_ARGS is a list of flags
-        step "rcae bench" "${RCAE_TIMEOUT:-300}" "$OUT/rcae-bench.md" "$node" bin/rcae.js bench \
-          --batch "${RCAE_BATCHES:-1,8,32,64,128,256}" --json "$OUT/rcae-bench.json" ${RCAE_BENCH_ARGS:-} ;;
+        for p in "${precisions[@]}"; do
+          # shellcheck disable=SC2086 # RCAE_BENCH_ARGS is a list of flags
+          step "rcae bench $p" "${RCAE_TIMEOUT:-110}" "$OUT/rcae-bench-$p.md" "$node" bin/rcae.js bench --precision "$p" \
+            --batch "${RCAE_BATCHES:-64,256,1024}" --json "$OUT/rcae-bench-$p.json" ${RCAE_BENCH_ARGS:-}
+        done ;;
       torch)
         # shellcheck disable=SC2086 # TORCH_ARGS is a list of flags
-        step "torch baseline" "${TORCH_TIMEOUT:-200}" "$OUT/torch-baseline.md" "${PYTHON:-python3}" bench/gpu/torch_baseline.py \
+        step "torch baseline" "${TORCH_TIMEOUT:-100}" "$OUT/torch-baseline.md" "${PYTHON:-python3}" bench/gpu/torch_baseline.py \
           --device cuda --batches "${TORCH_BATCHES:-1,8,32,128,256,512,1024}" --json "$OUT/torch-baseline.json" ${TORCH_ARGS:-} ;;
     esac
   done

@@ -88,11 +88,13 @@ requires(bundle, runMissing, { ci: true })('run-on-gpu.sh from the unpacked bund
   const unpacked = sh(`tar -xJf '${archive}' -C '${work}'`);
   assert.is(unpacked.status, 0, tail(unpacked));
   out = join(work, 'results');
-  const steps = hasTorch ? 'info rcae torch' : 'info rcae';
+  const steps = hasTorch ? 'info tune rcae torch' : 'info tune rcae';
   // LD_DEBUG=libs makes the dynamic linker say which libvulkan.so.1 it loaded; only run.log sees it.
   const run = sh(`bash rcae-gpu-bundle/bench/gpu/run-on-gpu.sh --loader private ${steps}`, {
     OUT: out, VK_DRIVER_FILES: lavapipeIcd, LD_DEBUG: 'libs', NODE_PATH: undefined,
-    RCAE_BATCHES: '1,2', RCAE_BENCH_ARGS: '--width 2 --time 0 --iterations 1 --no-profile',
+    // f32 only (lavapipe compiles f16 kernels slowly); the GEMM 'tile' variant, so the tuned tiles are used.
+    RCAE_PRECISIONS: 'f32', RCAE_TUNE_BATCH: '2', RCAE_TUNE_ARGS: '--width 2 --variant tile --candidates 1',
+    RCAE_BATCHES: '1,2', RCAE_BENCH_ARGS: '--width 2 --variant tile --time 0 --iterations 1 --no-profile',
     PYTHON: torchPython, ...torchEnv, TORCH_BATCHES: '1,2', TORCH_ARGS: '--device cpu --width 2 --iterations 2 --warmup 1',
   }, work);
   const log = readFileSync(join(out, 'run.log'), 'utf8');
@@ -102,10 +104,17 @@ requires(bundle, runMissing, { ci: true })('run-on-gpu.sh from the unpacked bund
   const info = readFileSync(join(out, 'rcae-info.txt'), 'utf8');
   assert.match(info, /vulkan/i);
   assert.match(info, /llvmpipe|lavapipe/i);
-  const bench = JSON.parse(readFileSync(join(out, 'rcae-bench.json'), 'utf8'));
+  const info2 = JSON.parse(readFileSync(join(out, 'rcae-info.json'), 'utf8'));
+  assert.ok(Array.isArray(info2.subgroupMatrixConfigs) && info2.limits.maxComputeWorkgroupStorageSize > 0, 'rcae info --json reports subgroup-matrix configs and limits');
+  const tuned = JSON.parse(readFileSync(join(out, 'tune-f32.json'), 'utf8'));
+  assert.ok(tuned.layers.length > 10 && tuned.layers.every((l: { ms: number }) => l.ms > 0), 'rcae tune timed every layer');
+  const bench = JSON.parse(readFileSync(join(out, 'rcae-bench-f32.json'), 'utf8'));
+  assert.is(bench.model.variant, 'tile');
+  // Every conv and linear node (all but the MSE) found its tile in the run's own tuning cache.
+  assert.is(bench.model.tuned_layers, buildPlan(referenceArchitecture(2)).nodes.length - 1);
   assert.equal([...new Set(bench.runs.map((r: { batch: number }) => r.batch))].sort(), [1, 2]);
   assert.ok(bench.runs.every((r: { samples_per_s: number }) => r.samples_per_s > 0), 'every rcae run has a throughput');
-  assert.match(readFileSync(join(out, 'rcae-bench.md'), 'utf8'), /samples\/s/);
+  assert.match(readFileSync(join(out, 'rcae-bench-f32.md'), 'utf8'), /samples\/s/);
 });
 
 requires(bundle, runMissing ?? torchMissing, { ci: true })('run-on-gpu.sh from the unpacked bundle: the PyTorch baseline', () => {

@@ -18,7 +18,7 @@ export const info: Command = {
       else for (const a of adapters) process.stdout.write(`${a.index}  ${a.backend.padEnd(8)} ${a.vendor} ${a.device || a.description}${a.isSoftware ? '  (software)' : ''}\n`);
       return;
     }
-    const gpu = await Gpu.open({ adapter: values.adapter });
+    const gpu = await Gpu.open({ adapter: values.adapter, fastUnsafe: values['fast-unsafe'] });
     try {
       const summary = gpuInfo(gpu) as Record<string, unknown>;
       if (values.json) {

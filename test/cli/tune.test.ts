@@ -1,0 +1,73 @@
+// Precision, variants and tuning through the real CLI: `rcae tune` stores a winner per layer in the
+// cache it is given, `rcae bench` then runs every layer on a tuned tile and says so, `--precision f16`
+// scores within the f16 bounds of f32, and bad choices fail with one clear line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { convSpecOf, layerKey } from '../../src/graph/executor.js';
+import { buildPlan } from '../../src/graph/plan.js';
+import { validateArchitecture } from '../../src/graph/architecture.js';
+import { fixture, tempDir } from '../helpers/paths.js';
+import { rcae } from '../helpers/rcae.js';
+
+const w4 = join(fixture('model', 'w4'), 'model-published.ckpt');
+const w8 = fixture('model', 'w8');
+const tmp = tempDir();
+const cache = join(tmp, 'tune.json');
+const w4Plan = buildPlan(validateArchitecture(JSON.parse(readFileSync(join(fixture('model', 'w4'), 'arch.json'), 'utf8'))));
+const w4Nodes = w4Plan.nodes;
+const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'mse' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
+
+test('rcae tune stores a tile per distinct layer; rcae bench then runs every layer on a tuned tile', () => {
+  const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--cache', cache, '--json']);
+  assert.is(tuned.status, 0, tuned.stderr);
+  const result = JSON.parse(tuned.stdout);
+  assert.equal(result.layers.map((l: { layer: string }) => l.layer).sort(), [...w4Layers].sort());
+  for (const l of result.layers) assert.ok(l.ms > 0 && l.ms <= l.heuristic.ms, JSON.stringify(l));
+  const stored = JSON.parse(readFileSync(cache, 'utf8'));
+  const [device] = Object.values(stored.devices) as { tiles: Record<string, unknown> }[];
+  assert.is(Object.keys(device.tiles).length, result.layers.length);
+  assert.ok(Object.keys(device.tiles).every((k) => /^f32 .* @2$/.test(k)));
+
+  const json = join(tmp, 'bench.json');
+  const bench = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2', '--time', '0', '--iterations', '1', '--json', json], { RCAE_TUNE_CACHE: cache });
+  assert.is(bench.status, 0, bench.stderr);
+  const figures = JSON.parse(readFileSync(json, 'utf8'));
+  assert.is(figures.model.variant, 'tile');
+  assert.is(figures.model.tuned_layers, w4Nodes.length - 1);
+  assert.ok(figures.runs.every((r: { outputs_match: boolean | null }) => r.outputs_match !== false));
+  const kernels = figures.layers.rows.map((r: { kernel: string }) => r.kernel);
+  assert.ok(kernels.filter((k: string) => k !== 'mse').every((k: string) => /^tile f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
+  const untuned = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
+  assert.is(untuned.status, 0, untuned.stderr);
+  assert.is(JSON.parse(readFileSync(json, 'utf8')).model.tuned_layers, 0);
+});
+
+test('--precision f16 scores within the f16 bound of f32 (1e-2 relative)', () => {
+  const input = join(w8, 'input-cifar.npy');
+  const scores = (precision: string) => {
+    const r = rcae(['score', '--model', join(w8, 'model-published.ckpt'), '--precision', precision, '--format', 'jsonl', input]);
+    assert.is(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l).error as number);
+  };
+  const f32 = scores('f32');
+  const f16 = scores('f16');
+  assert.is(f16.length, f32.length);
+  f32.forEach((e, i) => assert.ok(Math.abs(f16[i] - e) / e <= 1e-2, `sample ${i}: f16 ${f16[i]} vs f32 ${e}`));
+});
+
+test('bad precision and variant choices fail with one line', () => {
+  const bad = rcae(['score', '--precision', 'f64', join(w8, 'input-cifar.npy')]);
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /--precision must be f32 or f16, got 'f64'/);
+  const variant = rcae(['score', '--variant', 'fastest', join(w8, 'input-cifar.npy')]);
+  assert.is(variant.status, 2);
+  assert.match(variant.stderr, /unknown kernel variant "fastest"/);
+  const f16Nchw = rcae(['score', '--variant', 'subgroup', '--precision', 'f16', join(w8, 'input-cifar.npy')]);
+  assert.is(f16Nchw.status, 1);
+  assert.match(f16Nchw.stderr, /variant 'subgroup' is float32 NCHW only/);
+  assert.is(f16Nchw.stderr.trim().split('\n').filter((l) => !/Warning: maxDynamic|artificially reduced/.test(l)).length, 1);
+});
+
+test.run();
