@@ -155,9 +155,10 @@ for (const [variant, precision] of variants) {
   });
 }
 
-test('the shapes cover the model: 16 distinct layers, up to 512 output channels', () => {
-  assert.is(layers.length, 18);
+test('the shapes cover the model: 20 distinct layers, 3 to 8192 output channels', () => {
+  assert.is(layers.length, 20);
   assert.is(Math.max(...layers.map((l) => l.spec.outChannels)), 8192);
+  assert.is(Math.min(...layers.map((l) => l.spec.outChannels)), 3);
   assert.ok(layers.some((l) => l.spec.residual) && layers.some((l) => l.spec.transposed) && layers.some((l) => l.kind === 'linear'));
 });
 
