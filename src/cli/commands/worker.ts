@@ -17,6 +17,12 @@ async function workerPerAdapter(argv: string[]): Promise<number> {
   return Math.max(...codes);
 }
 
+/** The options `rcae worker` takes (deploy/ files are checked against them). */
+export const WORKER_OPTIONS = {
+  redis: { type: 'string' }, adapter: { type: 'string' }, 'all-adapters': { type: 'boolean' }, concurrency: { type: 'string' },
+  'exit-when-idle': { type: 'boolean' }, 'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' },
+} as const;
+
 export const worker: Command = {
   name: 'worker',
   summary: 'score shards from the Redis queue on one GPU adapter (or one process per adapter)',
@@ -38,10 +44,7 @@ Options:
                            retaken after about this long; live workers renew it every MS/2
   --stalled-interval MS    how often to look for expired locks (default 30000)`,
   async run(argv) {
-    const { values } = parse(argv, {
-      redis: { type: 'string' }, adapter: { type: 'string' }, 'all-adapters': { type: 'boolean' }, concurrency: { type: 'string' },
-      'exit-when-idle': { type: 'boolean' }, 'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' },
-    }, 'worker');
+    const { values } = parse(argv, WORKER_OPTIONS, 'worker');
     if (values['all-adapters'] && values.adapter !== undefined) throw new UsageError('--adapter and --all-adapters exclude each other');
     const concurrency = intOption(values.concurrency, 'concurrency', 2);
     const lockDurationMs = intOption(values['lock-duration'], 'lock-duration', 30_000, 100);
