@@ -7,6 +7,9 @@ import { QueueError } from './connection.js';
 import { shardInputs } from './manifest.js';
 import { inChunks, JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';
 
+/** A job that still has shards queued or in progress. */
+export class JobPendingError extends QueueError {}
+
 export interface JobStatus {
   name: string;
   state: 'queued' | 'running' | 'finished' | 'cancelled';
@@ -96,7 +99,7 @@ export async function finishedFailures(redis: Redis, name: string): Promise<Map<
   const open = Array.from({ length: spec.shardCount }, (_, i) => i).filter((i) => !done.has(i) && !failures.has(i));
   if (open.length === 0) return failures;
   const { failed, pending } = await withQueue(redis, (queue) => bullFailures(queue, name, open));
-  if (pending > 0) throw new QueueError(`job ${name} is not finished: ${done.size} of ${spec.shardCount} shards done, ${pending} still queued or in progress (see rcae queue status ${name})`);
+  if (pending > 0) throw new JobPendingError(`job ${name} is not finished: ${done.size} of ${spec.shardCount} shards done, ${pending} still queued or in progress (see rcae queue status ${name})`);
   for (const [i, reason] of failed) failures.set(i, reason);
   return failures;
 }

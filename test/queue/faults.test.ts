@@ -161,8 +161,10 @@ test('an unreadable image fails its row, not the shard; a shard that cannot be s
   const bad = await rcaeAsync(['queue', 'submit', '--redis', redis.url, '--name', 'bad-model', '--model', model, '--level', LEVEL, '--shard-size', '4', '--attempts', '2', '--backoff-ms', '100', dir]);
   assert.is(bad.status, 0, bad.stderr);
   copyFileSync(MODEL, model);
-  const w = worker(['--exit-when-idle']);
+  // --all-adapters: one worker process per adapter (lavapipe alone here), under a supervisor.
+  const w = worker(['--exit-when-idle', '--all-adapters']);
   assert.is(await w.exited, 0, w.log());
+  assert.match(w.log(), /rcae worker: one worker per adapter: 0: /);
   assert.ok(/bad-model shard 0: attempt 2 of 2 failed: .*not the model the job was submitted with/.test(w.log()), w.log());
 
   const csv = join(tmp, 'rows.csv');

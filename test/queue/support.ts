@@ -23,9 +23,10 @@ export interface Run {
 
 const env = () => ({ ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' });
 
-export function rcaeAsync(args: string[], cwd = repoRoot): Promise<Run> {
+/** Runs the CLI; killed after `timeoutMs` (a job that never finishes fails the test instead of hanging it). */
+export function rcaeAsync(args: string[], cwd = repoRoot, timeoutMs = 300_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), ...args], { cwd, env: env() });
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), ...args], { cwd, env: env(), timeout: timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -57,11 +58,11 @@ export async function stopWorker(w: WorkerProcess): Promise<void> {
   await w.exited;
 }
 
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 300_000, pollMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

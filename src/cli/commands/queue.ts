@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { resolveWeights } from '../../model.js';
 import { connectClient, DEFAULT_REDIS_URL } from '../../queue/connection.js';
-import { cancelJob, cleanJob, collectRows, finishedFailures, jobStatus, type JobStatus } from '../../queue/jobs.js';
+import { cancelJob, cleanJob, collectRows, finishedFailures, JobPendingError, jobStatus, type JobStatus } from '../../queue/jobs.js';
 import { submitJob } from '../../queue/submit.js';
 import { formatOption, intOption, parse, UsageError, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
@@ -86,7 +86,7 @@ async function collect(argv: string[]): Promise<void> {
         failures = await finishedFailures(redis, name);
         break;
       } catch (err) {
-        if (!values.wait || !/is not finished/.test((err as Error).message)) throw err;
+        if (!values.wait || !(err instanceof JobPendingError)) throw err;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -12,7 +12,7 @@ async function workerPerAdapter(argv: string[]): Promise<number> {
   const children = adapters.map((a) => spawn(process.execPath, [process.argv[1], 'worker', ...rest, '--adapter', String(a.index)], { stdio: 'inherit' }));
   const forward = (signal: NodeJS.Signals) => children.forEach((c) => c.kill(signal));
   process.on('SIGINT', forward).on('SIGTERM', forward);
-  process.stderr.write(`rcae worker: ${children.length} workers, one per adapter (${adapters.map((a) => `${a.index}: ${a.device || a.description}`).join('; ')})\n`);
+  process.stderr.write(`rcae worker: one worker per adapter: ${adapters.map((a) => `${a.index}: ${a.device || a.description}`).join('; ')}\n`);
   const codes = await Promise.all(children.map((c) => new Promise<number>((resolve) => c.on('exit', (code) => resolve(code ?? 1)))));
   return Math.max(...codes);
 }
