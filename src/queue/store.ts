@@ -67,8 +67,10 @@ export const keys = (name: string) => ({
 /** BullMQ job id of a shard: stable, so adding a shard twice is a no-op. */
 export const shardJobId = (name: string, index: number) => `${name}.${index}`;
 
-// Stores a shard's result only if none is stored yet, and counts it once.
+// Stores a shard's result only if none is stored yet, and counts it once; a result computed for an
+// earlier job of the same name (removed and submitted again meanwhile) is dropped.
 const STORE_RESULT = `
+if redis.call('HGET', KEYS[2], 'fingerprint') ~= ARGV[6] then return 0 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'doneInputs', ARGV[3])
@@ -78,6 +80,7 @@ return 1`;
 
 // Records a shard's final failure unless a result arrived meanwhile (a slower duplicate may finish).
 const STORE_FAILURE = `
+if redis.call('HGET', KEYS[3], 'fingerprint') ~= ARGV[3] then return 0 end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])`;
 
@@ -88,7 +91,7 @@ local existing = redis.call('HGET', KEYS[1], 'spec')
 if existing then return existing end
 redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('RENAME', KEYS[3], KEYS[2])
-redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'state', 'queued', 'doneInputs', 0, 'rowFailures', 0)
+redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'fingerprint', ARGV[2], 'state', 'queued', 'doneInputs', 0, 'rowFailures', 0)
 return false`;
 
 const CHUNK = 1000;
@@ -110,7 +113,7 @@ export class JobStore {
         for (const s of shards.slice(i, i + CHUNK)) fields.push(String(s.index), JSON.stringify(s));
         await this.redis.hset(staging, ...fields);
       }
-      const existing = await this.redis.eval(CREATE_JOB, 5, k.job, k.shards, staging, k.results, k.failed, JSON.stringify(spec));
+      const existing = await this.redis.eval(CREATE_JOB, 5, k.job, k.shards, staging, k.results, k.failed, JSON.stringify(spec), spec.fingerprint);
       return typeof existing === 'string' ? (JSON.parse(existing) as JobSpec) : undefined;
     } finally {
       await this.redis.del(staging);
@@ -166,18 +169,18 @@ export class JobStore {
     return (await this.redis.hexists(keys(name).results, String(index))) === 1;
   }
 
-  /** Stores the result of shard `index` if it has none yet; true when this call stored it. */
-  async storeResult(name: string, index: number, result: ShardResult, now: number): Promise<boolean> {
-    const k = keys(name);
+  /** Stores the result of shard `index` of the job `spec` describes if it has none yet; true when this call stored it. */
+  async storeResult(spec: JobSpec, index: number, result: ShardResult, now: number): Promise<boolean> {
+    const k = keys(spec.name);
     const failures = result.errors.filter((e) => e === null).length;
     const stored = await this.redis.eval(STORE_RESULT, 3, k.results, k.job, k.failed,
-      String(index), JSON.stringify(result), result.errors.length, failures, now);
+      String(index), JSON.stringify(result), result.errors.length, failures, now, spec.fingerprint);
     return stored === 1;
   }
 
-  async storeFailure(name: string, index: number, reason: string): Promise<void> {
-    const k = keys(name);
-    await this.redis.eval(STORE_FAILURE, 2, k.results, k.failed, String(index), reason);
+  async storeFailure(spec: JobSpec, index: number, reason: string): Promise<void> {
+    const k = keys(spec.name);
+    await this.redis.eval(STORE_FAILURE, 3, k.results, k.failed, k.job, String(index), reason, spec.fingerprint);
   }
 
   /** Results of shards start .. start+count-1; undefined where none is stored. */

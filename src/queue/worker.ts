@@ -5,7 +5,7 @@
 // twice (a worker that lost its lock and finished anyway) still yields one result.
 
 import { hostname } from 'node:os';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { sha256File } from '../node/sha256.js';
 import { loadModel, type Model } from '../model.js';
 import { connectWorker, describeUrl } from './connection.js';
@@ -82,17 +82,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const store = new JobStore(connection);
   const models = new Models(options.adapter);
   const npy = new NpyCache();
-  const specs = new Map<string, JobSpec>();
 
   const processShard = async (job: Job<ShardData>): Promise<string> => {
     const { job: name, shard: index } = job.data;
-    let spec = specs.get(name);
-    if (!spec) {
-      spec = await store.spec(name);
-      // Removed (rcae queue clean) while this shard was queued: nothing to do.
-      if (!spec) return 'job removed';
-      specs.set(name, spec);
-    }
+    // Read for every shard: a job removed and submitted again under its name has another spec.
+    const spec = await store.spec(name);
+    // Removed (rcae queue clean) while this shard was queued: nothing to do.
+    if (!spec) return 'job removed';
     if (await store.isCancelled(name)) return 'cancelled';
     if (await store.hasResult(name, index)) return 'already done';
     const started = Date.now();
@@ -102,15 +98,15 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       const model = await models.get(spec);
       const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
       const scores = await scoreShard(shard, spec.cwd, shape, spec.batch, (x) => models.exclusive(() => model.reconstructionError(x)), npy);
-      const stored = await store.storeResult(name, index, { ...scores, worker: id }, Date.now());
+      const stored = await store.storeResult(spec, index, { ...scores, worker: id }, Date.now());
       const failures = Object.keys(scores.reasons).length;
       log(`${name} shard ${index}: ${shard.count} inputs${failures ? ` (${failures} unreadable)` : ''} in ${((Date.now() - started) / 1000).toFixed(2)} s${stored ? '' : ', already stored by another worker'}`);
       return stored ? 'stored' : 'already done';
     } catch (err) {
       const message = (err as Error).message.split('\n')[0];
-      const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log(`${name} shard ${index}: attempt ${job.attemptsMade + 1} of ${job.opts.attempts ?? 1} failed: ${message}`);
-      if (final) await store.storeFailure(name, index, message);
+      if (final) await store.storeFailure(spec, index, message);
       throw err;
     }
   };

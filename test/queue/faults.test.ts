@@ -85,30 +85,39 @@ test('a worker SIGKILLed mid-shard: its shard is redone by another after the loc
   assert.is(s.status, 0, s.stderr);
   assert.is(s.stdout.trim(), 'kill');
   const queue = new Queue(QUEUE_NAME, { connection: client });
-  const active = async () => (await queue.getActive()).filter((j) => j.name === 'kill').map((j) => j.id!);
   const first = worker();
-  await until('the first worker to finish 2 shards', async () => (await doneShards('kill')) >= 2);
+  // Shards the first worker holds and has not stored (between storing and BullMQ's completion a
+  // shard is still active, though done).
+  const unfinished = async () => {
+    const active = (await queue.getActive()).filter((j) => j.name === 'kill').map((j) => Number(j.id!.split('.').at(-1)));
+    const stored = await Promise.all(active.map((i) => client.hexists(keys('kill').results, String(i))));
+    return active.filter((_, k) => stored[k] === 0);
+  };
+  await until('the first worker to finish 2 shards and be inside a third', async () => (await doneShards('kill')) >= 2 && (await unfinished()).length > 0);
   first.child.kill('SIGKILL');
   await first.exited;
   // What the dead worker held stays active, under its lock, until the lock expires.
-  const inFlight = await active();
+  const inFlight = await unfinished();
   assert.ok(inFlight.length > 0, 'the worker was killed mid-shard');
   const killedId = `${hostname()}:${first.child.pid}`;
   const second = worker();
-  await until('6 shards done', async () => (await doneShards('kill')) >= 6);
-  const third = worker();
-  const rows = await collect('kill');
-  assertSameAsDetect(rows, 'after SIGKILL');
-  const by = await storedBy('kill');
-  assert.is(by.size, 20);
-  for (const id of inFlight) {
-    const shard = Number(id.split('.').at(-1));
-    assert.ok(by.get(shard) !== killedId && by.get(shard) !== undefined, `shard ${shard}, in progress when its worker was killed, was redone by another`);
+  let third: WorkerProcess | undefined;
+  try {
+    await until('6 shards done', async () => (await doneShards('kill')) >= 6);
+    third = worker();
+    const rows = await collect('kill');
+    assertSameAsDetect(rows, 'after SIGKILL');
+    const by = await storedBy('kill');
+    assert.is(by.size, 20);
+    for (const shard of inFlight) {
+      assert.ok(by.get(shard) !== killedId && by.get(shard) !== undefined, `shard ${shard}, in progress when its worker was killed, was redone by another`);
+    }
+    const ids = new Set(by.values());
+    assert.ok(ids.has(`${hostname()}:${second.child.pid}`) && ids.has(`${hostname()}:${third.child.pid}`), `both late workers stored shards: ${[...ids].join(', ')}`);
+  } finally {
+    await queue.close();
+    await Promise.all([second, third].filter((w) => w !== undefined).map(stopWorker));
   }
-  const ids = new Set(by.values());
-  assert.ok(ids.has(`${hostname()}:${second.child.pid}`) && ids.has(`${hostname()}:${third.child.pid}`), `both late workers stored shards: ${[...ids].join(', ')}`);
-  await queue.close();
-  await Promise.all([second, third].map(stopWorker));
 });
 
 test('the same job submitted twice is recognised, not queued again; its name with other inputs is refused', async () => {
@@ -135,16 +144,19 @@ test('Redis killed and restarted mid-run (append-only file on): the job complete
   const s = await submit('restart');
   assert.is(s.status, 0, s.stderr);
   const live = [worker(), worker()];
-  await until('3 shards done', async () => (await doneShards('restart')) >= 3);
-  const before = await doneShards('restart');
-  await redis.kill();
-  await new Promise((r) => setTimeout(r, 1000));
-  await redis.restart();
-  assert.ok((await doneShards('restart')) >= before, 'results stored before the restart survive it');
-  const rows = await collect('restart');
-  assertSameAsDetect(rows, 'after a Redis restart');
-  assert.is(await doneShards('restart'), 20);
-  await Promise.all(live.map(stopWorker));
+  try {
+    await until('3 shards done', async () => (await doneShards('restart')) >= 3);
+    const before = await doneShards('restart');
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    await redis.restart();
+    assert.ok((await doneShards('restart')) >= before, 'results stored before the restart survive it');
+    const rows = await collect('restart');
+    assertSameAsDetect(rows, 'after a Redis restart');
+    assert.is(await doneShards('restart'), 20);
+  } finally {
+    await Promise.all(live.map(stopWorker));
+  }
 });
 
 test('an unreadable image fails its row, not the shard; a shard that cannot be scored fails after its attempts, with the reason', async () => {
