@@ -14,7 +14,8 @@ export interface JobStatus {
   name: string;
   state: 'queued' | 'running' | 'finished' | 'cancelled';
   shards: { total: number; done: number; active: number; failed: number; waiting: number };
-  inputs: { total: number; done: number; unreadable: number };
+  /** `done` counts inputs of shards done; `failed`, those that could not be scored (unreadable, or in a failed shard). */
+  inputs: { total: number; done: number; failed: number };
   /** Inputs per second since the first shard started; undefined before any shard is done. */
   inputsPerSecond?: number;
   etaSeconds?: number;
@@ -36,7 +37,7 @@ export interface CollectedRow {
 
 async function specOrThrow(store: JobStore, name: string): Promise<JobSpec> {
   const spec = await store.spec(name);
-  if (!spec) throw new QueueError(`no job named ${name} (submitted jobs are listed by name when submitted; it may have been removed)`);
+  if (!spec) throw new QueueError(`no job named ${name} in this Redis (never submitted, or removed)`);
   return spec;
 }
 
@@ -76,7 +77,7 @@ export async function jobStatus(redis: Redis, name: string): Promise<JobStatus> 
     name,
     state: counters.state === 'cancelled' ? 'cancelled' : finished ? 'finished' : done + active > 0 ? 'running' : 'queued',
     shards: { total: spec.shardCount, done, active, failed, waiting },
-    inputs: { total: spec.inputCount, done: counters.doneInputs, unreadable: counters.rowFailures + failedInputs },
+    inputs: { total: spec.inputCount, done: counters.doneInputs, failed: counters.rowFailures + failedInputs },
     inputsPerSecond: rate,
     etaSeconds: rate && !finished ? (spec.inputCount - counters.doneInputs) / rate : undefined,
     model: spec.model,

@@ -154,6 +154,10 @@ test('Redis killed and restarted mid-run (append-only file on): the job complete
     const rows = await collect('restart');
     assertSameAsDetect(rows, 'after a Redis restart');
     assert.is(await doneShards('restart'), 20);
+    const st = await rcaeAsync(['queue', 'status', '--redis', redis.url, '--json', 'restart']);
+    const status = JSON.parse(st.stdout);
+    assert.equal([status.state, status.shards, status.inputs], ['finished', { total: 20, done: 20, active: 0, failed: 0, waiting: 0 }, { total: INPUTS, done: INPUTS, failed: 0 }]);
+    assert.ok(status.inputsPerSecond > 0 && status.etaSeconds === undefined, st.stdout);
   } finally {
     await Promise.all(live.map(stopWorker));
   }

@@ -35,7 +35,7 @@ function printStatus(s: JobStatus): void {
   const lines = [
     `job ${s.name}: ${s.state}`,
     `shards: ${shards.done} done, ${shards.active} active, ${shards.failed} failed, ${shards.waiting} waiting (of ${shards.total})`,
-    `inputs: ${inputs.done} of ${inputs.total} done${inputs.unreadable ? `, ${inputs.unreadable} unreadable` : ''}`
+    `inputs: ${inputs.done} of ${inputs.total} done${inputs.failed ? `, ${inputs.failed} could not be scored` : ''}`
       + (s.inputsPerSecond ? `, ${s.inputsPerSecond.toFixed(1)} inputs/s` : '')
       + (s.etaSeconds !== undefined ? `, about ${seconds(s.etaSeconds)} left` : ''),
     `model ${s.model}, level ${s.level} (threshold ${s.threshold})`,
@@ -91,7 +91,7 @@ async function collect(argv: string[]): Promise<void> {
       }
     }
     const { inputs } = await jobStatus(redis, name);
-    const columns = inputs.unreadable > 0 ? [...DETECT_COLUMNS, 'reason'] : DETECT_COLUMNS;
+    const columns = inputs.failed > 0 ? [...DETECT_COLUMNS, 'reason'] : DETECT_COLUMNS;
     const failed: string[] = [];
     let flagged = 0;
     await withTextOutput(values.out, async (out) => {
