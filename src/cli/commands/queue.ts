@@ -62,7 +62,7 @@ async function submit(argv: string[]): Promise<void> {
   }));
   const { spec } = outcome;
   process.stderr.write(outcome.created
-    ? `submitted ${spec.inputCount} inputs in ${spec.shardCount} shards of up to ${spec.shardSize}\n`
+    ? `submitted ${spec.inputCount} inputs in ${spec.shardCount} shard${spec.shardCount === 1 ? '' : 's'} of up to ${spec.shardSize}\n`
     : `already submitted (same inputs, model and threshold): ${outcome.enqueued} of ${spec.shardCount} shards without a result offered to the queue again\n`);
   process.stdout.write(spec.name + '\n');
 }
