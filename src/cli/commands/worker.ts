@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { listAdapters } from '../../gpu/device.js';
+import { listAdapters } from '../../node/dawn.js';
 import { DEFAULT_REDIS_URL } from '../../queue/connection.js';
 import { runWorker } from '../../queue/worker.js';
 import { intOption, parse, UsageError, type Command } from '../args.js';
