@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sha256File } from '../node/sha256.js';
 import type { SampleShape } from '../pipeline/inputs.js';
 import { QueueError } from './connection.js';
 import { enumerateShards, type Shard } from './manifest.js';
@@ -16,8 +15,9 @@ export interface SubmitRequest {
   name?: string;
   inputs: readonly string[];
   cwd: string;
-  /** Absolute path of the model file. */
+  /** Absolute path of the model file, and its SHA-256 (workers check theirs against it). */
   model: string;
+  modelSha256: string;
   shape: SampleShape;
   level: string;
   threshold: number;
@@ -67,7 +67,7 @@ async function enqueue(redis: Redis, spec: JobSpec, backoffMs: number, indices: 
 
 export async function submitJob(redis: Redis, request: SubmitRequest): Promise<SubmitOutcome> {
   const shards = await enumerateShards(request.inputs, request.shape, request.shardSize);
-  const modelSha256 = await sha256File(request.model);
+  const { modelSha256 } = request;
   const fingerprint = fingerprintOf(request.cwd, modelSha256, request.threshold, shards);
   const name = checkJobName(request.name ?? `rcae-${fingerprint.slice(0, 12)}`);
   const spec: JobSpec = {

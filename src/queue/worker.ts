@@ -6,7 +6,6 @@
 
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
-import { sha256File } from '../node/sha256.js';
 import { loadModel, type Model } from '../model.js';
 import { connectWorker, describeUrl } from './connection.js';
 import { NpyCache, scoreShard } from './shard-scoring.js';
@@ -23,6 +22,8 @@ export interface WorkerOptions {
   stalledIntervalMs: number;
   /** Stop once nothing is waiting, delayed or in progress on the queue. */
   exitWhenIdle: boolean;
+  /** SHA-256 of a file (the platform's), to check that the model is the one the job was submitted with. */
+  sha256File: (path: string) => Promise<string>;
   log: (line: string) => void;
 }
 
@@ -36,13 +37,16 @@ class Models {
   private readonly loaded = new Map<string, Promise<Model>>();
   private gpuTurn: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly adapter: string | undefined) {}
+  constructor(
+    private readonly adapter: string | undefined,
+    private readonly sha256File: (path: string) => Promise<string>,
+  ) {}
 
   async get(spec: JobSpec): Promise<Model> {
     let model = this.loaded.get(spec.modelSha256);
     if (!model) {
       model = (async () => {
-        const sha = await sha256File(spec.model);
+        const sha = await this.sha256File(spec.model);
         if (sha !== spec.modelSha256) throw new Error(`${spec.model}: not the model the job was submitted with (sha256 ${sha.slice(0, 12)}…, expected ${spec.modelSha256.slice(0, 12)}…)`);
         return loadModel(spec.model, { adapter: this.adapter });
       })();
@@ -80,7 +84,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     lastRedisError = '';
   });
   const store = new JobStore(connection);
-  const models = new Models(options.adapter);
+  const models = new Models(options.adapter, options.sha256File);
   const npy = new NpyCache();
 
   const processShard = async (job: Job<ShardData>): Promise<string> => {

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { resolveWeights } from '../../model.js';
+import { sha256File } from '../../node/sha256.js';
 import { connectClient, DEFAULT_REDIS_URL } from '../../queue/connection.js';
 import { cancelJob, cleanJob, collectRows, finishedFailures, JobPendingError, jobStatus, type JobStatus } from '../../queue/jobs.js';
 import { submitJob } from '../../queue/submit.js';
@@ -56,8 +57,9 @@ async function submit(argv: string[]): Promise<void> {
   const threshold = chooseThreshold(values.level, values.thresholds, values.model);
   const model = resolve(modelPath(values.model));
   const { arch } = await resolveWeights(model);
+  const modelSha256 = await sha256File(model);
   const outcome = await withRedis(values.redis, (redis) => submitJob(redis, {
-    name: values.name, inputs: positionals, cwd: process.cwd(), model, shape: { channels: arch.inChannels, size: arch.imageSize },
+    name: values.name, inputs: positionals, cwd: process.cwd(), model, modelSha256, shape: { channels: arch.inChannels, size: arch.imageSize },
     level: threshold.level, threshold: threshold.value, shardSize, batch, attempts, backoffMs,
   }));
   const { spec } = outcome;

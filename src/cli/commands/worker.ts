@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { listAdapters } from '../../node/dawn.js';
+import { sha256File } from '../../node/sha256.js';
 import { DEFAULT_REDIS_URL } from '../../queue/connection.js';
 import { runWorker } from '../../queue/worker.js';
 import { intOption, parse, UsageError, type Command } from '../args.js';
@@ -58,6 +59,7 @@ Options:
       lockDurationMs,
       stalledIntervalMs,
       exitWhenIdle: values['exit-when-idle'] ?? false,
+      sha256File,
       log: (line) => process.stderr.write(`${tag}: ${line}\n`),
     });
     return 0;
