@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system pieces rcae needs on Debian bookworm: a Vulkan driver recent enough for Dawn
 # (Mesa lavapipe from bookworm-backports) when no WebGPU-capable Vulkan ICD is present, and
-# Chromium for the browser tests (headless, WebGPU on its own SwiftShader adapter).
+# Chromium for the browser tests (headless, WebGPU on its own SwiftShader adapter), and
+# redis-server for the queue tests (they start their own on a free loopback port).
 # Idempotent and quick when already done. RCAE_SETUP_TORCH=1 (set by tools/setup.mjs under CI) also
 # installs Debian's python3-torch, the tests' and tools/' reference (never needed at run time).
 set -euo pipefail
@@ -40,6 +41,15 @@ if ! [ -x /usr/bin/chromium ]; then
     echo "rcae setup: Chromium not installed and not root; the browser tests (test/web) will be skipped: apt-get install chromium" >&2
   elif ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; then
     echo "rcae setup: apt-get install chromium failed; the browser tests (test/web) will be skipped" >&2
+  fi
+fi
+
+# redis-server only serves the queue tests, so its absence is reported, not fatal.
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "rcae setup: redis-server not installed and not root; the queue tests (test/queue) will be skipped: apt-get install redis-server" >&2
+  elif ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }; }; then
+    echo "rcae setup: apt-get install redis-server failed; the queue tests (test/queue) will be skipped" >&2
   fi
 fi
 

@@ -1,7 +1,7 @@
 // One idempotent setup step for `npm test`, `npm start` and `npm run bench` on a fresh machine:
 // npm dependencies, a WebGPU-capable Vulkan driver when the system has none (Debian: lavapipe from
-// bookworm-backports), Chromium for the browser tests, under CI (or RCAE_SETUP_TORCH=1) Debian's
-// PyTorch as the tests' reference, then the build. Fast when everything is already in place.
+// bookworm-backports), Chromium for the browser tests, redis-server for the queue tests, under CI
+// (or RCAE_SETUP_TORCH=1) Debian's PyTorch as the tests' reference, then the build. Fast when everything is already in place.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -47,16 +47,27 @@ function torchPresent() {
   }
 }
 
+function redisServerPresent() {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const onDebian = process.platform === 'linux' && existsSync('/etc/debian_version');
 const wantTorch = Boolean(process.env.CI) || process.env.RCAE_SETUP_TORCH === '1';
 if (!depsInstalled()) run('npm', ['install', '--no-audit', '--no-fund']);
 const needDriver = !vulkanDriverPresent();
 const needTorch = wantTorch && !torchPresent();
 const needChromium = process.platform === 'linux' && !existsSync(process.env.RCAE_CHROMIUM ?? '/usr/bin/chromium');
-if (needDriver || needTorch || needChromium) {
+const needRedis = !redisServerPresent();
+if (needDriver || needTorch || needChromium || needRedis) {
   if (onDebian) execFileSync('bash', [join(root, 'tools', 'setup-system.sh')], { cwd: root, stdio: 'inherit', env: { ...process.env, RCAE_SETUP_TORCH: needTorch ? '1' : '0' } });
   else if (needDriver) console.error('rcae setup: no WebGPU-capable Vulkan driver found; install one (Mesa >= 23 or a vendor driver)');
   else if (needTorch) console.error('rcae setup: PyTorch (the tests\' reference) is not installed; the tests that need it will be skipped');
-  else console.error('rcae setup: Chromium not found; the browser tests (test/web) will be skipped: install it or set RCAE_CHROMIUM');
+  else if (needChromium) console.error('rcae setup: Chromium not found; the browser tests (test/web) will be skipped: install it or set RCAE_CHROMIUM');
+  else console.error('rcae setup: redis-server not found; the queue tests (test/queue) will be skipped: install it (Debian: apt-get install redis-server)');
 }
 run(process.execPath, [join(root, 'tools', 'build.mjs')]);

@@ -83,7 +83,8 @@ mapfile -t PACKAGES < <(printf '%s\n' "${PACKAGES[@]}" node_modules/tinybench | 
 for p in node_modules/webgpu/dist/linux-x64/dawn.node node_modules/sharp node_modules/tinybench; do
   [ -e "$ROOT/$p" ] || fail "$ROOT/$p is missing (run npm install)"
 done
-EXCLUDES=(--exclude='*.d.ts' --exclude='*.map')
+# musl builds of optional native addons (msgpackr-extract, under bullmq) never load on glibc.
+EXCLUDES=(--exclude='*.d.ts' --exclude='*.map' --exclude='*.musl.node')
 for d in "$ROOT"/node_modules/webgpu/dist/*/; do
   d=${d%/}
   [ "${d##*/}" = linux-x64 ] || EXCLUDES+=(--exclude="node_modules/webgpu/dist/${d##*/}")

@@ -15,7 +15,7 @@ export interface SampleShape {
   size: number;
 }
 
-type Source =
+export type Source =
   | { kind: 'image'; path: string }
   | { kind: 'npy'; path: string }
   | { kind: 'archive'; path: string };
@@ -53,7 +53,7 @@ export function countSamples(sources: readonly Source[]): number | undefined {
   return sources.every((s) => s.kind === 'image') ? sources.length : undefined;
 }
 
-function loadNpySamples(path: string, shape: SampleShape): { count: number; data: Float32Array } {
+export function loadNpySamples(path: string, shape: SampleShape): { count: number; data: Float32Array } {
   const npy = readNpy(path);
   const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
   if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);

@@ -23,7 +23,7 @@ function thresholdsFile(option: string | undefined, model: string | undefined): 
     : `--thresholds is required: no bundled default thresholds at ${path}`);
 }
 
-function chooseThreshold(levelOption: string | undefined, thresholds: string | undefined, model: string | undefined): PickedThreshold {
+export function chooseThreshold(levelOption: string | undefined, thresholds: string | undefined, model: string | undefined): PickedThreshold {
   let level: string | number;
   try {
     level = parseLevel(levelOption ?? 'balanced');

@@ -7,8 +7,10 @@ import { demo } from './demo.js';
 import { evaluate } from './eval.js';
 import { info } from './info.js';
 import { inspect } from './inspect.js';
+import { queue } from './queue.js';
 import { score } from './score.js';
 import { tune } from './tune.js';
 import { embed, reconstruct } from './tensors.js';
+import { worker } from './worker.js';
 
-export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, bench, tune, demo];
+export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, bench, tune, queue, worker, demo];

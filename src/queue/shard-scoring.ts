@@ -1,0 +1,127 @@
+// Scores one shard: reads each of its samples exactly as `rcae detect` would, runs them through the
+// model a batch at a time, and records per sample either the error or why it could not be read (an
+// unreadable image fails its own row, never the shard). The next batch is read while the current one
+// is on the GPU.
+
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isImagePath, loadImageTensor } from '../image/preprocess.js';
+import { readTarEntries } from '../io/tar.js';
+import { loadNpySamples, type SampleShape } from '../pipeline/inputs.js';
+import type { Shard, ShardRun } from './manifest.js';
+
+/** Loads one sample; rejects with the reason it cannot be read. */
+type SampleLoader = () => Promise<Float32Array>;
+
+export interface ShardScores {
+  errors: (number | null)[];
+  reasons: Record<number, string>;
+}
+
+/**
+ * The most recent .npy a worker read, kept because consecutive shards usually take rows of the same
+ * file; keyed by size and mtime too, so a rewritten file is read again.
+ */
+export class NpyCache {
+  private key = '';
+  private value: { count: number; data: Float32Array } | Error | undefined;
+
+  rows(path: string, shape: SampleShape): { count: number; data: Float32Array } {
+    let key: string;
+    try {
+      const st = statSync(path);
+      key = `${path}\0${st.size}\0${st.mtimeMs}`;
+    } catch (err) {
+      throw new Error(`${path}: cannot read: ${(err as Error).message}`);
+    }
+    if (key !== this.key) {
+      this.key = key;
+      try {
+        this.value = loadNpySamples(path, shape);
+      } catch (err) {
+        this.value = err as Error;
+      }
+    }
+    if (this.value instanceof Error) throw this.value;
+    return this.value!;
+  }
+}
+
+const failed = (reason: unknown): SampleLoader => () => Promise.reject(reason instanceof Error ? reason : new Error(String(reason)));
+
+async function archiveLoaders(run: Extract<ShardRun, { kind: 'archive' }>, path: string, size: number): Promise<SampleLoader[]> {
+  const found: Buffer[] = [];
+  const end = run.first + run.members.length;
+  let ordinal = 0;
+  // Image members are counted in archive order, as at submit; only this run's are held in memory.
+  const wanted = (name: string) => {
+    if (!isImagePath(name)) return false;
+    const o = ordinal++;
+    return o >= run.first && o < end;
+  };
+  let failure: unknown;
+  try {
+    for await (const entry of readTarEntries(path, wanted)) {
+      const expected = run.members[found.length];
+      if (entry.name !== expected) throw new Error(`${run.path}: image member ${run.first + found.length} is ${entry.name}, expected ${expected} (the archive changed since submit)`);
+      found.push(entry.data);
+      if (found.length === run.members.length) break;
+    }
+  } catch (err) {
+    failure = err;
+  }
+  return run.members.map((member, i) => {
+    const input = `${run.path}#${member}`;
+    return i < found.length ? () => loadImageTensor(found[i], size, input) : failed(failure ?? `${input}: not in the archive any more (it changed since submit)`);
+  });
+}
+
+async function runLoaders(run: ShardRun, cwd: string, shape: SampleShape, npy: NpyCache): Promise<SampleLoader[]> {
+  const per = shape.channels * shape.size * shape.size;
+  if (run.kind === 'images') return run.paths.map((p) => () => loadImageTensor(resolve(cwd, p), shape.size, p));
+  if (run.kind === 'archive') return archiveLoaders(run, resolve(cwd, run.path), shape.size);
+  let rows: { count: number; data: Float32Array };
+  try {
+    rows = npy.rows(resolve(cwd, run.path), shape);
+  } catch (err) {
+    return new Array<SampleLoader>(run.count).fill(failed(err));
+  }
+  return Array.from({ length: run.count }, (_, i) => {
+    const row = run.start + i;
+    if (row >= rows.count) return failed(`${run.path}: row ${row} is past its ${rows.count} rows (the file changed since submit)`);
+    return () => Promise.resolve(rows.data.subarray(row * per, (row + 1) * per));
+  });
+}
+
+export async function scoreShard(
+  shard: Shard,
+  cwd: string,
+  shape: SampleShape,
+  batch: number,
+  score: (samples: Float32Array) => Promise<Float32Array>,
+  npy: NpyCache,
+): Promise<ShardScores> {
+  const loaders = (await Promise.all(shard.runs.map((run) => runLoaders(run, cwd, shape, npy)))).flat();
+  if (loaders.length !== shard.count) throw new Error(`shard ${shard.index}: ${loaders.length} samples found, ${shard.count} expected`);
+  const per = shape.channels * shape.size * shape.size;
+  const errors: (number | null)[] = new Array(shard.count).fill(null);
+  const reasons: Record<number, string> = {};
+  const load = (start: number) => Promise.allSettled(loaders.slice(start, start + batch).map((f) => f()));
+  let next = load(0);
+  for (let start = 0; start < loaders.length; start += batch) {
+    const settled = await next;
+    next = load(start + batch);
+    const ok: number[] = [];
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') ok.push(i);
+      else reasons[start + i] = (s.reason as Error).message ?? String(s.reason);
+    });
+    if (ok.length === 0) continue;
+    const data = new Float32Array(ok.length * per);
+    ok.forEach((i, j) => data.set((settled[i] as PromiseFulfilledResult<Float32Array>).value, j * per));
+    const scored = await score(data);
+    ok.forEach((i, j) => (errors[start + i] = scored[j]));
+  }
+  await next;
+  return { errors, reasons };
+}
