@@ -2,9 +2,10 @@
 // .tar.gz archives; gzip is recognised by its magic bytes. Only regular files are yielded, and only
 // the entries the filter accepts are held in memory; every size read from the archive is bounded.
 
-import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { checkRegular, FileRefusedError } from './regular-file.js';
 
 export interface TarEntry {
   name: string;
@@ -30,8 +31,8 @@ export async function* readTarEntries(
   const fail = (msg: string): never => {
     throw new TarError(`${path}: ${msg}`);
   };
-  const gzipped = isGzip(path, fail);
-  const file = createReadStream(path);
+  const { fd, gzipped } = openArchive(path, fail);
+  const file = createReadStream('', { fd });
   let stream: Readable = file;
   if (gzipped) {
     const gunzip = createGunzip();
@@ -81,17 +82,19 @@ export async function* readTarEntries(
   }
 }
 
-function isGzip(path: string, fail: (msg: string) => never): boolean {
-  const magic = Buffer.alloc(2);
+/** Opens the archive (a regular file only: a FIFO or /dev/zero would stream forever) and reads its magic. */
+function openArchive(path: string, fail: (msg: string) => never): { fd: number; gzipped: boolean } {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    checkRegular(path, fstatSync(fd), Number.MAX_SAFE_INTEGER, 'an archive');
+    const magic = Buffer.alloc(2);
     const n = readSync(fd, magic, 0, 2, 0);
-    return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    return { fd, gzipped: n === 2 && magic[0] === 0x1f && magic[1] === 0x8b };
   } catch (err) {
-    return fail(`cannot read: ${(err as Error).message}`);
-  } finally {
     if (fd !== undefined) closeSync(fd);
+    if (err instanceof FileRefusedError) throw new TarError(err.message);
+    return fail(`cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
