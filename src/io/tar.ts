@@ -1,6 +1,7 @@
 // A minimal streaming tar reader (ustar, GNU long names, pax path/size records) for .tar and
-// .tar.gz archives; gzip is recognised by its magic bytes. Only regular files are yielded, and only
-// the entries the filter accepts are held in memory; every size read from the archive is bounded.
+// .tar.gz archives; gzip is recognised by its magic bytes, and its trailer (CRC-32, size) is
+// checked by reading to the end. Only regular files are yielded, and only the entries the filter
+// accepts are held in memory; every size read from the archive is bounded.
 
 import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
@@ -21,6 +22,8 @@ export class TarError extends Error {}
 
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20; // GNU long names and pax headers
+/** Zero padding after the end blocks (tar pads to 10 KiB records); more than this is not padding. */
+const MAX_TRAILING_BYTES = 1 << 20;
 
 export async function* readTarEntries(
   path: string,
@@ -48,7 +51,11 @@ export async function* readTarEntries(
       const header = await reader.read(BLOCK);
       if (header.length === 0) return; // archives may end without the two zero blocks
       if (header.length < BLOCK) fail('truncated archive (partial header block)');
-      if (header.every((b) => b === 0)) return;
+      if (header.every((b) => b === 0)) {
+        // Read to the end, so that gunzip checks the trailer (CRC-32 and size) of what was read.
+        if ((await reader.skip(MAX_TRAILING_BYTES + 1)) > MAX_TRAILING_BYTES) fail(`more than ${MAX_TRAILING_BYTES} bytes after the end of the archive`);
+        return;
+      }
       verifyChecksum(header, fail);
       const type = String.fromCharCode(header[156] || 0x30);
       const size = paxSize ?? parseSize(header.subarray(124, 136), fail);

@@ -319,8 +319,10 @@ class Machine implements CallContext {
 
   /** Checked before decoding, so an oversized string is reported as too large, not as invalid text. */
   private stringBytes(n: number): Uint8Array {
-    if (n > this.limits.maxStringBytes) this.corrupt(`string of ${n} bytes exceeds the limit of ${this.limits.maxStringBytes}`);
-    return this.take(n);
+    const at = this.pos;
+    const b = this.take(n); // a length beyond the file is reported as truncation first
+    if (n > this.limits.maxStringBytes) this.corrupt(`string of ${n} bytes exceeds the limit of ${this.limits.maxStringBytes}`, at);
+    return b;
   }
 
   private text(b: Uint8Array): string {
