@@ -6,6 +6,7 @@
 // and CMYK JPEGs go through sharp's colour management instead of PIL's naive formula.
 
 import sharp from 'sharp';
+import { quotedMessage } from '../io/printable.js';
 import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
 import { countJpegScans } from './jpeg-scans.js';
 
@@ -47,7 +48,7 @@ export async function decodeRgb8(input: string | Buffer, label?: string): Promis
   }
   if (bytes.length > IMAGE_LIMITS.maxFileBytes) throw new ImageError(`${name}: ${bytes.length} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
   const decoded = await decodeRaw(bytes).catch((err: Error) => {
-    throw new ImageError(`${name}: cannot decode image: ${err.message}`);
+    throw new ImageError(`${name}: cannot decode image: ${quotedMessage(err.message)}`);
   });
   const { width, height, channels } = decoded.info;
   const src = decoded.data;

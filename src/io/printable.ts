@@ -21,3 +21,12 @@ const RAW_IN_JSON = /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 export function terminalJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * A message from a parser or decoder quoted inside one of ours: JSON.parse quotes the file's own
+ * bytes, libvips repeats its warnings on several lines. Kept to one printable line of bounded length.
+ */
+export function quotedMessage(message: string, max = 300): string {
+  const line = printable(message.split('\n')[0]);
+  return line.length > max ? `${line.slice(0, max)}...` : line;
+}
