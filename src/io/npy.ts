@@ -3,6 +3,7 @@
 // small grammar (strings, booleans, integer tuples), never evaluated.
 
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { quotedMessage } from './printable.js';
 import { readRegularFile } from './regular-file.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
@@ -35,8 +36,9 @@ export function readNpy(path: string): NpyArray {
 
 /** Parses .npy bytes; `source` names the data in error messages. */
 export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
+  // Messages quote the header, which is the file's text: kept printable, on one line, bounded.
   const fail = (msg: string): never => {
-    throw new NpyError(`${source}: ${msg}`);
+    throw new NpyError(`${source}: ${quotedMessage(msg, 500)}`);
   };
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a .npy file (bad magic)');
   const major = bytes[6];

@@ -27,6 +27,6 @@ export function terminalJson(value: unknown, indent?: number): string {
  * bytes, libvips repeats its warnings on several lines. Kept to one printable line of bounded length.
  */
 export function quotedMessage(message: string, max = 300): string {
-  const line = printable(message.split('\n')[0]);
+  const line = printable(message.trim());
   return line.length > max ? `${line.slice(0, max)}...` : line;
 }
