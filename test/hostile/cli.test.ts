@@ -64,6 +64,18 @@ test('file names with control characters reach no terminal raw, in csv, table or
   }
 });
 
+test('a file name that is not valid UTF-8 is warned about, never skipped silently', async () => {
+  const dir = join(tmp, 'latin1');
+  execFileSync('mkdir', ['-p', dir]);
+  const png = await sharp(Buffer.alloc(8 * 8 * 3, 30), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+  writeFileSync(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.png')]), png);
+  writeFileSync(join(dir, 'ok.png'), png);
+  const r = rcae(['score', '--model', model, '--format', 'jsonl', dir]);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').map((l) => JSON.parse(l).input), [join(dir, 'ok.png')]);
+  assert.match(r.stderr, /rcae: warning: .*caf\ufffd\.png: file name is not valid UTF-8; skipped/);
+});
+
 test('inspect escapes tensor names and metadata from the file, and reports a failure on stderr', () => {
   const name = '\x1b[2J\rrcae inspect: forged';
   const header = { __metadata__: { 'key\nwith newline': 'value\x1b]0;title\x07' }, [name]: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };

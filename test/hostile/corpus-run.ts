@@ -3,7 +3,8 @@
 // (signal, V8 fatal error, exit status other than 0-3), no hang (10 s), at most 1 GB RSS, one stderr
 // line naming the file on failure, no raw control character on stdout or stderr, no partial output,
 // no code execution (a marker file a payload would create), no non-finite error labelled REAL.
-// Usage: node dist/test/hostile/corpus-run.js [--json FILE] [--only SUBSTRING]
+// Usage: node dist/test/hostile/corpus-run.js [--json FILE] [--only SUBSTRING] [--rcae BIN]
+// (--rcae runs another checkout's bin/rcae.js, to measure a version before these fixes.)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,8 @@ import {
   bytesOf, deflateBomb, float32Npy, manyScanJpeg, npyOf, overlappingZip, pngClaiming, safetensorsOf, sharedStorageCheckpoint, tarGzOf, tarOf, tiffOf, zeroStrideCheckpoint, zipOf,
 } from './build.js';
 
-const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string', multiple: true }, rcae: { type: 'string' } } });
+const RCAE = values.rcae ?? join(repoRoot, 'bin', 'rcae.js');
 const LIMIT_MS = 10_000;
 const LIMIT_RSS_KB = 1 << 20;
 const MODEL = fixture('model', 'w8', 'model-published.ckpt');
@@ -169,8 +171,10 @@ async function prepare(c: Case, dir: string): Promise<string[]> {
 
 function run(c: Case, args: string[], dir: string): Outcome {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, join(repoRoot, 'bin', 'rcae.js'), ...args], {
-    encoding: 'latin1', timeout: LIMIT_MS + 5000, maxBuffer: 64 << 20, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+  // timeout(1) kills the CLI itself at the limit (killing /usr/bin/time would orphan it); time(1)
+  // reports the largest RSS among the processes it waited for, the CLI included.
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'timeout', '-s', 'KILL', String(LIMIT_MS / 1000 + 5), process.execPath, RCAE, ...args], {
+    encoding: 'latin1', timeout: LIMIT_MS + 10_000, maxBuffer: 64 << 20, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
   });
   const ms = performance.now() - started;
   const lines = r.stderr.split('\n');
@@ -179,7 +183,8 @@ function run(c: Case, args: string[], dir: string): Outcome {
   const own = lines.filter((l) => l && l !== rssLine && !DAWN_NOTICE.test(l) && !/^Command exited with non-zero status/.test(l) && !/^Command terminated by signal/.test(l));
   const problems: string[] = [];
   if (r.error) problems.push(`hang or spawn error: ${r.error.message}`);
-  if (/Command terminated by signal|FATAL ERROR|Segmentation|bad_alloc|Aborted/.test(r.stderr)) problems.push('crash');
+  if (r.status === 137) problems.push('hang (killed at the limit)');
+  else if (/Command terminated by signal|FATAL ERROR|Segmentation|bad_alloc|Aborted/.test(r.stderr)) problems.push('crash');
   if (r.status !== null && r.status > 3) problems.push(`exit status ${r.status}`);
   if (ms > LIMIT_MS) problems.push(`took ${Math.round(ms)} ms`);
   if (rssKb > LIMIT_RSS_KB) problems.push(`RSS ${rssKb} KB`);
@@ -197,7 +202,7 @@ function run(c: Case, args: string[], dir: string): Outcome {
   return { klass: c.klass, name: c.name, status: r.status, ms, rssKb, problems };
 }
 
-const selected = cases.filter((c) => !values.only || `${c.klass} ${c.name}`.includes(values.only));
+const selected = cases.filter((c) => !values.only || values.only.some((o) => `${c.klass} ${c.name}`.includes(o)));
 console.log(`hostile corpus: ${selected.length} cases in ${root}`);
 const outcomes: Outcome[] = [];
 for (const [i, c] of selected.entries()) {
