@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { fixture, repoRoot, tempDir } from '../helpers/paths.js';
 import {
   bytesOf, deflateBomb, float32Npy, manyScanJpeg, npyOf, overlappingZip, pngClaiming, safetensorsOf, sharedStorageCheckpoint, tarGzOf, tarOf, tiffOf, zeroStrideCheckpoint, zipOf,
@@ -68,6 +69,8 @@ for (const w of [16_385, 60_000]) images.push([`wide-${w}.png`, pngClaiming(w, 1
 for (const side of [9000, 16_000]) images.push([`big-${side}.png`, pngClaiming(side, side)]);
 for (const pages of [257, 1000, 5000]) images.push([`pages-${pages}.tiff`, tiffOf(1, 1, pages)]);
 for (const scans of [101, 1000, 30_000]) images.push([`scans-${scans}.jpg`, manyScanJpeg(scans)]);
+// The same shape as the tall TIFF above, but whole: 2.8 MB of deflated rows that decode to 180 MB.
+images.push(['tall-real.tiff', await sharp({ create: { width: 6, height: 9_999_999, channels: 3, background: '#0a141e' }, limitInputPixels: false }).tiff({ compression: 'deflate' }).toBuffer()]);
 for (const [name, bytes] of images) {
   add({ klass: '2 decode', name, files: { [name]: bytes }, args: cli('score', name), names: name });
   add({ klass: '2 decode', name: `${name} in tar.gz`, files: { 'set.tar.gz': tarGzOf([{ name, data: bytes }]) }, args: cli('score', 'set.tar.gz'), names: `set.tar.gz#${name}` });
@@ -87,8 +90,9 @@ add({ klass: '4 outputs', name: 'reconstruct grid onto a folder', files: { 'x.np
 add({ klass: '4 outputs', name: 'calibrate plot into missing folder', files: { 'x.npy': small }, args: ['calibrate', '--model', MODEL, '--real', '{dir}/x.npy', '-o', '{dir}/T.json', '--plot', '{dir}/missing/P.png'], names: 'P.png', outputs: ['T.json'] });
 add({ klass: '4 outputs', name: 'eval json beside missing plot folder', files: { 'x.npy': small }, args: ['eval', '--model', MODEL, '--real', '{dir}/x.npy', '--synthetic', 'noise:2', '--json', '{dir}/E.json', '--plot', '{dir}/missing/p'], names: 'p-roc.png', outputs: ['E.json'] });
 for (const cmd of ['score', 'detect']) add({ klass: '4 outputs', name: `${cmd} --out onto its input`, files: { 'x.npy': small }, args: [cmd, '--model', MODEL, '--level', '1', '--out', '{dir}/x.npy', '{dir}/x.npy'].filter((a, i, all) => cmd === 'detect' || (a !== '--level' && all[i - 1] !== '--level')), names: 'x.npy' });
-add({ klass: '4 outputs', name: 'score --out onto the model', files: { 'x.npy': small }, args: ['score', '--model', MODEL, '--out', MODEL, '{dir}/x.npy'], names: 'model-published.ckpt' });
-add({ klass: '4 outputs', name: 'convert onto its input', files: {}, args: ['convert', MODEL, '-o', MODEL.replace(/\.ckpt$/, '.safetensors')], names: '' });
+// Copies of the model: a version that overwrites its input must not destroy the fixture.
+add({ klass: '4 outputs', name: 'score --out onto the model', files: { 'x.npy': small, 'm.ckpt': readFileSync(MODEL) }, args: ['score', '--model', '{dir}/m.ckpt', '--out', '{dir}/m.ckpt', '{dir}/x.npy'], names: 'm.ckpt' });
+add({ klass: '4 outputs', name: 'convert onto its input', files: { 'm.safetensors': readFileSync(fixture('model', 'w8', 'model-published.safetensors')) }, args: ['convert', '{dir}/m.safetensors', '-o', '{dir}/m.safetensors'], names: 'm.safetensors' });
 add({ klass: '4 outputs', name: 'reconstruct out and grid the same file', files: { 'x.npy': small }, args: ['reconstruct', '--model', MODEL, '--out', '{dir}/R.npy', '--grid', '{dir}/R.npy', '{dir}/x.npy'], names: 'R.npy', outputs: ['R.npy'] });
 
 // Class 5: control characters from files.
