@@ -92,7 +92,7 @@ add({ klass: '4 outputs', name: 'eval json beside missing plot folder', files: {
 for (const cmd of ['score', 'detect']) add({ klass: '4 outputs', name: `${cmd} --out onto its input`, files: { 'x.npy': small }, args: [cmd, '--model', MODEL, '--level', '1', '--out', '{dir}/x.npy', '{dir}/x.npy'].filter((a, i, all) => cmd === 'detect' || (a !== '--level' && all[i - 1] !== '--level')), names: 'x.npy' });
 // Copies of the model: a version that overwrites its input must not destroy the fixture.
 add({ klass: '4 outputs', name: 'score --out onto the model', files: { 'x.npy': small, 'm.ckpt': readFileSync(MODEL) }, args: ['score', '--model', '{dir}/m.ckpt', '--out', '{dir}/m.ckpt', '{dir}/x.npy'], names: 'm.ckpt' });
-add({ klass: '4 outputs', name: 'convert onto its input', files: { 'm.safetensors': readFileSync(fixture('model', 'w8', 'model-published.safetensors')) }, args: ['convert', '{dir}/m.safetensors', '-o', '{dir}/m.safetensors'], names: 'm.safetensors' });
+add({ klass: '4 outputs', name: 'convert onto its input', files: { 'm.safetensors': readFileSync(fixture('weights', 'reference.safetensors')) }, args: ['convert', '{dir}/m.safetensors', '-o', '{dir}/m.safetensors'], names: 'm.safetensors' });
 add({ klass: '4 outputs', name: 'reconstruct out and grid the same file', files: { 'x.npy': small }, args: ['reconstruct', '--model', MODEL, '--out', '{dir}/R.npy', '--grid', '{dir}/R.npy', '{dir}/x.npy'], names: 'R.npy', outputs: ['R.npy'] });
 
 // Class 5: control characters from files.
