@@ -236,5 +236,8 @@ const summary = {
   nonFiniteReal: outcomes.filter((o) => o.problems.some((p) => /labelled REAL/.test(p))).length,
 };
 console.log(JSON.stringify(summary));
-if (values.json) writeFileSync(values.json, JSON.stringify({ summary, outcomes }, null, 1) + '\n');
+if (values.json) {
+  const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim() || undefined;
+  writeFileSync(values.json, JSON.stringify({ commit, machine: '2-core AMD EPYC, lavapipe, shared with parallel work', rcae: RCAE, summary, outcomes }, null, 1) + '\n');
+}
 process.exit(failed.length ? 1 : 0);
