@@ -36,6 +36,8 @@ interface Case {
   outputs?: string[];
   /** Inputs whose rows must never be REAL (non-finite errors). */
   neverReal?: boolean;
+  /** Files in the case's folder that the command must leave as they were (an output aimed at an input). */
+  unchanged?: string[];
 }
 
 const cases: Case[] = [];
@@ -89,10 +91,10 @@ add({ klass: '4 outputs', name: 'reconstruct grid into missing folder', files: {
 add({ klass: '4 outputs', name: 'reconstruct grid onto a folder', files: { 'x.npy': small }, args: ['reconstruct', '--model', MODEL, '--out', '{dir}/R.npy', '--grid', '{dir}', '{dir}/x.npy'], names: '', outputs: ['R.npy'] });
 add({ klass: '4 outputs', name: 'calibrate plot into missing folder', files: { 'x.npy': small }, args: ['calibrate', '--model', MODEL, '--real', '{dir}/x.npy', '-o', '{dir}/T.json', '--plot', '{dir}/missing/P.png'], names: 'P.png', outputs: ['T.json'] });
 add({ klass: '4 outputs', name: 'eval json beside missing plot folder', files: { 'x.npy': small }, args: ['eval', '--model', MODEL, '--real', '{dir}/x.npy', '--synthetic', 'noise:2', '--json', '{dir}/E.json', '--plot', '{dir}/missing/p'], names: 'p-roc.png', outputs: ['E.json'] });
-for (const cmd of ['score', 'detect']) add({ klass: '4 outputs', name: `${cmd} --out onto its input`, files: { 'x.npy': small }, args: [cmd, '--model', MODEL, '--level', '1', '--out', '{dir}/x.npy', '{dir}/x.npy'].filter((a, i, all) => cmd === 'detect' || (a !== '--level' && all[i - 1] !== '--level')), names: 'x.npy' });
+for (const cmd of ['score', 'detect']) add({ klass: '4 outputs', name: `${cmd} --out onto its input`, files: { 'x.npy': small }, args: [cmd, '--model', MODEL, '--level', '1', '--out', '{dir}/x.npy', '{dir}/x.npy'].filter((a, i, all) => cmd === 'detect' || (a !== '--level' && all[i - 1] !== '--level')), names: 'x.npy', unchanged: ['x.npy'] });
 // Copies of the model: a version that overwrites its input must not destroy the fixture.
-add({ klass: '4 outputs', name: 'score --out onto the model', files: { 'x.npy': small, 'm.ckpt': readFileSync(MODEL) }, args: ['score', '--model', '{dir}/m.ckpt', '--out', '{dir}/m.ckpt', '{dir}/x.npy'], names: 'm.ckpt' });
-add({ klass: '4 outputs', name: 'convert onto its input', files: { 'm.safetensors': readFileSync(fixture('weights', 'reference.safetensors')) }, args: ['convert', '{dir}/m.safetensors', '-o', '{dir}/m.safetensors'], names: 'm.safetensors' });
+add({ klass: '4 outputs', name: 'score --out onto the model', files: { 'x.npy': small, 'm.ckpt': readFileSync(MODEL) }, args: ['score', '--model', '{dir}/m.ckpt', '--out', '{dir}/m.ckpt', '{dir}/x.npy'], names: 'm.ckpt', unchanged: ['m.ckpt'] });
+add({ klass: '4 outputs', name: 'convert onto its input', files: { 'm.safetensors': readFileSync(fixture('weights', 'reference.safetensors')) }, args: ['convert', '{dir}/m.safetensors', '-o', '{dir}/m.safetensors'], names: 'm.safetensors', unchanged: ['m.safetensors'] });
 add({ klass: '4 outputs', name: 'reconstruct out and grid the same file', files: { 'x.npy': small }, args: ['reconstruct', '--model', MODEL, '--out', '{dir}/R.npy', '--grid', '{dir}/R.npy', '{dir}/x.npy'], names: 'R.npy', outputs: ['R.npy'] });
 
 // Class 5: control characters from files.
@@ -202,6 +204,7 @@ function run(c: Case, args: string[], dir: string): Outcome {
     if (temps.length) problems.push(`temporary files left: ${temps.join(' ')}`);
   }
   if (c.neverReal && /"label":"REAL"|,REAL\b|\bREAL\s*$/m.test(r.stdout)) problems.push('non-finite error labelled REAL');
+  for (const f of c.unchanged ?? []) if (!readFileSync(join(dir, f)).equals(Buffer.from(c.files![f]))) problems.push(`input ${f} overwritten`);
   if (existsSync(marker)) problems.push('CODE EXECUTED');
   return { klass: c.klass, name: c.name, status: r.status, ms, rssKb, problems };
 }
@@ -230,7 +233,7 @@ const summary = {
   crashes: outcomes.filter((o) => o.problems.includes('crash')).length,
   hangs: outcomes.filter((o) => o.problems.some((p) => /hang|took/.test(p))).length,
   over1GB: outcomes.filter((o) => o.rssKb > LIMIT_RSS_KB).length,
-  partialOutputs: outcomes.filter((o) => o.problems.some((p) => /partial|temporary/.test(p))).length,
+  partialOutputs: outcomes.filter((o) => o.problems.some((p) => /partial|temporary|overwritten/.test(p))).length,
   codeExecutions: outcomes.filter((o) => o.problems.includes('CODE EXECUTED')).length,
   rawControl: outcomes.filter((o) => o.problems.some((p) => /raw control/.test(p))).length,
   nonFiniteReal: outcomes.filter((o) => o.problems.some((p) => /labelled REAL/.test(p))).length,
