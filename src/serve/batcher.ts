@@ -48,6 +48,11 @@ export class Batcher {
     private readonly onPass: (samples: number, seconds: number) => void = () => {},
   ) {}
 
+  /** Whether a pass is running now. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   /** Samples queued and not yet in a pass. */
   get depth(): number {
     return this.waiting;

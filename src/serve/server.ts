@@ -40,6 +40,7 @@ export interface ServeOptions {
 export interface Service {
   url: string;
   holder: ModelHolder;
+  batcher: Batcher;
   metrics: ServiceMetrics;
   /** Stops accepting, finishes what is in flight (within shutdownTimeoutMs), frees the model. */
   stop(): Promise<void>;
@@ -168,5 +169,5 @@ export async function startService(options: ServeOptions): Promise<Service> {
     log({ event: 'stopped', drained_ms: Date.now() - started, unfinished });
   })());
 
-  return { url, holder, metrics, stop };
+  return { url, holder, batcher, metrics, stop };
 }

@@ -1,0 +1,77 @@
+// `rcae serve` as a user runs it, in a child process: the README's curl example gives what
+// `rcae detect` gives, and SIGTERM stops accepting, finishes the request in flight, exits 0.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { repoRoot } from '../helpers/paths.js';
+import { rcae } from '../helpers/rcae.js';
+import { bytes, until } from './support.js';
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  lines: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+async function startServe(args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      if (!line.startsWith('{')) return; // Dawn's own warnings
+      const record = JSON.parse(line) as Record<string, unknown>;
+      lines.push(record);
+      if (record.event === 'listening') resolve(record.url as string);
+    });
+    void exited.then((code) => reject(new Error(`rcae serve exited with ${code} before listening`)));
+  });
+  return { child, url, lines, exited };
+}
+
+const sample = (name: string) => join(repoRoot, 'samples', name);
+
+test('POST /v1/detect with a sample gives the label and error of rcae detect', async () => {
+  const server = await startServe([]);
+  try {
+    for (const name of ['noise-1.png', 'scene-1.png']) {
+      const res = await fetch(`${server.url}/v1/detect`, { method: 'POST', body: bytes(readFileSync(sample(name))) });
+      const answer = (await res.json()) as { error: number; threshold: number; label: string };
+      const row = JSON.parse(rcae(['detect', '--format', 'jsonl', sample(name)]).stdout);
+      assert.is(answer.label, row.label, name);
+      assert.is(answer.error, row.error, name);
+      assert.is(answer.threshold, row.threshold, name);
+    }
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM: the request in flight is answered, new connections are refused, exit 0', async () => {
+  // A long batching delay keeps the request queued while the signal arrives.
+  const server = await startServe(['--max-delay-ms', '1500', '--shutdown-ms', '20000']);
+  const form = new FormData();
+  for (const name of ['scene-2.png', 'noise-2.png']) form.append('image', new Blob([bytes(readFileSync(sample(name)))]), name);
+  const inFlight = fetch(`${server.url}/v1/detect/batch`, { method: 'POST', body: form });
+  await until(async () => /^rcae_queue_depth 2$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 20_000, 'the request to be queued');
+  const signalled = Date.now();
+  server.child.kill('SIGTERM');
+  const res = await inFlight;
+  assert.is(res.status, 200);
+  const rows = (await res.json()) as { input: string; label: string }[];
+  assert.equal(rows.map((r) => [r.input, r.label]), [['scene-2.png', 'REAL'], ['noise-2.png', 'FAKE']]);
+  assert.is(await server.exited, 0);
+  assert.ok(Date.now() - signalled < 20_000);
+  await fetch(`${server.url}/healthz`).then(
+    () => assert.unreachable('a stopped server answered'),
+    (err: Error) => assert.match(String((err.cause as Error | undefined)?.message ?? err.message), /ECONNREFUSED|fetch failed/),
+  );
+  const stopped = server.lines.find((l) => l.event === 'stopped');
+  assert.is(stopped?.unfinished, 0);
+});
+
+test.run();
