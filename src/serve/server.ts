@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { disableDecodeCache } from '../image/preprocess.js';
 import type { Model } from '../model.js';
 import { Batcher, QueueFullError } from './batcher.js';
 import { HttpError } from './http-error.js';
@@ -58,6 +59,8 @@ function errorReply(err: unknown): Reply & { internal?: string } {
 }
 
 export async function startService(options: ServeOptions): Promise<Service> {
+  // Each body is decoded once; libvips' cache of recent operations would only grow the process.
+  disableDecodeCache();
   const log = (record: Record<string, unknown>) => options.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
   let batcher: Batcher | undefined;
   let metrics: ServiceMetrics | undefined;

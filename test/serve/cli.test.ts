@@ -1,37 +1,12 @@
 // `rcae serve` as a user runs it, in a child process: the README's curl example gives what
 // `rcae detect` gives, and SIGTERM stops accepting, finishes the request in flight, exits 0.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repoRoot } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
-import { bytes, until } from './support.js';
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  lines: Record<string, unknown>[];
-  exited: Promise<number | null>;
-}
-
-async function startServe(args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (!line.startsWith('{')) return; // Dawn's own warnings
-      const record = JSON.parse(line) as Record<string, unknown>;
-      lines.push(record);
-      if (record.event === 'listening') resolve(record.url as string);
-    });
-    void exited.then((code) => reject(new Error(`rcae serve exited with ${code} before listening`)));
-  });
-  return { child, url, lines, exited };
-}
+import { bytes, startServe, until } from './support.js';
 
 const sample = (name: string) => join(repoRoot, 'samples', name);
 

@@ -1,11 +1,15 @@
 // A real service on 127.0.0.1 (random port) with the bundled model, in this process, and the inputs
 // the serve tests send: distinct generated images as PNG bytes, scored one at a time as the expectation.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { defaultThresholds, pickThreshold, parseLevel } from '../../src/detect/thresholds.js';
 import { loadModel } from '../../src/model.js';
 import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
 import { startService, type ServeOptions, type Service } from '../../src/serve/server.js';
 import type { ThresholdChoice } from '../../src/serve/routes.js';
+import { repoRoot } from '../helpers/paths.js';
 import { random, SEED } from '../helpers/random.js';
 
 export interface TestService extends Service {
@@ -81,3 +85,28 @@ export async function until(ready: () => boolean | Promise<boolean>, ms: number,
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** `rcae serve --port 0 ARGS` in a child process, once it listens; its JSON log lines as they come. */
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  lines: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+export async function startServe(args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      if (!line.startsWith('{')) return; // Dawn's own warnings
+      const record = JSON.parse(line) as Record<string, unknown>;
+      lines.push(record);
+      if (record.event === 'listening') resolve(record.url as string);
+    });
+    void exited.then((code) => reject(new Error(`rcae serve exited with ${code} before listening`)));
+  });
+  return { child, url, lines, exited };
+}
+
