@@ -99,7 +99,9 @@ export async function startService(options: ServeOptions): Promise<Service> {
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://service');
+    // Read now: once the answer is sent the socket may be gone.
+    const remote = req.socket.remoteAddress;
+    const url = URL.canParse(req.url ?? '/', 'http://service') ? new URL(req.url ?? '/', 'http://service') : new URL('http://service/(unparsable)');
     const route = ROUTES.find((r) => r.path === url.pathname && r.method === req.method);
     const routeName = route ? url.pathname : ROUTES.some((r) => r.path === url.pathname) ? url.pathname : 'unmatched';
     const timeout = new AbortController();
@@ -130,13 +132,13 @@ export async function startService(options: ServeOptions): Promise<Service> {
       method: req.method, path: url.pathname, status: reply.status, ms: Math.round(ms * 10) / 10,
       ...(reply.samples === undefined ? {} : { samples: reply.samples }),
       ...(reply.status >= 400 ? { message: reply.internal ?? JSON.parse(String(reply.body)).message } : {}),
-      remote: req.socket.remoteAddress,
+      remote,
     });
   }
 
   const server = createServer((req, res) => {
     inFlight++;
-    void answer(req, res).finally(() => {
+    void answer(req, res).catch((err: Error) => log({ event: 'internal-error', message: err.message })).finally(() => {
       inFlight--;
       if (inFlight === 0) drained?.();
     });

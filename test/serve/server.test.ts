@@ -2,11 +2,14 @@
 // results equal to the model run directly, batching that never mixes up results, the limits (413,
 // 415, 422, 400, 404, 405), a full queue and timeouts (503 + Retry-After), device loss and recovery,
 // the OpenAPI document against the real routes, and the JSON access log.
+import { request } from 'node:http';
 import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadImageTensor, MAX_INPUT_PIXELS } from '../../src/image/preprocess.js';
 import { encodeNpy } from '../../src/io/npy.js';
+import { loadModel } from '../../src/model.js';
+import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
 import { ROUTES } from '../../src/serve/routes.js';
 import { SEED } from '../helpers/random.js';
 import { bytes, distinctPngs, postImage, startTestService, until, type TestService } from './support.js';
@@ -179,8 +182,15 @@ edge('a full queue answers 503 with Retry-After; a request past its timeout gets
   }
 });
 
-edge('device loss: queued and in-flight requests get 503, readyz fails, the model is re-created and serving resumes', async () => {
-  const lossy = await startTestService({ maxDelayMs: 2000, maxBodyBytes: 16 << 20 });
+edge('device loss: queued and in-flight requests get 503, readyz fails until the model is re-created, then serving resumes', async () => {
+  // Re-opening waits for the test's go-ahead, so the window without a model can be observed.
+  let opens = 0;
+  let release: () => void = () => {};
+  const open = async () => {
+    if (opens++ > 0) await new Promise<void>((resolve) => (release = resolve));
+    return loadModel(DEFAULT_MODEL_PATH);
+  };
+  const lossy = await startTestService({ open, maxDelayMs: 2000, maxBodyBytes: 16 << 20 });
   try {
     const [png] = await distinctPngs(1);
     const before = await postImage(lossy.url, png);
@@ -192,7 +202,14 @@ edge('device loss: queued and in-flight requests get 503, readyz fails, the mode
     assert.is(lostWaiting.status, 503);
     assert.match(lostWaiting.json.message, /device was lost/);
     const ready = await fetch(`${lossy.url}/readyz`);
-    assert.ok(ready.status === 503 || lossy.holder.state === 'ready', 'readyz fails until the model is back');
+    assert.is(ready.status, 503);
+    assert.equal(await ready.json(), { status: 'lost' });
+    assert.is((await fetch(`${lossy.url}/v1/model`)).status, 503);
+    const meanwhile = await postImage(lossy.url, png);
+    assert.is(meanwhile.status, 503);
+    assert.is(meanwhile.headers.get('retry-after'), '5');
+    assert.is((await fetch(`${lossy.url}/healthz`)).status, 200, 'the process stays alive');
+    release();
     await lossy.holder.recovered();
     assert.is((await fetch(`${lossy.url}/readyz`)).status, 200);
     const after = await postImage(lossy.url, png);
@@ -206,7 +223,8 @@ edge('device loss: queued and in-flight requests get 503, readyz fails, the mode
     lossy.holder.model.gpu.device.destroy();
     const res = await inFlight;
     assert.is(res.status, 503);
-    assert.ok(res.headers.get('retry-after'));
+    assert.match(((await res.json()) as { message: string }).message, /device was lost/);
+    release();
     await lossy.holder.recovered();
     assert.is((await postImage(lossy.url, png)).status, 200);
     const metrics = await (await fetch(`${lossy.url}/metrics`)).text();
@@ -214,6 +232,44 @@ edge('device loss: queued and in-flight requests get 503, readyz fails, the mode
     assert.is(lossy.logs.filter((l) => l.event === 'device-recreated').length, 2);
   } finally {
     await lossy.stop();
+  }
+});
+
+edge('concurrent uploads share one byte budget: past it, 503 instead of buffering more', async () => {
+  const maxBodyBytes = 64 << 10;
+  const small = await startTestService({ maxBodyBytes });
+  const port = Number(new URL(small.url).port);
+  try {
+    // Eight bodies' worth may be read at once: nine uploads of 60 KiB, each held open before its end.
+    const uploads = Array.from({ length: 9 }, () => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/detect', headers: { 'content-length': String(61 << 10) } });
+      const answered = new Promise<number>((resolve, reject) => req.on('response', (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject));
+      req.write(Buffer.alloc(60 << 10, 7));
+      return { req, answered };
+    });
+    const refused = await Promise.race(uploads.map((u) => u.answered));
+    assert.is(refused, 503);
+    for (const u of uploads) u.req.end(Buffer.alloc(1 << 10, 7));
+    const statuses = (await Promise.allSettled(uploads.map((u) => u.answered))).map((r) => (r.status === 'fulfilled' ? r.value : 0));
+    assert.is(statuses.filter((s) => s === 503).length, 1, `statuses ${statuses}`);
+    assert.is(statuses.filter((s) => s === 422).length, 8, 'the others were read whole and found not to be images');
+  } finally {
+    await small.stop();
+  }
+});
+
+edge('multipart: too many parts is 413, a malformed body 400', async () => {
+  const tiny = await startTestService({ maxQueue: 2, maxBatch: 2 });
+  try {
+    const [png] = await distinctPngs(1);
+    const three = multipart([0, 1, 2].map((i) => ({ name: `p${i}.png`, data: png })));
+    const tooMany = await fetch(`${tiny.url}/v1/detect/batch`, { method: 'POST', body: bytes(three.body), headers: { 'content-type': three.type } });
+    assert.is(tooMany.status, 413);
+    const broken = await fetch(`${tiny.url}/v1/detect/batch`, { method: 'POST', body: bytes(three.body.subarray(0, 200)), headers: { 'content-type': three.type } });
+    assert.is(broken.status, 400);
+    assert.match(((await broken.json()) as { message: string }).message, /multipart body/);
+  } finally {
+    await tiny.stop();
   }
 });
 
