@@ -157,7 +157,7 @@ test.run();
 const edge = suite('serve edges');
 
 edge('a full queue answers 503 with Retry-After; a request past its timeout gets 503 and leaves the queue', async () => {
-  const held = await startTestService({ maxQueue: 4, maxBatch: 4, maxDelayMs: 1500 });
+  const held = await startTestService({ maxQueue: 4, maxBatch: 4, maxDelayMs: 3000 });
   try {
     const npy = (n: number) => encodeNpy(new Float32Array(n * SIZE).fill(0.5), [n, 3, 128, 128]);
     const first = fetch(`${held.url}/v1/detect/batch`, { method: 'POST', body: bytes(npy(3)) });
@@ -190,7 +190,7 @@ edge('device loss: queued and in-flight requests get 503, readyz fails until the
     if (opens++ > 0) await new Promise<void>((resolve) => (release = resolve));
     return loadModel(DEFAULT_MODEL_PATH);
   };
-  const lossy = await startTestService({ open, maxDelayMs: 2000, maxBodyBytes: 16 << 20 });
+  const lossy = await startTestService({ open, maxDelayMs: 3000, maxBodyBytes: 16 << 20 });
   try {
     const [png] = await distinctPngs(1);
     const before = await postImage(lossy.url, png);
