@@ -102,16 +102,18 @@ export async function startService(options: ServeOptions): Promise<Service> {
     // Read now: once the answer is sent the socket may be gone.
     const remote = req.socket.remoteAddress;
     const url = URL.canParse(req.url ?? '/', 'http://service') ? new URL(req.url ?? '/', 'http://service') : new URL('http://service/(unparsable)');
-    const route = ROUTES.find((r) => r.path === url.pathname && r.method === req.method);
-    const routeName = route ? url.pathname : ROUTES.some((r) => r.path === url.pathname) ? url.pathname : 'unmatched';
+    const atPath = ROUTES.filter((r) => r.path === url.pathname);
+    const route = atPath.find((r) => r.method === req.method);
+    // Metric labels stay bounded: unknown paths share one.
+    const routeName = atPath.length > 0 ? url.pathname : 'unmatched';
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new HttpError(503, `the request took longer than ${options.requestTimeoutMs} ms`, { 'Retry-After': '1' })), options.requestTimeoutMs);
     let reply: Reply & { internal?: string };
     try {
       if (stopping) throw new HttpError(503, 'the service is shutting down', { Connection: 'close' });
       if (!route) {
-        throw ROUTES.some((r) => r.path === url.pathname)
-          ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { Allow: ROUTES.filter((r) => r.path === url.pathname).map((r) => r.method).join(', ') })
+        throw atPath.length > 0
+          ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { Allow: atPath.map((r) => r.method).join(', ') })
           : new HttpError(404, `no route ${url.pathname} (see /openapi.json)`);
       }
       const aborted = new Promise<never>((_, reject) => timeout.signal.addEventListener('abort', () => reject(timeout.signal.reason), { once: true }));
