@@ -2,7 +2,8 @@
 // (one image, or several from a batch request) waits at most maxDelayMs for others to join it while
 // the GPU is idle, and a pass takes queued requests whole, in arrival order, up to maxBatch samples.
 // Each request gets back exactly its own slice of the pass's results. The queue is bounded in
-// samples, so queued tensors never take more than maxQueue samples of memory.
+// samples, counted from when a request is admitted (before its images decode), so the tensors of
+// requests not yet in a pass never take more than maxQueue samples of memory.
 
 /** What one forward pass returns for `count` samples. */
 export interface Scored {
@@ -16,7 +17,7 @@ export type Scorer = (samples: Float32Array, count: number, withReconstruction: 
 export interface BatcherOptions {
   maxBatch: number;
   maxDelayMs: number;
-  /** Samples waiting (not yet in a pass) beyond which new requests are refused. */
+  /** Samples admitted (decoding or queued, not yet in a pass) beyond which new requests are refused. */
   maxQueue: number;
   /** Values per sample. */
   sampleSize: number;
@@ -24,6 +25,12 @@ export interface BatcherOptions {
 
 /** The queue cannot take the request now; the caller answers 503 with Retry-After. */
 export class QueueFullError extends Error {}
+
+/** Room for a request's samples in the queue, taken before they are decoded. */
+export interface Admission {
+  submit(samples: Float32Array, withReconstruction: boolean, signal?: AbortSignal): Promise<Scored>;
+  cancel(): void;
+}
 
 interface Pending {
   samples: Float32Array;
@@ -37,7 +44,10 @@ interface Pending {
 
 export class Batcher {
   private readonly queue: Pending[] = [];
+  /** Samples queued for a pass. */
   private waiting = 0;
+  /** Samples admitted and still being decoded. */
+  private reserved = 0;
   private running = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -58,16 +68,51 @@ export class Batcher {
     return this.waiting;
   }
 
+  /** Samples admitted whose request is still decoding them. */
+  get admitted(): number {
+    return this.reserved;
+  }
+
   /**
-   * Queues `count` samples; resolves with their results only. Rejects with QueueFullError at once
-   * when the queue has no room, with the signal's reason when it aborts before the pass starts
-   * (the samples are then dropped unscored), or with the pass's error.
+   * Takes room for `count` samples before they exist, so that a request's images count against
+   * maxQueue while they decode: throws QueueFullError when there is none. The room is given back by
+   * submit (the samples then wait in the queue) or by cancel.
    */
-  submit(samples: Float32Array, count: number, withReconstruction: boolean, signal?: AbortSignal): Promise<Scored> {
-    if (samples.length !== count * this.options.sampleSize) throw new RangeError(`batcher: ${samples.length} values for ${count} samples`);
-    if (this.waiting + count > this.options.maxQueue) {
-      return Promise.reject(new QueueFullError(`the queue holds ${this.waiting} of at most ${this.options.maxQueue} samples; ${count} more do not fit`));
+  admit(count: number): Admission {
+    if (this.reserved + this.waiting + count > this.options.maxQueue) {
+      throw new QueueFullError(`the queue holds ${this.reserved + this.waiting} of at most ${this.options.maxQueue} samples; ${count} more do not fit`);
     }
+    this.reserved += count;
+    let open = true;
+    const close = () => {
+      if (open) this.reserved -= count;
+      open = false;
+    };
+    return {
+      submit: (samples, withReconstruction, signal) => {
+        if (!open) throw new Error('batcher: an admission is used once');
+        close();
+        return this.enqueue(samples, count, withReconstruction, signal);
+      },
+      cancel: close,
+    };
+  }
+
+  /** admit and submit at once. */
+  submit(samples: Float32Array, count: number, withReconstruction: boolean, signal?: AbortSignal): Promise<Scored> {
+    try {
+      return this.admit(count).submit(samples, withReconstruction, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Queues admitted samples; resolves with their results only. Rejects with the signal's reason when
+   * it aborts before the pass starts (the samples are then dropped unscored), or with the pass's error.
+   */
+  private enqueue(samples: Float32Array, count: number, withReconstruction: boolean, signal?: AbortSignal): Promise<Scored> {
+    if (samples.length !== count * this.options.sampleSize) return Promise.reject(new RangeError(`batcher: ${samples.length} values for ${count} samples`));
     return new Promise<Scored>((resolve, reject) => {
       const item: Pending = { samples, count, withReconstruction, arrived: Date.now(), resolve, reject, detach: () => {} };
       if (signal) {

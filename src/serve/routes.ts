@@ -87,10 +87,22 @@ function wantsReconstruction(url: URL): boolean {
   throw new HttpError(400, `?reconstruction= must be 0 or 1, got '${value}'`);
 }
 
-async function detections(ctx: RequestContext, samples: Samples, names: string[]): Promise<Detection[]> {
+/**
+ * Admits `count` samples to the queue (503 when full), decodes them, scores them in the batcher and
+ * labels each. Admission comes first, so decoded tensors waiting anywhere stay within --max-queue.
+ */
+async function detections(ctx: RequestContext, names: string[], decode: () => Promise<Samples>): Promise<Detection[]> {
   const threshold = chosenThreshold(ctx);
   const withReconstruction = wantsReconstruction(ctx.url);
-  const scored: Scored = await ctx.service.batcher.submit(samples.data, samples.count, withReconstruction, ctx.signal);
+  const admission = ctx.service.batcher.admit(names.length);
+  let samples: Samples;
+  try {
+    samples = await decode();
+  } catch (err) {
+    admission.cancel();
+    throw err;
+  }
+  const scored: Scored = await admission.submit(samples.data, withReconstruction, ctx.signal);
   const { channels, size } = ctx.service.shape;
   const per = channels * size * size;
   return Promise.all(names.map(async (input, i) => {
@@ -120,8 +132,9 @@ const detectOne: Route = {
   path: '/v1/detect',
   handle: (ctx) => withBody(ctx, async (body) => {
     const { shape, decodeSlots } = ctx.service;
-    const samples = isNpy(body) ? npyBody(body, 'request body', shape, 1) : await imageParts([{ name: 'request body', data: body }], shape, decodeSlots);
-    const [row] = await detections(ctx, samples, ['request body']);
+    const name = 'request body';
+    const decode = isNpy(body) ? async () => npyBody(body, name, shape, 1) : () => imageParts([{ name, data: body }], shape, decodeSlots);
+    const [row] = await detections(ctx, [name], decode);
     const { input: _input, ...result } = row;
     return { ...json(result), samples: 1 };
   }),
@@ -133,19 +146,18 @@ const detectBatch: Route = {
   handle: (ctx) => withBody(ctx, async (body) => {
     const { shape, decodeSlots, maxImagesPerRequest } = ctx.service;
     const type = ctx.req.headers['content-type'] ?? '';
-    let samples: Samples;
-    let names: string[];
+    let rows: Detection[];
     if (/^multipart\/form-data/i.test(type)) {
       const parts: Part[] = multipartParts(body, type, maxImagesPerRequest);
-      samples = await imageParts(parts, shape, decodeSlots);
-      names = parts.map((p) => p.name);
+      rows = await detections(ctx, parts.map((p) => p.name), () => imageParts(parts, shape, decodeSlots));
     } else if (isNpy(body)) {
-      samples = npyBody(body, 'request body', shape, maxImagesPerRequest);
-      names = Array.from({ length: samples.count }, (_, i) => `request body#${i}`);
+      // The rows are known only once parsed; parsing is bounded by the body size.
+      const samples = npyBody(body, 'request body', shape, maxImagesPerRequest);
+      rows = await detections(ctx, Array.from({ length: samples.count }, (_, i) => `request body#${i}`), async () => samples);
     } else {
       throw new HttpError(415, 'send multipart/form-data with one image per part, or one .npy float32 [N,3,128,128] as the body');
     }
-    return { ...json(await detections(ctx, samples, names)), samples: samples.count };
+    return { ...json(rows), samples: rows.length };
   }),
 };
 

@@ -58,4 +58,19 @@ test('a full queue refuses at once; an aborted request leaves the queue unscored
   assert.equal(passes, [[2]], 'the aborted sample never ran');
 });
 
+test('admitted samples hold their room while they decode; cancel gives it back', async () => {
+  const batcher = new Batcher(meanScorer([]), { maxBatch: 4, maxDelayMs: 1, maxQueue: 4, sampleSize: PER });
+  const decoding = batcher.admit(3);
+  assert.is(batcher.admitted, 3);
+  assert.throws(() => batcher.admit(2), /queue holds 3 of at most 4 samples/);
+  decoding.cancel();
+  decoding.cancel();
+  assert.is(batcher.admitted, 0, 'a second cancel gives nothing back twice');
+  const next = batcher.admit(4);
+  const scored = await next.submit(new Float32Array(4 * PER).fill(1), false);
+  assert.equal([...scored.error], [1, 1, 1, 1]);
+  assert.throws(() => next.submit(new Float32Array(4 * PER), false), /used once/);
+  assert.is(batcher.admitted + batcher.depth, 0);
+});
+
 test.run();
