@@ -55,7 +55,7 @@ const OPERATIONS: Record<string, object> = {
   'GET /healthz': { summary: 'The process is alive', responses: { 200: { description: 'alive', content: jsonOf({ type: 'object' }) } } },
   'GET /readyz': {
     summary: 'The model is loaded and its device usable',
-    responses: { 200: { description: 'ready', content: jsonOf({ type: 'object' }) }, 503: { description: 'loading, device lost (being re-created) or shutting down', content: jsonOf({ type: 'object' }) } },
+    responses: { 200: { description: 'ready', content: jsonOf({ type: 'object' }) }, 503: { description: 'device lost (being re-created) or shutting down', content: jsonOf({ type: 'object' }) } },
   },
   'GET /metrics': { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
   'GET /v1/model': {
