@@ -10,7 +10,7 @@ import { bytes, startServe, until } from './support.js';
 
 const sample = (name: string) => join(repoRoot, 'samples', name);
 
-test('POST /v1/detect with a sample gives the label and error of rcae detect', async () => {
+test('POST /v1/detect with a sample gives the label and error of rcae detect; SIGINT stops it with 0', async () => {
   const server = await startServe([]);
   try {
     for (const name of ['noise-1.png', 'scene-1.png']) {
@@ -21,6 +21,8 @@ test('POST /v1/detect with a sample gives the label and error of rcae detect', a
       assert.is(answer.error, row.error, name);
       assert.is(answer.threshold, row.threshold, name);
     }
+    server.child.kill('SIGINT');
+    assert.is(await server.exited, 0);
   } finally {
     server.child.kill('SIGKILL');
   }
