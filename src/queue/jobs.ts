@@ -120,8 +120,9 @@ export async function* collectRows(redis: Redis, name: string, failures: Map<num
       const result = results[k];
       for (const [i, input] of inputs.entries()) {
         const error = result?.errors[i];
-        if (result && typeof error === 'number') {
-          yield { input, index, error, threshold, ...labelFor(error, threshold) };
+        if (result && (typeof error === 'number' || typeof error === 'string')) {
+          const value = Number(error);
+          yield { input, index, error: value, threshold, ...labelFor(value, threshold) };
         } else {
           const reason = result ? result.reasons[i] ?? 'not scored' : `shard ${shard.index} failed: ${failures.get(shard.index) ?? 'no result'}`;
           yield { input, index, threshold, label: 'FAILED', reason };
