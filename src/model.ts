@@ -201,9 +201,12 @@ export class Model {
     return this.executor.runResident(batch, { from: 'image', want: ['reconstruction'] });
   }
 
-  /** GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query). */
-  profileLayers(batch: number) {
-    return this.executor.profile(batch, { from: 'image', want: ['reconstruction'] });
+  /**
+   * GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query);
+   * `want` adds the statistics' kernels ('error', 'hf', 'ssim') after the decoder.
+   */
+  profileLayers(batch: number, want: readonly Endpoint[] = ['reconstruction']) {
+    return this.executor.profile(batch, { from: 'image', want });
   }
 
   /** Releases GPU memory; also destroys the device when the model opened it. */
