@@ -69,3 +69,13 @@ export function comparisonGrid(originals: Float32Array, reconstructions: Float32
 export async function comparisonGridPng(path: string, grid: { width: number; height: number; data: Uint8Array }): Promise<void> {
   await sharp(Buffer.from(grid.data.buffer, grid.data.byteOffset, grid.data.byteLength), { raw: { width: grid.width, height: grid.height, channels: 3 } }).png().toFile(path);
 }
+
+/**
+ * One per-pixel map (size x size, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
+ * like the grid's error row, so maps drawn with the same scale compare.
+ */
+export function heatMap(map: Float32Array, size: number, scale: number): { width: number; height: number; data: Uint8Array } {
+  const data = new Uint8Array(size * size * 3);
+  for (let p = 0; p < size * size; p++) data.set(ramp(Math.sqrt(map[p] / scale)), p * 3);
+  return { width: size, height: size, data };
+}

@@ -1,7 +1,8 @@
 // The detection scores through the real CLI on the w8 fixture (PyTorch's own reconstructions of its
 // inputs are in the fixture): hf and ssim against the float64 references, thresholds files that
 // record their score, the atypical fit, and eval --score all with the model-free baseline.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -33,6 +34,19 @@ test('score --score hf and ssim equal the float64 references on PyTorch\'s recon
   const bad = rcae(['score', '--model', ckpt, '--score', 'psnr', real]);
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /--score: unknown score 'psnr' \(one of mse, hf, ssim, atypical\)/);
+});
+
+test('reconstruct --maps writes one mse and one hf map per sample, at the model\'s input size', async () => {
+  const maps = join(tmp, 'maps');
+  mkdirSync(maps);
+  const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, real]);
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(readdirSync(maps).sort(), ['000000.hf.png', '000000.mse.png', '000001.hf.png', '000001.mse.png', '000002.hf.png', '000002.mse.png', '000003.hf.png', '000003.mse.png']);
+  const meta = await sharp(join(maps, '000002.hf.png')).metadata();
+  assert.equal([meta.width, meta.height, meta.format], [128, 128, 'png']);
+  const missing = rcae(['reconstruct', '--model', ckpt, '--maps', join(tmp, 'nowhere'), real]);
+  assert.is(missing.status, 2);
+  assert.match(missing.stderr, /--maps: .*nowhere is not an existing directory/);
 });
 
 test('a thresholds file records its score: detect refuses it for another, warns for another model', () => {
