@@ -24,11 +24,14 @@ const shader = kernelShader({
   storage: ['read', 'read', 'read_write'],
 });
 
+// The tree needs a power of two; 128 columns cover a 128-wide image's 118 windows in one sweep.
+const WG = 128;
+
 export class SsimKernel {
   private readonly pipeline: GPUComputePipeline;
 
   constructor(private readonly gpu: Gpu) {
-    this.pipeline = computePipeline(gpu, shader, {});
+    this.pipeline = computePipeline(gpu, shader, { WG });
   }
 
   bind(args: ImagePairBindArgs): BoundDispatch {
@@ -38,8 +41,10 @@ export class SsimKernel {
     checkImagePair(label, args, SSIM_WINDOW);
     const grid = gridFor(gpu, label, batch, 1);
     const binding = bindKernel(gpu, shader, label, { batch, channels, height, width, tilesX: grid.tilesX }, [args.a, args.b, args.output]);
-    // Per output pixel: 5 moments through two 11-tap passes (2 FLOPs a tap), and ~20 for the ratio.
-    const outputs = batch * channels * (height - SSIM_WINDOW + 1) * (width - SSIM_WINDOW + 1);
-    return boundDispatch(gpu, label, this.pipeline, binding, grid.workgroups, outputs * (2 * 5 * 2 * SSIM_WINDOW + 20));
+    // 5 moments through an 11-tap pass (2 FLOPs a tap) per input row of each output column, the same
+    // vertically per output pixel, and ~20 for the ratio.
+    const columns = batch * channels * (width - SSIM_WINDOW + 1);
+    const outputs = columns * (height - SSIM_WINDOW + 1);
+    return boundDispatch(gpu, label, this.pipeline, binding, grid.workgroups, columns * height * 10 * SSIM_WINDOW + outputs * (10 * SSIM_WINDOW + 20));
   }
 }

@@ -1,24 +1,20 @@
 // Per-sample mean SSIM over the valid 11x11 windows of each channel (Gaussian window, sigma 1.5;
-// GAUSS, C1 and C2 come from the prelude). One workgroup per sample walks the channels and 16x16
-// tiles of output pixels: it loads the tile's 26x26 input patch of a and b into workgroup memory,
-// filters the five moments (a, b, a^2, b^2, ab) horizontally into HSUM, then vertically per output
-// pixel, the filter being separable. Each invocation keeps a running SSIM sum over its pixels of
-// every tile; the sums meet in a pairwise tree at the end.
+// GAUSS, C1 and C2 come from the prelude). One workgroup per sample; each invocation owns output
+// columns (the window's left edge x0 = lid, lid + WG, ...) and walks down the rows of every channel:
+// it filters each input row horizontally at its column into the five moments (a, b, a^2, b^2, ab),
+// keeps the last 11 rows' moments in a ring, and once 11 rows are in, filters the ring vertically
+// into one output pixel. No workgroup memory or barrier until the final pairwise tree of the
+// invocations' running sums: barriers are what software adapters pay most for.
 
-const TILE = 16u;
-const RADIUS = 5u;
-const SPAN = 26u;              // TILE + 2 * RADIUS
-const ROWS_H = 416u;           // SPAN rows x TILE columns after the horizontal pass
-const WG = 256u;               // TILE * TILE
+override WG: u32 = 128u;
+const K = 11u;                 // window side; the valid output is (H - K + 1) x (W - K + 1)
+const HALF = 5u;               // (K - 1) / 2: the centre tap
 
 @group(0) @binding(0) var<uniform> params: SsimParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
 
-var<workgroup> patchA: array<f32, 676>;   // SPAN * SPAN
-var<workgroup> patchB: array<f32, 676>;
-var<workgroup> hsum: array<f32, 2080>;    // 5 moments x ROWS_H
 var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
@@ -27,64 +23,51 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let live = sample < params.batch;
   let h = params.height;
   let w = params.width;
-  let outH = h - 2u * RADIUS;
-  let outW = w - 2u * RADIUS;
-  let tilesY = (outH + TILE - 1u) / TILE;
-  let tilesX = (outW + TILE - 1u) / TILE;
+  let outH = h - K + 1u;
+  let outW = w - K + 1u;
   let channels = select(0u, params.channels, live);
   let base = select(0u, sample * params.channels * h * w, live);
-  let ly = lid / TILE;
-  let lx = lid % TILE;
 
   var total = 0.0;
   for (var c = 0u; c < channels; c++) {
     let plane = base + c * h * w;
-    for (var t = 0u; t < tilesY * tilesX; t++) {
-      let y0 = (t / tilesX) * TILE;
-      let x0 = (t % tilesX) * TILE;
-      workgroupBarrier();
-      for (var i = lid; i < SPAN * SPAN; i += WG) {
-        let y = y0 + i / SPAN;
-        let x = x0 + i % SPAN;
-        let inside = y < h && x < w;
-        let at = select(0u, plane + y * w + x, inside);
-        patchA[i] = select(0.0, a[at], inside);
-        patchB[i] = select(0.0, b[at], inside);
-      }
-      workgroupBarrier();
-      for (var i = lid; i < ROWS_H; i += WG) {
-        let row = i / TILE;
-        let col = i % TILE;
-        var m = vec4f(0.0);
-        var ab = 0.0;
-        for (var k = 0u; k < 2u * RADIUS + 1u; k++) {
-          let p = row * SPAN + col + k;
-          let va = patchA[p];
-          let vb = patchB[p];
-          m += GAUSS[k] * vec4f(va, vb, va * va, vb * vb);
-          ab += GAUSS[k] * va * vb;
+    for (var x0 = lid; x0 < outW; x0 += WG) {
+      var ring: array<vec4f, K>;
+      var ringAb: array<f32, K>;
+      for (var y = 0u; y < h; y++) {
+        let row = plane + y * w + x0;
+        // The window is symmetric: taps k and K - 1 - k share a weight, so add them first.
+        let ca = a[row + HALF];
+        let cb = b[row + HALF];
+        var m = GAUSS[HALF] * vec4f(ca, cb, ca * ca, cb * cb);
+        var ab = GAUSS[HALF] * ca * cb;
+        for (var k = 0u; k < HALF; k++) {
+          let va = a[row + k];
+          let vb = b[row + k];
+          let wa = a[row + K - 1u - k];
+          let wb = b[row + K - 1u - k];
+          m += GAUSS[k] * vec4f(va + wa, vb + wb, va * va + wa * wa, vb * vb + wb * wb);
+          ab += GAUSS[k] * (va * vb + wa * wb);
         }
-        hsum[i] = m.x;
-        hsum[ROWS_H + i] = m.y;
-        hsum[2u * ROWS_H + i] = m.z;
-        hsum[3u * ROWS_H + i] = m.w;
-        hsum[4u * ROWS_H + i] = ab;
-      }
-      workgroupBarrier();
-      var m = vec4f(0.0);
-      var ab = 0.0;
-      for (var k = 0u; k < 2u * RADIUS + 1u; k++) {
-        let p = (ly + k) * TILE + lx;
-        m += GAUSS[k] * vec4f(hsum[p], hsum[ROWS_H + p], hsum[2u * ROWS_H + p], hsum[3u * ROWS_H + p]);
-        ab += GAUSS[k] * hsum[4u * ROWS_H + p];
-      }
-      let mab = m.x * m.y;
-      let va = m.z - m.x * m.x;
-      let vb = m.w - m.y * m.y;
-      let cov = ab - mab;
-      let s = ((2.0 * mab + C1) * (2.0 * cov + C2)) / ((m.x * m.x + m.y * m.y + C1) * (va + vb + C2));
-      if (y0 + ly < outH && x0 + lx < outW) {
-        total += s;
+        ring[y % K] = m;
+        ringAb[y % K] = ab;
+        if (y + 1u >= K) {
+          // Rows y - K + 1 .. y, top to bottom, meet the window's weights 0 .. K - 1.
+          let mid = (y + 1u + HALF) % K;
+          var s = GAUSS[HALF] * ring[mid];
+          var sab = GAUSS[HALF] * ringAb[mid];
+          for (var k = 0u; k < HALF; k++) {
+            let top = (y + 1u + k) % K;
+            let bottom = (y + K - k) % K;
+            s += GAUSS[k] * (ring[top] + ring[bottom]);
+            sab += GAUSS[k] * (ringAb[top] + ringAb[bottom]);
+          }
+          let mab = s.x * s.y;
+          let va = s.z - s.x * s.x;
+          let vb = s.w - s.y * s.y;
+          let cov = sab - mab;
+          total += ((2.0 * mab + C1) * (2.0 * cov + C2)) / ((s.x * s.x + s.y * s.y + C1) * (va + vb + C2));
+        }
       }
     }
   }
