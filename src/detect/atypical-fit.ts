@@ -1,6 +1,6 @@
 // Fits the atypical score's Gaussians on real images only: the latents of the even-numbered samples
 // give the latent Gaussian; the odd-numbered ones, whose latent distances are thus measured out of
-// sample as they will be on new images, give the Gaussian of the four features; every sample gives
+// sample as they will be on new images, give the Gaussian of the seven features; every sample gives
 // the baseline's Gaussian of input statistics.
 
 import type { Model } from '../model.js';
@@ -51,7 +51,7 @@ export async function fitAtypical(model: Model, request: FitRequest): Promise<{ 
   index = 0;
   latents.forEach((part, p) => {
     for (let s = 0; s < part.length / dim; s++, index++) {
-      if (index % 2 === 1) featureRows.push(...atypicalFeatures(stats[p], s, mahalanobis(latent, part, s * dim)));
+      if (index % 2 === 1) featureRows.push(...atypicalFeatures(stats[p], s, mahalanobis(latent, part, s * dim), inputs[p]));
     }
   });
   const features = fitGaussian(Float64Array.from(featureRows), count - even, ATYPICAL_FEATURES.length);

@@ -93,7 +93,7 @@ test('atypical: fitted on real images only, stored in the file, used by score, d
   const section = JSON.parse(readFileSync(file, 'utf8')).reconstruction_thresholds;
   assert.is(section.score, 'atypical');
   assert.is(section.fit.latent.dim, 64);
-  assert.is(section.fit.features.dim, 4);
+  assert.is(section.fit.features.dim, 7);
   assert.is(section.fit.input.dim, 3);
   assert.match(section.fit.real_source, /fit\.npy \(8 images\)/);
 

@@ -15,11 +15,12 @@ test('scores are parsed by name', () => {
   assert.throws(() => parseScore('baseline'), (e: Error) => e instanceof ScoreError && /one of mse, hf, ssim, atypical/.test(e.message));
 });
 
-test('atypical features: logs of the errors, 1 - SSIM, the latent distance', () => {
-  const f = atypicalFeatures({ error: Float32Array.of(0.5, Math.E), hf: Float32Array.of(1, 0), ssim: Float32Array.of(0.25, 1) }, 1, 3);
+test('atypical features: logs of the errors, 1 - SSIM, the latent distance, the input statistics', () => {
+  const input = Float64Array.of(1, 2, 3, 4, 5, 6);
+  const f = atypicalFeatures({ error: Float32Array.of(0.5, Math.E), hf: Float32Array.of(1, 0), ssim: Float32Array.of(0.25, 1) }, 1, 3, input);
   assert.ok(Math.abs(f[0] - 1) < 1e-6);
   assert.is(f[1], Math.log(1e-12));
-  assert.equal(f.slice(2), [0, 3]);
+  assert.equal(f.slice(2), [0, 3, 4, 5, 6]);
 });
 
 test('input statistics: variance, total variation and Laplacian energy of known images', () => {

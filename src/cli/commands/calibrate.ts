@@ -32,7 +32,7 @@ is above the threshold. Without fakes only the percentile levels are written, wi
 records its score (reconstruction_thresholds.score); detect refuses it for another score.
 
 The atypical score first fits Gaussians on the real images of --fit-real (never on fakes; --every
-applies): the latents of every other image, then the four features of the others, whose latent
+applies): the latents of every other image, then the seven features of the others, whose latent
 distances are thus out of sample, and the input statistics of all (the baseline of rcae eval). The
 fit is stored in the file. Use real images other than --real's to calibrate on held-out scores.
 
