@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isImagePath, listImageFiles, loadImageTensor } from '../image/preprocess.js';
-import { readNpy } from '../io/npy.js';
+import { readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
 
 export class InputError extends Error {}
@@ -54,7 +54,11 @@ export function countSamples(sources: readonly Source[]): number | undefined {
 }
 
 export function loadNpySamples(path: string, shape: SampleShape): { count: number; data: Float32Array } {
-  const npy = readNpy(path);
+  return npySamples(readNpy(path), path, shape);
+}
+
+/** Checks that a parsed .npy holds float32 [N,C,H,W] samples of `shape`; `path` names it in errors. */
+export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
   const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
   if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);
   const [n, c, h, w] = npy.shape;

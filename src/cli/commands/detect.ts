@@ -10,6 +10,11 @@ import { withTextOutput } from '../sink.js';
 /** Exit status when --fail-on-fake is given and some input is FAKE. */
 export const EXIT_FAKE_FOUND = 3;
 
+/** The mse thresholds file to use (see thresholdsFileFor); `rcae serve` scores mse. */
+export function thresholdsFile(option: string | undefined, model: string | undefined): string {
+  return thresholdsFileFor(option, model, 'mse');
+}
+
 export interface ChosenThreshold extends PickedThreshold {
   /** The thresholds file it came from, read and checked for the score; absent for a numeric --level. */
   file?: { path: string; doc: ThresholdsDocument };
