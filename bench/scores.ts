@@ -1,12 +1,13 @@
 // What the detection scores cost beside the MSE: GPU time per kernel of a forward pass with every
 // statistic (timestamp queries around each dispatch, as `rcae bench`'s per-layer profile), repeated
 // and reduced to medians, plus the CPU time of the atypical score's two Mahalanobis distances per
-// sample (a 512-wide latent and the 4 features).
+// sample (a 512-wide latent and the 7 features) and its input statistics.
 // Usage: node dist/bench/scores.js [--batch 64] [--repeats 5] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import '../src/node/platform.js';
 import { fitGaussian, mahalanobis } from '../src/detect/gaussian.js';
+import { inputStatistics } from '../src/detect/input-statistics.js';
 import { mulberry32 } from '../src/graph/random-params.js';
 import { loadModel } from '../src/model.js';
 import { DEFAULT_MODEL_PATH } from '../src/node/platform.js';
@@ -31,11 +32,13 @@ try {
   const rand = mulberry32(1);
   const rows = Float64Array.from({ length: 4 * dim * dim }, () => rand() - 0.5);
   const latentFit = fitGaussian(rows, 4 * dim, dim);
-  const featureFit = fitGaussian(Float64Array.from({ length: 400 }, () => rand()), 100, 4);
+  const featureFit = fitGaussian(Float64Array.from({ length: 700 }, () => rand()), 100, 7);
+  const images = Float32Array.from({ length: batch * model.imageSize }, () => rand() * 2 - 1);
   const cpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();
-    for (let s = 0; s < batch; s++) mahalanobis(featureFit, [mahalanobis(latentFit, rows, s * dim), 0, 0, 0]);
+    const input = inputStatistics(images, batch, model.arch.inChannels, model.arch.imageSize);
+    for (let s = 0; s < batch; s++) mahalanobis(featureFit, [mahalanobis(latentFit, rows, s * dim), 0, 0, 0, ...input.subarray(s * 3, s * 3 + 3)]);
     cpu.push(performance.now() - started);
   }
   const base = median(forward) + median(perStat.mse);
