@@ -11,7 +11,9 @@ import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
+import { checkOutputPaths } from '../outputs.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
 
 const percent = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
 
@@ -50,8 +52,7 @@ ${errorSetHelp}`,
     if (score === 'atypical' && fitReal === undefined) throw new UsageError('--score atypical needs --fit-real SRC (real images to fit its Gaussians on)');
     if (score !== 'atypical' && fitReal !== undefined) throw new UsageError(`--fit-real is for --score atypical; ${score} needs no fit`);
     const request = errorSetRequest(values, false);
-    requireOutputDirectory(out, 'out');
-    if (values.plot) requireOutputDirectory(values.plot, 'plot');
+    checkOutputPaths([{ path: out, option: 'out' }, ...(values.plot ? [{ path: values.plot, option: 'plot' }] : [])], [...errorSetInputs(values), ...(fitReal ? [fitReal] : [])]);
     const model = await openModel(values);
     let sets;
     let fitted;
@@ -76,11 +77,14 @@ ${errorSetHelp}`,
       score,
       fit: fitted && { fit: fitted.fit, source: fitSource! },
     });
-    await writeThresholds(out, doc);
-    if (values.plot) {
-      const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
-      await renderPng(histogramSvg(real, fake, { thresholds, title: `Calibration: ${score} of real and fake images` }), values.plot);
-    }
+    const plot = values.plot;
+    await withOutputSet(async (outputs) => {
+      await outputs.stage(out, (tmp) => writeThresholds(tmp, doc));
+      if (plot) {
+        const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
+        await outputs.stage(plot, (tmp) => renderPng(histogramSvg(real, fake, { thresholds, title: `Calibration: ${score} of real and fake images` }), tmp));
+      }
+    });
     const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));
     for (const name of LEVELS) {
       const level = calibration.levels[name];

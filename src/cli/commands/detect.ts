@@ -1,3 +1,5 @@
+import { labelFor } from '../../detect/label.js';
+import { printable } from '../../io/printable.js';
 import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
 import { fitOfThresholds, parseLevel, pickThreshold, type PickedThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
@@ -5,9 +7,10 @@ import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor, w
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
+import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
 
-/** Exit status when --fail-on-fake is given and some input is FAKE. */
+/** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
 export const EXIT_FAKE_FOUND = 3;
 
 /** The mse thresholds file to use (see thresholdsFileFor); `rcae serve` scores mse. */
@@ -43,9 +46,11 @@ export const detect: Command = {
   help: `Usage: rcae detect [--model M] [--score S] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
 
 For each sample prints its score (column error; by default the reconstruction MSE), the threshold
-and the label: FAKE when error > threshold, else REAL. jsonl rows are
-  {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"}
-A summary "k of N flagged" goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
+and the label: FAKE when error > threshold, REAL when error <= threshold, and INVALID when the error
+is not a finite number (NaN or Inf in the input or the model; never REAL). jsonl rows are
+  {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"|"INVALID"}
+with "error": null and a "reason" on INVALID rows. A summary "k of N flagged" (and the INVALID
+inputs) goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
 
 INPUT: image files, directories (searched recursively), .tar/.tar.gz archives of images, or .npy
 float32 [N,3,128,128] tensors already normalised to [-1,1].
@@ -60,7 +65,7 @@ ${scoreOptionHelp}
   --level L         strict, balanced (default), sensitive, optimal, another level in the file, or a
                     number used as the threshold itself (then no thresholds file is needed)
   --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
-  --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE
+  --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE or INVALID
   --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
   --out FILE        write rows to FILE (atomically) instead of stdout
@@ -74,10 +79,12 @@ ${gpuOptionsHelp}`,
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
     const score = scoreOption(values.score);
+    checkOutputPaths(values.out ? [{ path: values.out, option: 'out' }] : [], [...positionals, values.model, values.thresholds].filter((p): p is string => p !== undefined));
     const threshold = chooseThreshold(values.level, values.thresholds, values.model, score);
     const model = await openModel(values);
     let flagged = 0;
     let total = 0;
+    const invalid: string[] = [];
     try {
       const file = threshold.file;
       if (file) await warnOnModelMismatch(file.path, file.doc, model);
@@ -89,9 +96,10 @@ ${gpuOptionsHelp}`,
         for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting', measure })) {
           b.inputs.forEach((input, i) => {
             const error = b.error[i];
-            const fake = error > threshold.value;
-            if (fake) flagged++;
-            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label: fake ? 'FAKE' : 'REAL' });
+            const { label, reason } = labelFor(error, threshold.value);
+            if (label === 'FAKE') flagged++;
+            if (reason) invalid.push(`${printable(input)}: ${reason}`);
+            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
           });
           total += b.inputs.length;
         }
@@ -100,7 +108,9 @@ ${gpuOptionsHelp}`,
     } finally {
       model.dispose();
     }
-    process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})\n`);
-    return values['fail-on-fake'] && flagged > 0 ? EXIT_FAKE_FOUND : 0;
+    const shown = invalid.slice(0, 10).map((line) => `  ${line}\n`).join('') + (invalid.length > 10 ? `  ... and ${invalid.length - 10} more\n` : '');
+    process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})` +
+      (invalid.length ? `; ${invalid.length} INVALID (error not finite):\n${shown}` : '\n'));
+    return values['fail-on-fake'] && flagged + invalid.length > 0 ? EXIT_FAKE_FOUND : 0;
   },
 };

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { measureErrorSets } from '../../detect/error-sets.js';
 import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
 import { rocCurve } from '../../detect/metrics.js';
@@ -9,8 +9,9 @@ import { defaultThresholdsPath, thresholdsPathBeside } from '../../detect/thresh
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { writeFileAtomically } from '../../pipeline/atomic.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from '../error-set-options.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
+import { checkOutputPaths } from '../outputs.js';
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor } from '../score-option.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -87,8 +88,12 @@ ${errorSetHelp}`,
     const all = values.score === 'all';
     const score = all ? undefined : scoreOption(values.score);
     const request = errorSetRequest(values, true);
-    if (values.json && values.json !== '-') requireOutputDirectory(values.json, 'json');
-    if (values.plot) requireOutputDirectory(`${values.plot}-roc.png`, 'plot');
+    const jsonFile = values.json && values.json !== '-' ? values.json : undefined;
+    const plot = values.plot;
+    checkOutputPaths([
+      ...(jsonFile ? [{ path: jsonFile, option: 'json' }] : []),
+      ...(plot ? [{ path: `${plot}-roc.png`, option: 'plot' }, ...(all ? [] : [{ path: `${plot}-hist.png`, option: 'plot' }])] : []),
+    ], [...errorSetInputs(values), ...(values.thresholds ? [values.thresholds] : [])]);
     let files: Partial<Record<ScoreName, { path: string; doc: ThresholdsDocument }>>;
     if (all) files = thresholdsForAll(values.model, values.thresholds);
     else if (values.thresholds || score === 'atypical') {
@@ -113,23 +118,22 @@ ${errorSetHelp}`,
       ? { ...common, scores: byColumn, thresholds: Object.fromEntries(Object.entries(files).map(([s, f]) => [s, f.path])) }
       : { ...byColumn[score!], score, ...common };
     const json = JSON.stringify(report, null, 2) + '\n';
-    if (values.json === '-') process.stdout.write(json);
-    else {
-      if (values.json) await writeFileAtomically(values.json, json);
-      if (all) printComparison(byColumn);
-      else printTable(byColumn[score!]);
-    }
-    if (values.plot) {
+    await withOutputSet(async (outputs) => {
+      if (jsonFile) await outputs.stage(jsonFile, (tmp) => writeFileSync(tmp, json));
+      if (!plot) return;
       if (all) {
         const curves = columns.map((c) => ({ roc: rocCurve(sets.real[c], fake[c]), text: `${c}: AUROC ${byColumn[c].auroc.toFixed(4)}` }));
-        await renderPng(rocCurvesSvg(curves, { title: 'ROC: real vs fake, one curve per score' }), `${values.plot}-roc.png`);
+        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocCurvesSvg(curves, { title: 'ROC: real vs fake, one curve per score' }), tmp));
       } else {
         const e = byColumn[score!];
-        await renderPng(rocPlotSvg(rocCurve(sets.real[score!], fake[score!]), { auroc: e.auroc, title: `ROC (${score}): real vs fake` }), `${values.plot}-roc.png`);
+        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocPlotSvg(rocCurve(sets.real[score!], fake[score!]), { auroc: e.auroc, title: `ROC (${score}): real vs fake` }), tmp));
         const levels = Object.entries(e.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
-        await renderPng(histogramSvg(sets.real[score!], fake[score!], { thresholds: levels }), `${values.plot}-hist.png`);
+        await outputs.stage(`${plot}-hist.png`, (tmp) => renderPng(histogramSvg(sets.real[score!], fake[score!], { thresholds: levels }), tmp));
       }
-    }
+    });
+    if (values.json === '-') process.stdout.write(json);
+    else if (all) printComparison(byColumn);
+    else printTable(byColumn[score!]);
     process.stderr.write(`real ${sets.realSource}; fake ${sets.fakeSource}\n`);
   },
 };
