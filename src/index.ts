@@ -6,3 +6,4 @@ export { listAdapters } from './node/dawn.js';
 export { loadImageTensor } from './image/preprocess.js';
 export { readNpy, writeNpy } from './io/npy.js';
 export { readThresholds, writeThresholds } from './detect/thresholds-file.js';
+export { fitAtypical } from './detect/atypical-fit.js';
