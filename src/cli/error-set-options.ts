@@ -13,6 +13,7 @@ export const errorSetOptions = {
   seed: { type: 'string' },
   batch: { type: 'string' },
   every: { type: 'string' },
+  start: { type: 'string' },
   ...gpuOptions,
 } as const;
 
@@ -25,6 +26,8 @@ ${SYNTHETIC_KINDS.map((k) => `                      ${k.padEnd(14)}${SYNTHETIC_D
   --seed S          seed of the synthetic fakes (default 0)
   --every K         use every K-th image of --real and --fake, in input order (e.g. a 1-in-5 subset of a
                     class-sorted archive keeps every class; default 1: all)
+  --start S         with --every K, begin at the S-th image (0 <= S < K; default 0): subsets with
+                    different starts are disjoint (calibrate on one, fit or evaluate on another)
   --batch N         samples per GPU batch (default 32)
 ${gpuOptionsHelp}`;
 
@@ -45,5 +48,8 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
     throw err;
   }
   if (synthetic && synthetic.kind !== 'noise' && /\.npy$/i.test(real)) throw new UsageError(`--synthetic ${synthetic.kind} changes images; --real ${real} is a tensor`);
-  return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every: intOption(values.every, 'every', 1) };
+  const every = intOption(values.every, 'every', 1);
+  const start = intOption(values.start, 'start', 0, 0);
+  if (start >= every) throw new UsageError(`--start must be below --every (${every}), got ${start}`);
+  return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every, start };
 }

@@ -18,8 +18,9 @@ export interface ErrorSetRequest {
   synthetic?: SyntheticSpec;
   seed: number;
   batch: number;
-  /** Use every k-th input of each source (default 1: all). */
+  /** Use every k-th input of each source (default 1: all), from the `start`-th (default 0). */
   every?: number;
+  start?: number;
   /** Each column's per-sample values for a batch of images, from one pass (default: { mse }). */
   measure?: Measure;
 }
@@ -42,7 +43,7 @@ function concatColumns(parts: ScoreSet[]): ScoreSet {
   return Object.fromEntries(names.map((name) => [name, concatFloat32(parts.map((p) => p[name]))]));
 }
 
-async function sourceErrors(model: Model, measure: Measure, source: string, batch: number, label: string, every: number): Promise<ScoreSet> {
+async function sourceErrors(model: Model, measure: Measure, source: string, batch: number, label: string, every: number, start: number): Promise<ScoreSet> {
   const parts: ScoreSet[] = [];
   // scoreInputs streams the inputs and draws progress; the columns ride along under its `error`.
   let columns: ScoreSet = {};
@@ -50,7 +51,7 @@ async function sourceErrors(model: Model, measure: Measure, source: string, batc
     columns = await measure(images);
     return Object.values(columns)[0];
   };
-  for await (const _ of scoreInputs(model, [source], { batch, label, every, measure: first })) parts.push(columns);
+  for await (const _ of scoreInputs(model, [source], { batch, label, every, start, measure: first })) parts.push(columns);
   return concatColumns(parts);
 }
 
@@ -75,18 +76,19 @@ const sizeOf = (set: ScoreSet) => Object.values(set)[0]?.length ?? 0;
 export async function measureErrorSets(model: Model, request: ErrorSetRequest): Promise<ErrorSets> {
   const { real: realArg, fake: fakeArg, synthetic, seed, batch } = request;
   const every = request.every ?? 1;
+  const start = request.start ?? 0;
   const measure: Measure = request.measure ?? (async (x) => ({ mse: await model.reconstructionError(x) }));
-  const subset = every > 1 ? `, every ${every}th` : '';
-  const real = await sourceErrors(model, measure, realArg, batch, 'real', every);
+  const subset = every > 1 ? `, every ${every}th${start > 0 ? ` from image ${start}` : ''}` : '';
+  const real = await sourceErrors(model, measure, realArg, batch, 'real', every, start);
   const realSource = `${realArg} (${images(sizeOf(real))}${subset})`;
   if (fakeArg !== undefined) {
-    const fake = await sourceErrors(model, measure, fakeArg, batch, 'fake', every);
+    const fake = await sourceErrors(model, measure, fakeArg, batch, 'fake', every, start);
     return { real, fake, realSource, fakeSource: `${fakeArg} (${images(sizeOf(fake))}${subset})` };
   }
   if (!synthetic) return { real, realSource };
   const count = synthetic.count ?? sizeOf(real);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
-  const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg], every }, shape, batch);
+  const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg], every, start }, shape, batch);
   const fake = await batchErrors(measure, batches, `fake (${synthetic.kind})`, count);
   const made = synthetic.kind === 'noise' ? `${images(count)} of ${shape.size}x${shape.size}` : `applied to the first ${count} images of ${realArg}${subset}`;
   return { real, fake, realSource, fakeSource: `synthetic ${synthetic.kind} (${SYNTHETIC_DESCRIPTIONS[synthetic.kind]}), ${made}, seed ${seed}` };

@@ -2,7 +2,7 @@
 // source, preprocessed exactly like real inputs (PIL-exact bilinear resize, then normalisation) and
 // delivered in batches shaped like the CLI input layer's.
 
-import { gatherSources, type SampleBatch, type SampleShape } from '../pipeline/inputs.js';
+import { gatherSources, inSubset, type SampleBatch, type SampleShape } from '../pipeline/inputs.js';
 import { decodeRgb8, isImagePath, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../image/preprocess.js';
 import { readTarEntries } from '../io/tar.js';
 import { manipulate, noiseImage, SyntheticError, type Manipulation, type SyntheticKind } from './synthetic.js';
@@ -12,18 +12,18 @@ interface DecodedImage {
   image: Rgb8Image;
 }
 
-/** The images of the INPUT arguments (files, directories, archives), decoded to RGB8 in input order; every k-th only when every > 1. */
-export async function* decodedImages(args: readonly string[], every = 1): AsyncGenerator<DecodedImage> {
+/** The images of the INPUT arguments (files, directories, archives), decoded to RGB8 in input order; every k-th from the start-th when every > 1. */
+export async function* decodedImages(args: readonly string[], every = 1, start = 0): AsyncGenerator<DecodedImage> {
   let seen = 0;
   for (const source of gatherSources(args)) {
     if (source.kind === 'npy') throw new SyntheticError(`${source.path}: synthetic fakes are made from images, not .npy tensors`);
     if (source.kind === 'image') {
-      if (seen++ % every !== 0) continue;
+      if (!inSubset(seen++, every, start)) continue;
       yield { input: source.path, image: await decodeRgb8(source.path) };
       continue;
     }
     for await (const entry of readTarEntries(source.path, isImagePath)) {
-      if (seen++ % every !== 0) continue;
+      if (!inSubset(seen++, every, start)) continue;
       const input = `${source.path}#${entry.name}`;
       yield { input, image: await decodeRgb8(entry.data, input) };
     }
@@ -34,7 +34,7 @@ export async function* decodedImages(args: readonly string[], every = 1): AsyncG
  * The first `count` images of `args`, manipulated. splice takes its donor from the next image, the
  * last from the first, so each image is held until its successor has been read.
  */
-async function* manipulatedImages(kind: Manipulation, args: readonly string[], count: number, seed: number, every: number): AsyncGenerator<DecodedImage> {
+async function* manipulatedImages(kind: Manipulation, args: readonly string[], count: number, seed: number, every: number, start: number): AsyncGenerator<DecodedImage> {
   let first: DecodedImage | undefined;
   let held: DecodedImage | undefined;
   let index = 0;
@@ -43,7 +43,7 @@ async function* manipulatedImages(kind: Manipulation, args: readonly string[], c
     image: await manipulate(kind, item.image, { seed, index: index++, donor: donor.image }),
   });
   let read = 0;
-  for await (const item of decodedImages(args, every)) {
+  for await (const item of decodedImages(args, every, start)) {
     first ??= item;
     if (held) yield await make(held, item);
     held = item;
@@ -63,15 +63,16 @@ export interface SyntheticRequest {
   seed: number;
   /** Real inputs the manipulations start from (unused by noise). */
   realArgs: readonly string[];
-  /** Use every k-th real image (as the real set was subsampled); default 1. */
+  /** Use every k-th real image from the start-th (as the real set was subsampled); default 1 and 0. */
   every?: number;
+  start?: number;
 }
 
 /** Batches of at most `batchSize` preprocessed synthetic samples. */
 export async function* syntheticBatches(request: SyntheticRequest, shape: SampleShape, batchSize: number): AsyncGenerator<SampleBatch> {
   if (shape.channels !== 3) throw new SyntheticError(`synthetic images are RGB; the model takes ${shape.channels} channels`);
   const { kind, count, seed, realArgs } = request;
-  const images = kind === 'noise' ? noiseImages(count, shape.size, seed) : manipulatedImages(kind, realArgs, count, seed, request.every ?? 1);
+  const images = kind === 'noise' ? noiseImages(count, shape.size, seed) : manipulatedImages(kind, realArgs, count, seed, request.every ?? 1, request.start ?? 0);
   const per = 3 * shape.size * shape.size;
   let inputs: string[] = [];
   let data = new Float32Array(Math.min(batchSize, count) * per);

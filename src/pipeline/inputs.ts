@@ -68,11 +68,17 @@ export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { c
   return { count: n, data: npy.data };
 }
 
-/** Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th sample. */
-export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number, every = 1): AsyncGenerator<SampleBatch> {
+/** Whether the i-th input (from 0) is in the subset `every` k-th from the `start`-th. */
+export const inSubset = (i: number, every: number, start = 0): boolean => i >= start && (i - start) % every === 0;
+
+/**
+ * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
+ * sample, counted from the `start`-th (so that subsets with different starts are disjoint).
+ */
+export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number, every = 1, start = 0): AsyncGenerator<SampleBatch> {
   let seen = 0;
   // Subsampling decides before decoding, so skipped images cost nothing.
-  const keep = () => seen++ % every === 0;
+  const keep = () => inSubset(seen++, every, start);
   const per = shape.channels * shape.size * shape.size;
   let inputs: string[] = [];
   let parts: Float32Array[] = [];

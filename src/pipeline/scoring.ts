@@ -16,8 +16,9 @@ export interface ScoreOptions {
   batch: number;
   withReconstruction?: boolean;
   label?: string;
-  /** Score only every k-th sample (default 1: all). */
+  /** Score only every k-th sample (default 1: all), from the `start`-th (default 0). */
   every?: number;
+  start?: number;
   /** The per-sample score of a batch of images (default: the model's reconstruction error, MSE). */
   measure?: (images: Float32Array) => Promise<Float32Array>;
 }
@@ -26,11 +27,12 @@ export async function* scoreInputs(model: Model, args: readonly string[], option
   const sources = gatherSources(args);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const every = options.every ?? 1;
+  const start = options.start ?? 0;
   const total = countSamples(sources);
-  const progress = progressBar(options.label ?? 'scoring', total === undefined ? undefined : Math.ceil(total / every));
+  const progress = progressBar(options.label ?? 'scoring', total === undefined ? undefined : Math.max(0, Math.ceil((total - start) / every)));
   let offset = 0;
   try {
-    for await (const batch of sampleBatches(sources, shape, options.batch, every)) {
+    for await (const batch of sampleBatches(sources, shape, options.batch, every, start)) {
       if (options.withReconstruction) {
         const r = await model.reconstructWithError(batch.data);
         yield { ...batch, offset, error: r.error, reconstruction: r.reconstruction };

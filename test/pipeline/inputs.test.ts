@@ -1,15 +1,16 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { errorSetRequest } from '../../src/cli/error-set-options.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { gatherSources, sampleBatches } from '../../src/pipeline/inputs.js';
 import { tempDir } from '../helpers/paths.js';
 
 const shape = { channels: 1, size: 2 };
 
-async function collect(args: string[], batch: number, every = 1) {
+async function collect(args: string[], batch: number, every = 1, start = 0) {
   const out: { inputs: string[]; values: number[] }[] = [];
-  for await (const b of sampleBatches(gatherSources(args), shape, batch, every)) out.push({ inputs: b.inputs, values: Array.from(b.data) });
+  for await (const b of sampleBatches(gatherSources(args), shape, batch, every, start)) out.push({ inputs: b.inputs, values: Array.from(b.data) });
   return out;
 }
 
@@ -25,6 +26,19 @@ test('npy samples come in order, batched, and every k-th when subsampling', asyn
   const every3 = await collect([a, b], 2, 3);
   // Counting runs across inputs: samples 0, 3 of a.npy and sample 1 of b.npy (index 6 overall).
   assert.equal(every3.flatMap((x) => x.values).filter((_, i) => i % 4 === 0), [0, 3, 11]);
+  // Every 3rd from the 1st and from the 2nd: disjoint from the above and from each other, together all 7.
+  const from1 = (await collect([a, b], 2, 3, 1)).flatMap((x) => x.values).filter((_, i) => i % 4 === 0);
+  const from2 = (await collect([a, b], 2, 3, 2)).flatMap((x) => x.values).filter((_, i) => i % 4 === 0);
+  assert.equal(from1, [1, 4]);
+  assert.equal(from2, [2, 10]);
+  assert.equal([0, 3, 11, ...from1, ...from2].sort((x, y) => x - y), [0, 1, 2, 3, 4, 10, 11]);
+});
+
+test('--start must lie below --every', () => {
+  const request = (every: string, start: string) => errorSetRequest({ real: 'r.npy', every, start } as Parameters<typeof errorSetRequest>[0], false);
+  assert.equal([request('10', '5').every, request('10', '5').start], [10, 5]);
+  assert.throws(() => request('10', '10'), /--start must be below --every \(10\), got 10/);
+  assert.throws(() => request('1', '1'), /--start must be below --every/);
 });
 
 test('a .npy of the wrong shape is named with what was expected', async () => {
