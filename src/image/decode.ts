@@ -21,7 +21,7 @@ export const MAX_INPUT_PIXELS = 8192 * 8192;
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 
-export async function decodeRgb8(input: string | Buffer, label?: string): Promise<Rgb8Image> {
+export async function decodeRgb8(input: string | Uint8Array, label?: string): Promise<Rgb8Image> {
   const name = label ?? (typeof input === 'string' ? input : 'image buffer');
   const decoded = await decodeRaw(input).catch((err: Error) => {
     throw new ImageError(`${name}: cannot decode image: ${err.message}`);
@@ -46,7 +46,7 @@ export async function decodeRgb8(input: string | Buffer, label?: string): Promis
   return { width, height, data };
 }
 
-async function decodeRaw(input: string | Buffer) {
+async function decodeRaw(input: string | Uint8Array) {
   // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.
   const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true });
   const { format } = await image.metadata();

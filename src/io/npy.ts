@@ -175,7 +175,7 @@ function halfToFloat(h: number): number {
 }
 
 /** The bytes of a version-1 .npy file holding `data` as little-endian float32 with `shape`. */
-export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer {
+export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (shape.some((d) => !Number.isInteger(d) || d < 0) || count !== data.length) {
     throw new NpyError(`shape [${shape.join(',')}] does not describe ${data.length} values`);
@@ -198,7 +198,7 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer 
 
 /** Writes a float32 .npy file atomically (a temporary file renamed into place). */
 export function writeNpy(path: string, data: Float32Array, shape: readonly number[]): void {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
     bytes = encodeNpy(data, shape);
   } catch (err) {

@@ -1,0 +1,50 @@
+// What bin/rcae.js runs. The command itself runs in a child process whose stderr is passed through
+// dawnNoticeFilter, so that Dawn's native notices (written to fd 2, out of JavaScript's reach) do
+// not bury the lines the user needs; `--verbose` (or RCAE_VERBOSE=1) runs it in this process with
+// everything shown. This module loads nothing heavy: the parent never touches Dawn.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { dawnNoticeFilter } from './dawn-notices.js';
+import { TERMINAL_COLUMNS_ENV } from '../pipeline/terminal.js';
+
+/** Set in the child's environment: run the command here, the parent is filtering. */
+const CHILD_ENV = 'RCAE_FILTERED_CHILD';
+
+/** `--verbose` anywhere before `--`, and the arguments without it. */
+function verboseFlag(argv: string[]): { verbose: boolean; rest: string[] } {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  const rest = [...options.filter((a) => a !== '--verbose'), ...(end === -1 ? [] : argv.slice(end))];
+  return { verbose: rest.length !== argv.length, rest };
+}
+
+export async function launch(argv: string[], script: string): Promise<number> {
+  const { verbose, rest } = verboseFlag(argv);
+  if (verbose || process.env.RCAE_VERBOSE === '1' || process.env[CHILD_ENV] === '1') {
+    const { main } = await import('./main.js');
+    return main(rest);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: '1' };
+  // The child's stderr is a pipe; tell it the terminal's width so it still draws progress.
+  if (process.stderr.isTTY) env[TERMINAL_COLUMNS_ENV] = String(process.stderr.columns || 80);
+  const child = spawn(process.execPath, [...process.execArgv, script, ...rest], { stdio: ['inherit', 'inherit', 'pipe'], env });
+  const filter = dawnNoticeFilter((text) => process.stderr.write(text));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => filter.push(chunk));
+  // A terminal's Ctrl-C reaches the whole foreground process group, the child included; sending it
+  // again would turn a graceful stop (rcae worker) into a second, forced one.
+  const fromTerminal = process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY;
+  const forward = (signal: NodeJS.Signals) => {
+    if (!(signal === 'SIGINT' && fromTerminal)) child.kill(signal);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward);
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`rcae: cannot start ${process.execPath}: ${err.message}\n`);
+      resolve(1);
+    });
+    child.on('close', (code, signal) => {
+      filter.flush();
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+}
