@@ -16,7 +16,11 @@ setPlatform({
   async readBytes(path, maxBytes) {
     if (/^(https?|data|blob):/i.test(path)) return fetchPlatform.readBytes(path, maxBytes);
     if (/^file:/i.test(path)) path = fileURLToPath(path);
-    const size = (await stat(path)).size;
+    const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`${path}: ${err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+    });
+    if (!info.isFile()) throw new Error(`${path}: not a file`);
+    const size = info.size;
     const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH);
     if (size > limit) throw new Error(`${path}: file of ${size} bytes is too large to load (limit ${limit})`);
     return readFile(path);
