@@ -3,6 +3,7 @@
 // small grammar (strings, booleans, integer tuples), never evaluated.
 
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { float16Value } from '../gpu/f16.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
 
@@ -148,7 +149,7 @@ function toFloat32(view: DataView, offset: number, count: number, dtype: NpyDtyp
   const out = new Float32Array(count);
   const step = ITEM_BYTES[dtype];
   const read: (at: number) => number = {
-    f2: (at: number) => halfToFloat(view.getUint16(at, true)),
+    f2: (at: number) => float16Value(view.getUint16(at, true)),
     f4: (at: number) => view.getFloat32(at, true),
     f8: (at: number) => view.getFloat64(at, true),
     i1: (at: number) => view.getInt8(at),
@@ -165,14 +166,6 @@ function toFloat32(view: DataView, offset: number, count: number, dtype: NpyDtyp
   return out;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /** The bytes of a version-1 .npy file holding `data` as little-endian float32 with `shape`. */
 export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
