@@ -3,6 +3,7 @@
 // tensor saved as-is) are gathered element by element.
 import { WeightsFormatError, formatShape } from './errors.js';
 import { float16Value } from '../gpu/f16.js';
+import { elementCount } from '../graph/architecture.js';
 
 export type TensorDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i64' | 'i32' | 'u8' | 'bool';
 
@@ -21,10 +22,6 @@ export const MAX_RANK = 16;
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function assertLittleEndianHost(): void {
   if (!littleEndianHost) throw new Error('rcae handles weights on little-endian hosts only');
-}
-
-export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
