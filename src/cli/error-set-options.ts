@@ -1,10 +1,12 @@
-// Options shared by calibrate and eval: where the real and fake errors come from, and the checks
-// made before hours of scoring.
+// What calibrate and eval share: where the real and fake errors come from, the checks made before
+// hours of scoring, and the scoring itself.
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { ErrorSetRequest } from '../detect/error-sets.js';
+import { measureErrorSets, type ErrorSetRequest, type ErrorSets } from '../detect/error-sets.js';
 import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
+import type { Model } from '../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, required, UsageError, type ParsedValues } from './args.js';
+import { openModel } from './model-path.js';
 
 /** Options shared by calibrate and eval: where the real and fake errors come from. */
 export const errorSetOptions = {
@@ -49,4 +51,14 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
 export function requireOutputDirectory(path: string, option: string): void {
   const dir = dirname(resolve(path));
   if (!existsSync(dir)) throw new UsageError(`--${option}: directory ${dir} does not exist`);
+}
+
+/** Opens the model the options name, scores the real (and fake) set with it, and releases the GPU. */
+export async function scoreErrorSets(values: ParsedValues<typeof errorSetOptions>, request: ErrorSetRequest): Promise<{ sets: ErrorSets; weights: Model['weights']; arch: Model['arch'] }> {
+  const model = await openModel(values);
+  try {
+    return { sets: await measureErrorSets(model, request), weights: model.weights, arch: model.arch };
+  } finally {
+    model.dispose();
+  }
 }

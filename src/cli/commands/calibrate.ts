@@ -1,14 +1,12 @@
 import { basename } from 'node:path';
-import { measureErrorSets } from '../../detect/error-sets.js';
 import { histogramSvg, renderPng } from '../../detect/plots.js';
 import { calibrateThresholds, LEVELS, thresholdsDocument } from '../../detect/thresholds.js';
 import { writeThresholds } from '../../detect/thresholds-file.js';
-import { gpuOptions, intOption, parse, required, UsageError, type Command, type ParsedValues } from '../args.js';
+import { parse, required, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
-import { openModel } from '../model-path.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from '../error-set-options.js';
+import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory, scoreErrorSets } from '../error-set-options.js';
 
 const percent = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
 
@@ -37,17 +35,11 @@ ${errorSetHelp}`,
     const request = errorSetRequest(values, false);
     requireOutputDirectory(out, 'out');
     if (values.plot) requireOutputDirectory(values.plot, 'plot');
-    const model = await openModel(values);
-    let sets;
-    try {
-      sets = await measureErrorSets(model, request);
-    } finally {
-      model.dispose();
-    }
+    const { sets, weights, arch } = await scoreErrorSets(values, request);
     const calibration = calibrateThresholds(sets.real, sets.fake);
     const doc = thresholdsDocument(calibration, {
-      model: { file: basename(model.weights.path), sha256: await sha256File(model.weights.path), format: model.weights.format },
-      imageSize: model.arch.imageSize,
+      model: { file: basename(weights.path), sha256: await sha256File(weights.path), format: weights.format },
+      imageSize: arch.imageSize,
       realSource: sets.realSource,
       fakeSource: sets.fakeSource,
       created: new Date().toISOString(),

@@ -1,13 +1,11 @@
-import { measureErrorSets } from '../../detect/error-sets.js';
 import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
 import { rocCurve } from '../../detect/metrics.js';
 import { histogramSvg, renderPng, rocPlotSvg } from '../../detect/plots.js';
 import { readThresholds } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
-import { openModel } from '../model-path.js';
 import { writeFileAtomically } from '../../pipeline/atomic.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory } from '../error-set-options.js';
+import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory, scoreErrorSets } from '../error-set-options.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number) => v.toPrecision(6);
@@ -51,16 +49,10 @@ ${errorSetHelp}`,
     if (values.json && values.json !== '-') requireOutputDirectory(values.json, 'json');
     if (values.plot) requireOutputDirectory(`${values.plot}-roc.png`, 'plot');
     const thresholds = values.thresholds ? readThresholds(values.thresholds) : undefined;
-    const model = await openModel(values);
-    let sets;
-    try {
-      sets = await measureErrorSets(model, request);
-    } finally {
-      model.dispose();
-    }
+    const { sets, weights } = await scoreErrorSets(values, request);
     const fake = sets.fake!;
     const evaluation = evaluateDetector(sets.real, fake, thresholds);
-    const report = { ...evaluation, model: model.weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
+    const report = { ...evaluation, model: weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
     const json = JSON.stringify(report, null, 2) + '\n';
     if (values.json === '-') process.stdout.write(json);
     else {
