@@ -1,6 +1,6 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
-import { comparisonGrid, comparisonGridPng } from '../../image/grid.js';
+import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
 import { writeNpy } from '../../io/npy.js';
 import { writeAtomically } from '../../pipeline/atomic.js';
 import type { Model } from '../../model.js';

@@ -10,7 +10,7 @@ const elementwiseUniforms = uniformStruct('ElementwiseParams', { count: 'u32', t
 
 const shader = kernelShader({
   id: 'elementwise-activation',
-  source: 'kernels/elementwise/activation.wgsl',
+  source: 'kernels/elementwise/apply-activation.wgsl',
   includes: [activationInclude],
   uniforms: elementwiseUniforms,
   storage: ['read', 'read_write'],
