@@ -1,8 +1,8 @@
 // NumPy .npy files (format versions 1-3): reading any little-endian numeric C-order array into a
-// Float32Array, and writing float32 arrays. The header is a Python dict literal; it is parsed by a
-// small grammar (strings, booleans, integer tuples), never evaluated.
+// Float32Array, and encoding float32 arrays (pipeline/npy-file.ts writes them atomically). The
+// header is a Python dict literal; it is parsed by a small grammar, never evaluated.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { float16Value } from '../gpu/f16.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
@@ -187,22 +187,4 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   const body = new DataView(out.buffer, out.byteOffset + total, data.length * 4);
   for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i], true);
   return out;
-}
-
-/** Writes a float32 .npy file atomically (a temporary file renamed into place). */
-export function writeNpy(path: string, data: Float32Array, shape: readonly number[]): void {
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeNpy(data, shape);
-  } catch (err) {
-    throw new NpyError(`${path}: ${(err as Error).message}`);
-  }
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new NpyError(`${path}: cannot write: ${(err as Error).message}`);
-  }
 }

@@ -63,6 +63,22 @@ export async function writeAtomically(path: string, write: (tmp: string) => void
   }
 }
 
+/** writeFileAtomically for callers that cannot await: the same temporary name, cleanup and errors. */
+export function writeFileAtomicallySync(path: string, data: string | Uint8Array): void {
+  hookSignals();
+  const tmp = tempPathFor(path);
+  pending.add(tmp);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    throw userFacing(err, tmp, path);
+  } finally {
+    pending.delete(tmp);
+    rmSync(tmp, { force: true });
+  }
+}
+
 export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
-  await writeAtomically(path, (tmp) => writeFileSync(tmp, data));
+  writeFileAtomicallySync(path, data);
 }

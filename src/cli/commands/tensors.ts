@@ -1,7 +1,7 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
 import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
-import { writeNpy } from '../../io/npy.js';
+import { writeNpy } from '../../pipeline/npy-file.js';
 import { writeAtomically } from '../../pipeline/atomic.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
