@@ -10,6 +10,10 @@ import { TERMINAL_COLUMNS_ENV } from '../pipeline/terminal.js';
 /** Set in the child's environment: run the command here, the parent is filtering. */
 const CHILD_ENV = 'RCAE_FILTERED_CHILD';
 
+// `rcae worker` is a service: its stderr is a log, and process supervisors and the queue's own
+// bookkeeping (worker ids are host:pid) need the process they signal to be the one doing the work.
+const IN_PROCESS = new Set(['worker']);
+
 /** `--verbose` anywhere before `--`, and the arguments without it. */
 function verboseFlag(argv: string[]): { verbose: boolean; rest: string[] } {
   const end = argv.indexOf('--');
@@ -20,14 +24,19 @@ function verboseFlag(argv: string[]): { verbose: boolean; rest: string[] } {
 
 export async function launch(argv: string[], script: string): Promise<number> {
   const { verbose, rest } = verboseFlag(argv);
-  if (verbose || process.env.RCAE_VERBOSE === '1' || process.env[CHILD_ENV] === '1') {
+  if (verbose || process.env.RCAE_VERBOSE === '1' || process.env[CHILD_ENV] === '1' || IN_PROCESS.has(rest[0])) {
+    // A parent killed outright (SIGKILL) cannot forward it; its child follows it instead of running on.
+    if (process.env[CHILD_ENV] === '1' && process.channel) {
+      process.channel.unref();
+      process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+    }
     const { main } = await import('./main.js');
     return main(rest);
   }
   const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: '1' };
   // The child's stderr is a pipe; tell it the terminal's width so it still draws progress.
   if (process.stderr.isTTY) env[TERMINAL_COLUMNS_ENV] = String(process.stderr.columns || 80);
-  const child = spawn(process.execPath, [...process.execArgv, script, ...rest], { stdio: ['inherit', 'inherit', 'pipe'], env });
+  const child = spawn(process.execPath, [...process.execArgv, script, ...rest], { stdio: ['inherit', 'inherit', 'pipe', 'ipc'], env });
   const filter = dawnNoticeFilter((text) => process.stderr.write(text));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => filter.push(chunk));
   // A terminal's Ctrl-C reaches the whole foreground process group, the child included; sending it

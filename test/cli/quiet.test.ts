@@ -1,5 +1,7 @@
 // Quiet by default: Dawn's native notices are filtered out of the CLI's stderr (and shown with
 // --verbose), and the progress line fits the terminal's width and is drawn only on a terminal.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -68,6 +70,32 @@ test('progress fits the terminal width, redraws one line, and is off when stderr
   }
   const piped = rcae(['score', '--batch', '1', '--format', 'csv', samples]);
   assert.is(piped.stderr, '');
+});
+
+/** The state letter of a process (R, S, Z, ...), or undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  const stat = `/proc/${pid}/stat`;
+  return existsSync(stat) ? /\) (\w)/.exec(readFileSync(stat, 'utf8'))?.[1] : undefined;
+}
+
+test('a launcher killed outright (SIGKILL) takes the command it runs with it', async () => {
+  if (process.platform !== 'linux') return;
+  // A long run that writes nothing to stderr: 1,200 images, one row per image on stdout.
+  const inputs = Array.from({ length: 200 }, () => samples);
+  const launcher = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'score', '--batch', '1', ...inputs], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => launcher.stdout!.once('data', resolve));
+  const command = Number(readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(' ')[0]);
+  assert.ok(command > 0, 'the launcher runs the command in a child');
+  const exited = new Promise((resolve) => launcher.on('exit', resolve));
+  launcher.kill('SIGKILL');
+  await exited;
+  let state = processState(command);
+  for (let i = 0; i < 50 && state !== undefined && state !== 'Z'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = processState(command);
+  }
+  launcher.stdout!.destroy();
+  assert.ok(state === undefined || state === 'Z', `command ${command} still running (state ${state}) after its launcher was killed`);
 });
 
 test.run();
