@@ -12,7 +12,8 @@ const CHILD_ENV = 'RCAE_FILTERED_CHILD';
 
 // `rcae worker` is a service: its stderr is a log, and process supervisors and the queue's own
 // bookkeeping (worker ids are host:pid) need the process they signal to be the one doing the work.
-const IN_PROCESS = new Set(['worker']);
+// Help and the version never open an adapter, so they spare the second process.
+const IN_PROCESS = new Set(['worker', 'help', '--help', '-h', '--version', '-v', undefined]);
 
 /** `--verbose` anywhere before `--`, and the arguments without it. */
 function verboseFlag(argv: string[]): { verbose: boolean; rest: string[] } {
