@@ -41,7 +41,7 @@ export async function launch(argv: string[], script: string): Promise<number> {
   const filter = dawnNoticeFilter((text) => process.stderr.write(text));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => filter.push(chunk));
   // A terminal's Ctrl-C reaches the whole foreground process group, the child included; sending it
-  // again would turn a graceful stop (rcae worker) into a second, forced one.
+  // again would make it a double Ctrl-C.
   const fromTerminal = process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY;
   const forward = (signal: NodeJS.Signals) => {
     if (!(signal === 'SIGINT' && fromTerminal)) child.kill(signal);
