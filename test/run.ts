@@ -1,7 +1,7 @@
 // Runs every compiled *.test.js under dist/test in one process (uvu's own CLI would leave Dawn
-// holding the event loop open), then releases the shared GPU, prints one closing line
-// `N passed, M failed, K skipped` with every skip's reason, and exits with uvu's verdict. With CI
-// set, a skip marked as required in CI (see helpers/skip.ts) fails the run.
+// holding the event loop open), then releases the shared GPU, prints the five slowest files and one
+// closing line `N passed, M failed, K skipped` with every skip's reason, and exits with uvu's
+// verdict. With CI set, a skip marked as required in CI (see helpers/skip.ts) fails the run.
 // Usage: node dist/test/run.js [substring-filter ...]
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -39,11 +39,15 @@ for (const [index, file] of files.entries()) {
 let passed = 0;
 let failed = 0;
 let skips = 0;
+const secondsPerFile = new Map<string, number>();
 for (const group of g.UVU_QUEUE) {
+  const file = group[0];
   for (let i = 1; i < group.length; i++) {
     const suiteRun = group[i] as SuiteRun;
     group[i] = async () => {
+      const started = performance.now();
       const result = await suiteRun();
+      secondsPerFile.set(file, (secondsPerFile.get(file) ?? 0) + (performance.now() - started) / 1000);
       passed += result[1];
       failed += result[3] - result[1];
       skips += result[2];
@@ -54,6 +58,9 @@ for (const group of g.UVU_QUEUE) {
 await uvu.exec(false);
 await closeTestGpu();
 
+// The slowest files, so that the suite's time stays in view (it must stay well under 15 minutes).
+const slowest = [...secondsPerFile].sort((a, b) => b[1] - a[1]).slice(0, 5);
+console.log(`slowest: ${slowest.map(([file, s]) => `${file} ${s.toFixed(0)} s`).join(', ')}`);
 for (const s of skipped) console.log(`skipped${s.requiredInCi ? ' (required in CI)' : ''}: ${s.test}: ${s.reason}`);
 console.log(`${passed} passed, ${failed} failed, ${skips} skipped`);
 const requiredSkips = skipped.filter((s) => s.requiredInCi);

@@ -3,7 +3,7 @@
 // `rcae tune` for this device when there are any.
 
 import { existsSync } from 'node:fs';
-import { loadModel, type Model } from '../model.js';
+import { loadModel, type LoadOptions, type Model } from '../model.js';
 import { parseVariant } from '../kernels/variants.js';
 import { DEFAULT_MODEL_PATH } from '../node/platform.js';
 import { tuningTable } from '../node/tune-cache.js';
@@ -26,7 +26,8 @@ export interface ModelFlags {
   'fast-unsafe'?: boolean;
 }
 
-export async function openModel(flags: ModelFlags): Promise<Model> {
+/** loadModel's options for the GPU flags: adapter, precision, variant, toggles, this device's tuned tiles. */
+export function modelOptions(flags: ModelFlags): LoadOptions {
   const precision = precisionOption(flags.precision);
   let variant;
   try {
@@ -34,5 +35,9 @@ export async function openModel(flags: ModelFlags): Promise<Model> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return loadModel(modelPath(flags.model), { adapter: flags.adapter, fastUnsafe: flags['fast-unsafe'], precision, variant, tuning: (gpu) => tuningTable(gpu, precision).table });
+  return { adapter: flags.adapter, fastUnsafe: flags['fast-unsafe'], precision, variant, tuning: (gpu) => tuningTable(gpu, precision).table };
+}
+
+export async function openModel(flags: ModelFlags): Promise<Model> {
+  return loadModel(modelPath(flags.model), modelOptions(flags));
 }

@@ -1,8 +1,8 @@
 // Seeded random weights for an architecture: what `rcae bench` runs when no checkpoint is given, and
 // what graph tests use to exercise fresh shapes. PyTorch-like scales (uniform +-1/sqrt(fan_in)) and
-// non-trivial BatchNorm statistics so that folding is exercised.
+// non-trivial BatchNorm statistics (some variances below epsilon) so that folding is exercised.
 
-import { type Architecture, elementCount, parameterList } from './architecture.js';
+import { type Architecture, BN_EPS, elementCount, parameterList } from './architecture.js';
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG; deterministic across platforms. */
 export function mulberry32(seed: number): () => number {
@@ -39,6 +39,19 @@ export function randomParams(arch: Architecture, seed = 0): Map<string, Float32A
       : [-bound, bound];
     for (let i = 0; i < data.length; i++) data[i] = uniform(lo, hi);
     params.set(p.name, data);
+  }
+  // A quarter of the BN channels get a variance below BN_EPS, where a dropped or misplaced epsilon
+  // changes the output by 40% or more; their gamma shrinks with sqrt(variance) so that
+  // gamma / sqrt(var + eps) stays of order 1 and activations do not blow up through the stages.
+  for (const p of list) {
+    if (p.role !== 'bn.running_var') continue;
+    const variance = params.get(p.name)!;
+    const gamma = params.get(p.name.replace(/running_var$/, 'weight'))!;
+    for (let c = 0; c < variance.length; c++) {
+      if (rand() >= 0.25) continue;
+      variance[c] = uniform(0.1, 1) * BN_EPS;
+      gamma[c] *= Math.sqrt(variance[c] + BN_EPS);
+    }
   }
   return params;
 }

@@ -6,14 +6,15 @@
 
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
-import { loadModel, type Model } from '../model.js';
+import { loadModel, type LoadOptions, type Model } from '../model.js';
 import { connectWorker, describeUrl } from './connection.js';
 import { NpyCache, scoreShard } from './shard-scoring.js';
 import { JobStore, QUEUE_NAME, type JobSpec } from './store.js';
 
 export interface WorkerOptions {
   redisUrl: string;
-  adapter?: string;
+  /** How this worker opens every job's model: adapter, precision, kernel variant, tuned tiles. */
+  modelOptions: LoadOptions;
   /** Shards in progress at once: reading inputs and Redis traffic overlap the GPU, which runs one batch at a time. */
   concurrency: number;
   /** How long a shard's lock lasts without renewal; a dead worker's shard is retaken after about this long. */
@@ -38,7 +39,7 @@ class Models {
   private gpuTurn: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly adapter: string | undefined,
+    private readonly modelOptions: LoadOptions,
     private readonly sha256File: (path: string) => Promise<string>,
   ) {}
 
@@ -48,7 +49,7 @@ class Models {
       model = (async () => {
         const sha = await this.sha256File(spec.model);
         if (sha !== spec.modelSha256) throw new Error(`${spec.model}: not the model the job was submitted with (sha256 ${sha.slice(0, 12)}…, expected ${spec.modelSha256.slice(0, 12)}…)`);
-        return loadModel(spec.model, { adapter: this.adapter });
+        return loadModel(spec.model, this.modelOptions);
       })();
       this.loaded.set(spec.modelSha256, model);
       // A failed load is retried on the next shard (the file may appear on a lagging shared filesystem).
@@ -84,7 +85,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     lastRedisError = '';
   });
   const store = new JobStore(connection);
-  const models = new Models(options.adapter, options.sha256File);
+  const models = new Models(options.modelOptions, options.sha256File);
   const npy = new NpyCache();
 
   const processShard = async (job: Job<ShardData>): Promise<string> => {

@@ -114,6 +114,11 @@ requires(bundle, runMissing, { ci: true })('run-on-gpu.sh from the unpacked bund
   assert.is(bench.model.tuned_layers, buildPlan(referenceArchitecture(2)).nodes.length - 1);
   assert.equal([...new Set(bench.runs.map((r: { batch: number }) => r.batch))].sort(), [1, 2]);
   assert.ok(bench.runs.every((r: { samples_per_s: number }) => r.samples_per_s > 0), 'every rcae run has a throughput');
+  // A fast kernel that computes the wrong thing must fail here: every end-to-end row checks sample 0
+  // against the float64 CPU reference.
+  const checked = bench.runs.filter((r: { timing: string }) => r.timing === 'end-to-end');
+  assert.is(checked.length, 2);
+  for (const r of checked) assert.is(r.outputs_match, true, `batch ${r.batch}: max abs diff ${r.max_abs_diff}`);
   assert.match(readFileSync(join(out, 'rcae-bench-f32.md'), 'utf8'), /samples\/s/);
 });
 

@@ -18,10 +18,24 @@ test('calibrate writes the published layout; detect applies it and reports k of 
   assert.is(cal.status, 0, cal.stderr);
   const doc = JSON.parse(readFileSync(thresholds, 'utf8'));
   const levels = doc.reconstruction_thresholds.thresholds;
-  for (const level of ['strict', 'balanced', 'sensitive', 'optimal']) assert.type(levels[level].value, 'number', level);
+  assert.type(levels.optimal.value, 'number');
+
+  // The percentile levels, recomputed here from `rcae score`'s errors with numpy's default (linear)
+  // percentile: swapped levels or a wrong interpolation fail, not only a missing number.
+  const scores = rcae(['score', '--model', ckpt, '--format', 'jsonl', real]).stdout.trim().split('\n').map((l) => JSON.parse(l).error as number);
+  const ascending = [...scores].sort((a, b) => a - b);
+  const percentile = (p: number) => {
+    const h = ((ascending.length - 1) * p) / 100;
+    const lo = Math.floor(h);
+    return ascending[lo] + (h - lo) * ((ascending[lo + 1] ?? ascending[lo]) - ascending[lo]);
+  };
+  for (const [level, p] of [['strict', 99], ['balanced', 95], ['sensitive', 95.5]] as const) {
+    const expected = percentile(p);
+    assert.ok(Math.abs(levels[level].value - expected) <= 1e-9 * expected, `${level}: ${levels[level].value} vs percentile ${p} = ${expected}`);
+    assert.is(levels[level].expected_fpr, scores.filter((e) => e > levels[level].value).length / scores.length, `${level} fpr`);
+  }
 
   // A random-weight model reconstructs nothing well; what matters is that the threshold decides.
-  const scores = rcae(['score', '--model', ckpt, '--format', 'jsonl', real]).stdout.trim().split('\n').map((l) => JSON.parse(l).error as number);
   const below = Math.max(...scores) * 2;
   const r = rcae(['detect', '--model', ckpt, '--level', String(below), '--format', 'jsonl', real]);
   assert.is(r.status, 0, r.stderr);

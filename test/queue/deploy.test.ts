@@ -1,6 +1,6 @@
 // deploy/: the compose file and the Kubernetes example are parsed and checked (not run): Redis keeps
 // an append-only file, each worker gets one GPU of its own, and every worker command is one that
-// `rcae worker` accepts, pointing at the Redis service by name.
+// `rcae worker` accepts, pointing at the Redis service by name; the worker takes the GPU flags.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -8,7 +8,9 @@ import * as assert from 'uvu/assert';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parse } from '../../src/cli/args.js';
 import { WORKER_OPTIONS } from '../../src/cli/commands/worker.js';
+import { modelOptions } from '../../src/cli/model-path.js';
 import { repoRoot } from '../helpers/paths.js';
+import { rcae } from '../helpers/rcae.js';
 
 type Yaml = any;
 
@@ -71,6 +73,18 @@ test('kubernetes: Redis Deployment + Service with an append-only file; worker De
   assert.is(container.resources.limits['nvidia.com/gpu'], 1, 'one GPU per worker pod');
   assert.ok(container.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/data'));
   assert.ok(workers.spec.template.spec.terminationGracePeriodSeconds >= 30, 'time to finish the shard in progress on SIGTERM');
+});
+
+test('rcae worker opens models with the GPU flags of every model command, checked before it reaches Redis', () => {
+  const { values } = parse(['--precision', 'f16', '--variant', 'tile', '--adapter', '0'], WORKER_OPTIONS, 'worker');
+  const options = modelOptions(values);
+  assert.equal([options.precision, options.variant, options.adapter], ['f16', 'tile', '0']);
+  // Nothing listens at this port: a bad flag must be the error, not the connection.
+  for (const [flag, message] of [['--precision=f17', /--precision must be f32 or f16/], ['--variant=wide', /variant/]] as const) {
+    const r = rcae(['worker', '--redis', 'redis://127.0.0.1:1', flag]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
 });
 
 test.run();
