@@ -40,7 +40,7 @@ test('- reads an image or a .npy from standard input, scored like the file itsel
   assert.match(oneLine(withStdin(['score', '-', '-'], Buffer.alloc(0)), 1), /standard input can be given once/);
 });
 
-test('-o writes the rows to a file; --json is --format jsonl', () => {
+test('-o writes the rows to a file; --json is --format jsonl, and calibrate --json prints its document', () => {
   const dir = tempDir();
   const out = join(dir, 'rows.jsonl');
   const r = rcae(['detect', '-o', out, scene]);
@@ -48,6 +48,10 @@ test('-o writes the rows to a file; --json is --format jsonl', () => {
   assert.is(r.stdout, '');
   assert.equal(rows(readFileSync(out, 'utf8')).map((x) => x.input), [scene]);
   assert.match(oneLine(rcae(['score', '--json', '--format', 'csv', scene]), 2), /--json and --format csv disagree/);
+  const thresholds = join(dir, 't.json');
+  const calibrated = rcae(['calibrate', '--model', fixture('model', 'w8', 'model-published.ckpt'), '--real', npy, '--synthetic', 'noise:4', '-o', thresholds, '--json']);
+  assert.is(calibrated.status, 0, calibrated.stderr);
+  assert.is(calibrated.stdout, readFileSync(thresholds, 'utf8'), 'calibrate --json prints the document it writes');
 });
 
 test('mistyped commands and options get a suggestion; bad values a plain line', () => {

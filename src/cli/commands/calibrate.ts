@@ -28,9 +28,10 @@ is above the threshold. Without fakes only the percentile levels are written, wi
 Options:
   -o, --out T.json  output thresholds file (written completely or not at all)
   --plot FILE.png   also draw the two error histograms with the thresholds
+  --json            print the thresholds document written to T.json instead of the table
 ${errorSetHelp}`,
   async run(argv) {
-    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' } }, 'calibrate');
+    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, json: { type: 'boolean' } }, 'calibrate');
     const out = required(values.out, 'out (-o)');
     const request = errorSetRequest(values, false);
     requireOutputDirectory(out, 'out');
@@ -50,14 +51,17 @@ ${errorSetHelp}`,
       const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
       await renderPng(histogramSvg(sets.real, sets.fake, { thresholds, title: 'Calibration: reconstruction error of real and fake images' }), values.plot);
     }
-    const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));
-    for (const name of LEVELS) {
-      const level = calibration.levels[name];
-      if (!level) continue;
-      const rule = level.percentile !== undefined ? `${level.percentile}th percentile of real` : level.method;
-      rows.write({ level: name, threshold: level.value, FPR: percent(level.fpr), TPR: percent(level.tpr), rule });
+    if (values.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    else {
+      const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));
+      for (const name of LEVELS) {
+        const level = calibration.levels[name];
+        if (!level) continue;
+        const rule = level.percentile !== undefined ? `${level.percentile}th percentile of real` : level.method;
+        rows.write({ level: name, threshold: level.value, FPR: percent(level.fpr), TPR: percent(level.tpr), rule });
+      }
+      rows.end();
     }
-    rows.end();
     const { real, fake } = calibration;
     const stats = `real ${real.count}: mean ${real.mean.toPrecision(4)} median ${real.median.toPrecision(4)}` +
       (fake ? `; fake ${fake.count}: mean ${fake.mean.toPrecision(4)} median ${fake.median.toPrecision(4)}; ratio of means ${(fake.mean / real.mean).toFixed(2)}x` : '');
