@@ -34,6 +34,11 @@ const inputs = [join(samples, 'noise-1.png'), join(samples, 'scene-1.png')];
 // No Node globals on purpose: a project compiled with `types: []` has none, and the package's own
 // declarations must not need them either.
 const example = `import { defaultThresholds, loadImageTensor, loadModel, pickThreshold, type Model } from 'rcae-webgpu';
+// The other entry points' declarations are compiled too.
+import type { Architecture } from 'rcae-webgpu/core';
+import type * as browser from 'rcae-webgpu/browser';
+
+export type Entries = [Architecture, typeof browser.imageTensor];
 
 const inputs: string[] = ${JSON.stringify(inputs)};
 const model: Model = await loadModel();
