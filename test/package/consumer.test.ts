@@ -4,7 +4,7 @@
 // errors must equal the installed CLI's, numbers and failure message alike.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -94,5 +94,8 @@ test('the compiled example gives the installed CLI errors, labels and failure me
   assert.ok(message, 'the example reported the broken file');
   assert.is(failure.stderr.trim(), `rcae score: ${message}`);
 });
+
+// The installed project holds ~100 MB of dependencies; it is not kept.
+test.after(() => rmSync(project, { recursive: true, force: true }));
 
 test.run();

@@ -18,7 +18,9 @@ test('npm packs without a warning about the project configuration', () => {
 
 test('the package holds what users run and nothing of the tests', () => {
   for (const path of ['LICENSE', 'README.md', 'bin/rcae.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/launch.js',
-    'models/default.safetensors', 'models/default.thresholds.json', 'models/tuned-tiles.json', 'bench/peers/torch-cpu.py', 'dist/bench/harness.js']) {
+    'models/default.safetensors', 'models/default.thresholds.json', 'models/tuned-tiles.json', 'dist/bench/harness.js',
+    // what `rcae bench --peers` runs for PyTorch: the peer script and the project's PyTorch model
+    'bench/peers/torch-cpu.py', 'tools/rcae_model.py', 'tools/export_onnx.py']) {
     assert.ok(files.has(path), `${path} is packed`);
   }
   assert.equal([...files].filter((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.startsWith('test/')), []);
