@@ -4,6 +4,7 @@
 // everything shown. This module loads nothing heavy: the parent never touches Dawn.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { bindingFailure } from './binding-failure.js';
 import { dawnNoticeFilter } from './dawn-notices.js';
 import { TERMINAL_COLUMNS_ENV } from '../pipeline/terminal.js';
 
@@ -31,7 +32,15 @@ export async function launch(argv: string[], script: string): Promise<number> {
       process.channel.unref();
       process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
     }
-    const { main } = await import('./main.js');
+    let main: (argv: string[]) => Promise<number>;
+    try {
+      ({ main } = await import('./main.js'));
+    } catch (err) {
+      const line = bindingFailure(err);
+      if (!line) throw err;
+      process.stderr.write(line + '\n');
+      return 1;
+    }
     return main(rest);
   }
   const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: '1' };

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { bindingFailure } from '../../src/cli/binding-failure.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
 
@@ -52,6 +53,13 @@ test('without a usable driver: exit 1, the problem, the install command; command
   const score = rcae(['score', join(repoRoot, 'samples')], env);
   assert.is(score.status, 1);
   assert.match(score.stderr.trim().split('\n').pop()!, /^rcae score: no WebGPU adapter found .*`rcae doctor`/);
+});
+
+test('a binding that does not load is one line naming the platform; other errors pass through', () => {
+  const dlopen = Object.assign(new Error('/x/node_modules/webgpu/dist/linux-x64/dawn.node: cannot open shared object file\nmore'), { code: 'ERR_DLOPEN_FAILED' });
+  assert.is(bindingFailure(dlopen, 'linux-x64'), "rcae: the WebGPU binding (npm webgpu's dawn.node) does not load on this linux-x64 system: /x/node_modules/webgpu/dist/linux-x64/dawn.node: cannot open shared object file");
+  assert.match(bindingFailure(new Error("Cannot find module '/x/dist/freebsd-x64/dawn.node'"), 'freebsd-x64')!, /on freebsd-x64, for which it has no prebuilt binary \(it has: linux-x64, /);
+  assert.is(bindingFailure(new TypeError('x is not a function'), 'linux-x64'), undefined);
 });
 
 test.run();
