@@ -27,10 +27,16 @@ function verboseFlag(argv: string[]): { verbose: boolean; rest: string[] } {
 export async function launch(argv: string[], script: string): Promise<number> {
   const { verbose, rest } = verboseFlag(argv);
   if (verbose || process.env.RCAE_VERBOSE === '1' || process.env[CHILD_ENV] === '1' || IN_PROCESS.has(rest[0])) {
-    // A parent killed outright (SIGKILL) cannot forward it; its child follows it instead of running on.
     if (process.env[CHILD_ENV] === '1' && process.channel) {
-      process.channel.unref();
+      // A parent killed outright (SIGKILL) cannot forward it; its child follows it instead of running on.
       process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+      // The parent reports the terminal's new width when it is resized.
+      process.on('message', (message: { columns?: unknown }) => {
+        const { columns } = message ?? {};
+        if (typeof columns === 'number' && Number.isInteger(columns) && columns > 0) process.env[TERMINAL_COLUMNS_ENV] = String(columns);
+      });
+      // Listening re-references the channel; the command's end, not the channel, decides when to exit.
+      process.channel.unref();
     }
     let main: (argv: string[]) => Promise<number>;
     try {
@@ -47,6 +53,7 @@ export async function launch(argv: string[], script: string): Promise<number> {
   // The child's stderr is a pipe; tell it the terminal's width so it still draws progress.
   if (process.stderr.isTTY) env[TERMINAL_COLUMNS_ENV] = String(process.stderr.columns || 80);
   const child = spawn(process.execPath, [...process.execArgv, script, ...rest], { stdio: ['inherit', 'inherit', 'pipe', 'ipc'], env });
+  if (process.stderr.isTTY) process.stderr.on('resize', () => child.connected && child.send({ columns: process.stderr.columns }));
   const filter = dawnNoticeFilter((text) => process.stderr.write(text));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => filter.push(chunk));
   // A terminal's Ctrl-C reaches the whole foreground process group, the child included; sending it

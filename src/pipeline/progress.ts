@@ -19,11 +19,12 @@ function clock(seconds: number): string {
 
 /** `total` undefined: the amount of work is not known up front (shown as a count and rate). */
 export function progressBar(label: string, total: number | undefined, stream: NodeJS.WriteStream = process.stderr): Progress {
-  const columns = stderrColumns(stream);
-  if (columns === undefined) return { update() {}, finish() {} };
+  if (stderrColumns(stream) === undefined) return { update() {}, finish() {} };
+  // Asked at every update: the terminal may be resized during a long run.
+  const columns = () => stderrColumns(stream) ?? 80;
   // The last column stays empty: writing into it makes some terminals wrap.
   const fit = (text: string): void => {
-    stream.write(`\r${text.slice(0, columns - 1)}\x1b[K`);
+    stream.write(`\r${text.slice(0, columns() - 1)}\x1b[K`);
   };
   const started = performance.now();
   let last = 0;
@@ -36,7 +37,7 @@ export function progressBar(label: string, total: number | undefined, stream: No
     }
     const counts = ` ${done}/${total}  ${rate.toFixed(1)}/s  ETA ${clock((total - done) / rate)}`;
     // The bar takes what the label and counts leave, between 10 and 40 columns, or none at all.
-    const room = columns - 1 - label.length - counts.length - 3;
+    const room = columns() - 1 - label.length - counts.length - 3;
     const width = Math.min(40, room);
     if (width < 10) return fit(`${label}${counts}`);
     const filled = Math.min(width, Math.round((width * done) / total));

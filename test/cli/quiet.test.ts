@@ -72,6 +72,29 @@ test('progress fits the terminal width, redraws one line, and is off when stderr
   assert.is(piped.stderr, '');
 });
 
+test('a resized terminal, as the launcher reports it to the command, narrows the progress line', async () => {
+  const inputs = Array.from({ length: 20 }, () => samples);
+  // This test plays the launcher: the command runs with its environment and IPC channel.
+  const command = spawn(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), 'score', '--batch', '1', ...inputs], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, RCAE_FILTERED_CHILD: '1', RCAE_TERMINAL_COLUMNS: '120' },
+  });
+  let stderr = '';
+  let resized = false;
+  command.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    if (!resized && /\d+\/120/.test(stderr)) {
+      resized = true;
+      command.send({ columns: 30 });
+    }
+  });
+  const code = await new Promise((resolve) => command.on('exit', resolve));
+  assert.is(code, 0, stderr);
+  const widths = stderr.split('\r').filter((u) => u.includes('/120')).map((u) => u.replace(/\x1b\[K/g, '').length);
+  assert.ok(widths[0] >= 30, `first update ${widths[0]} columns`);
+  assert.ok(widths.at(-1)! < 30, `last update ${widths.at(-1)} columns after the resize to 30: ${JSON.stringify(stderr.slice(-200))}`);
+});
+
 /** The state letter of a process (R, S, Z, ...), or undefined when it is gone. */
 function processState(pid: number): string | undefined {
   const stat = `/proc/${pid}/stat`;
