@@ -45,7 +45,10 @@ function runTests(tests, env, timeoutS) {
     maxBuffer: 64 * 1024 * 1024,
   });
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  const failure = output.split('\n').find((l) => /FAIL|✘|Error:|expected/.test(l))?.trim().slice(0, 160) ?? '';
+  // uvu prints `FAIL  "test name"` and then the assertion's message: that pair says what caught it.
+  const lines = output.split('\n').map((l) => l.trim());
+  const at = lines.findIndex((l) => l.startsWith('FAIL'));
+  const failure = at < 0 ? '' : `${lines[at]}: ${lines.slice(at + 1).find((l) => l !== '') ?? ''}`.slice(0, 240);
   return { status: r.status, timedOut: r.error?.code === 'ETIMEDOUT', seconds: (Date.now() - started) / 1000, failure, tail: output.slice(-2000) };
 }
 
@@ -85,6 +88,7 @@ async function main() {
         console.error(`mutate: the unmutated tests ${m.tests.join(' ')} fail; fix them first\n${base.tail}`);
         process.exit(2);
       }
+      console.log(`baseline passed in ${base.seconds.toFixed(0)} s`);
       baselines.set(key, base.seconds);
     }
     planted = new Map();
