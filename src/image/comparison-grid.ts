@@ -66,6 +66,15 @@ export function comparisonGrid(originals: Float32Array, reconstructions: Float32
   return { width, height, data, errorScale: scale };
 }
 
-export async function comparisonGridPng(path: string, grid: { width: number; height: number; data: Uint8Array }): Promise<void> {
-  await sharp(Buffer.from(grid.data.buffer, grid.data.byteOffset, grid.data.byteLength), { raw: { width: grid.width, height: grid.height, channels: 3 } }).png().toFile(path);
+type RgbPicture = { width: number; height: number; data: Uint8Array };
+
+const pngOf = (grid: RgbPicture) => sharp(Buffer.from(grid.data.buffer, grid.data.byteOffset, grid.data.byteLength), { raw: { width: grid.width, height: grid.height, channels: 3 } }).png();
+
+export async function comparisonGridPng(path: string, grid: RgbPicture): Promise<void> {
+  await pngOf(grid).toFile(path);
+}
+
+/** The PNG file's bytes, for sending instead of writing. */
+export function comparisonGridPngBytes(grid: RgbPicture): Promise<Buffer> {
+  return pngOf(grid).toBuffer();
 }

@@ -21,6 +21,14 @@ export const MAX_INPUT_PIXELS = 8192 * 8192;
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 
+/**
+ * Turns off libvips' operation cache (up to 50 MB by default), for long-running processes that
+ * decode each input once, where the cache would only hold memory.
+ */
+export function disableDecodeCache(): void {
+  sharp.cache(false);
+}
+
 export async function decodeRgb8(input: string | Uint8Array, label?: string): Promise<Rgb8Image> {
   const name = label ?? (typeof input === 'string' ? input : 'image buffer');
   const decoded = await decodeRaw(input).catch((err: Error) => {

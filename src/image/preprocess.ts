@@ -6,7 +6,7 @@
 import { decodeRgb8 } from './decode.js';
 import { rgb8ToTensor } from './tensor.js';
 
-export { decodeRgb8, ImageError, MAX_INPUT_PIXELS, type Rgb8Image } from './decode.js';
+export { decodeRgb8, disableDecodeCache, ImageError, MAX_INPUT_PIXELS, type Rgb8Image } from './decode.js';
 export { resizeBilinearPil, ResizeError } from './resize.js';
 export { IMAGE_EXTENSIONS, isImagePath, listImageFiles } from './files.js';
 export { toNormalizedChw } from './tensor.js';

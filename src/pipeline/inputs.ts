@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isImagePath, listImageFiles, loadImageTensor } from '../image/preprocess.js';
-import { type NpyArray, parseNpy, readNpy } from '../io/npy.js';
+import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
 import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
 
@@ -66,7 +66,8 @@ export function loadNpySamples(path: string, shape: SampleShape): { count: numbe
   return npySamples(readNpy(path), path, shape);
 }
 
-function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
+/** Checks that a parsed .npy holds float32 [N,C,H,W] samples of `shape`; `path` names it in errors. */
+export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
   const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
   if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);
   const [n, c, h, w] = npy.shape;

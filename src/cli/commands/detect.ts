@@ -14,7 +14,7 @@ export const EXIT_FAKE_FOUND = 3;
  * The thresholds file to use: --thresholds, else the one beside --model (NAME.thresholds.json), else
  * the bundled one when the bundled model is used. Thresholds of one model never silently apply to another.
  */
-function thresholdsFile(option: string | undefined, model: string | undefined): string {
+export function thresholdsFile(option: string | undefined, model: string | undefined): string {
   if (option) return option;
   const path = model ? thresholdsPathBeside(model) : defaultThresholdsPath();
   if (existsSync(path)) return path;

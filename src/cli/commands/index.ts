@@ -10,8 +10,9 @@ import { info } from './info.js';
 import { inspect } from './inspect.js';
 import { queue } from './queue.js';
 import { score } from './score.js';
+import { serve } from './serve.js';
 import { tune } from './tune.js';
 import { embed, reconstruct } from './tensors.js';
 import { worker } from './worker.js';
 
-export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, doctor, bench, tune, queue, worker, demo];
+export const commands: Command[] = [detect, score, calibrate, evaluate, reconstruct, embed, inspect, convert, info, doctor, bench, tune, queue, worker, serve, demo];

@@ -1,0 +1,180 @@
+// The HTTP service on node:http: dispatch on the route table, one JSON access-log line per request,
+// a timeout per request, errors as one-line JSON answers, and a graceful stop (refuse new requests,
+// finish those in flight within a bound, free the model).
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { disableDecodeCache } from '../image/preprocess.js';
+import type { Model } from '../model.js';
+import { Batcher, QueueFullError } from './batcher.js';
+import { HttpError } from './http-error.js';
+import { serviceMetrics, type ServiceMetrics } from './metrics.js';
+import { ModelHolder, ModelUnavailableError } from './model-holder.js';
+import { openapiDocument } from './openapi.js';
+import { BodyBudget } from './request-body.js';
+import { ROUTES, type Reply, type ServiceContext, type ThresholdChoice } from './routes.js';
+import { Slots } from './samples.js';
+
+export interface ServeOptions {
+  /** Opens the model (again after a device loss). */
+  open: () => Promise<Model>;
+  thresholds: ThresholdChoice;
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  maxBatch: number;
+  maxDelayMs: number;
+  /** Samples waiting for the GPU beyond which requests get 503. */
+  maxQueue: number;
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  /** How long a stop waits for requests in flight before closing their connections. */
+  shutdownTimeoutMs: number;
+  /** Receives each access-log and event line (JSON, no newline). */
+  log: (line: string) => void;
+  version: string;
+  /** First delay between attempts to re-create a lost device (default 1 s). */
+  retryMs?: number;
+}
+
+export interface Service {
+  url: string;
+  holder: ModelHolder;
+  batcher: Batcher;
+  metrics: ServiceMetrics;
+  /** Stops accepting, finishes what is in flight (within shutdownTimeoutMs), frees the model. */
+  stop(): Promise<void>;
+}
+
+/** Concurrent uploads may hold this many bodies' worth of bytes in total. */
+const BODY_BUDGET_BODIES = 8;
+
+function errorReply(err: unknown): Reply & { internal?: string } {
+  const answer = (status: number, message: string, headers: Record<string, string> = {}): Reply => ({ status, type: 'application/json', body: JSON.stringify({ status, message }), headers });
+  if (err instanceof HttpError) return answer(err.status, err.message, err.headers);
+  if (err instanceof QueueFullError) return answer(503, err.message, { 'Retry-After': '1' });
+  if (err instanceof ModelUnavailableError) return answer(503, err.message, { 'Retry-After': '5' });
+  return { ...answer(500, 'internal error (see the server log)'), internal: err instanceof Error ? err.message : String(err) };
+}
+
+export async function startService(options: ServeOptions): Promise<Service> {
+  // Each body is decoded once; libvips' cache of recent operations would only grow the process.
+  disableDecodeCache();
+  const log = (record: Record<string, unknown>) => options.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
+  let batcher: Batcher | undefined;
+  let metrics: ServiceMetrics | undefined;
+  const holder = new ModelHolder({
+    open: options.open,
+    maxBatch: options.maxBatch,
+    log,
+    retryMs: options.retryMs,
+    onLoss: () => metrics?.deviceLosses.inc(),
+    onUnavailable: (err) => batcher?.failQueued(err),
+  });
+  await holder.start();
+  const shape = { channels: holder.model.arch.inChannels, size: holder.model.arch.imageSize };
+  metrics = serviceMetrics(() => batcher?.depth ?? 0, () => (holder.state === 'ready' ? holder.model.gpu.liveBuffers : 0));
+  const observed = metrics;
+  batcher = new Batcher(holder.score, { maxBatch: options.maxBatch, maxDelayMs: options.maxDelayMs, maxQueue: options.maxQueue, sampleSize: shape.channels * shape.size * shape.size }, (samples, seconds) => {
+    observed.batchSize.observe(samples);
+    observed.forwardSeconds.observe(seconds);
+  });
+  const service: ServiceContext = {
+    holder,
+    batcher,
+    metrics,
+    thresholds: options.thresholds,
+    shape,
+    maxBodyBytes: options.maxBodyBytes,
+    maxImagesPerRequest: options.maxQueue,
+    bodyBudget: new BodyBudget(options.maxBodyBytes * BODY_BUDGET_BODIES),
+    decodeSlots: new Slots(Math.max(2, availableParallelism())),
+    openapi: openapiDocument(ROUTES, options.version),
+  };
+
+  let stopping = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    // Read now: once the answer is sent the socket may be gone.
+    const remote = req.socket.remoteAddress;
+    const url = URL.canParse(req.url ?? '/', 'http://service') ? new URL(req.url ?? '/', 'http://service') : new URL('http://service/(unparsable)');
+    const atPath = ROUTES.filter((r) => r.path === url.pathname);
+    const route = atPath.find((r) => r.method === req.method);
+    // Metric labels stay bounded: unknown paths share one.
+    const routeName = atPath.length > 0 ? url.pathname : 'unmatched';
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new HttpError(503, `the request took longer than ${options.requestTimeoutMs} ms`, { 'Retry-After': '1' })), options.requestTimeoutMs);
+    let reply: Reply & { internal?: string };
+    try {
+      if (stopping) throw new HttpError(503, 'the service is shutting down', { Connection: 'close' });
+      if (!route) {
+        throw atPath.length > 0
+          ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { Allow: atPath.map((r) => r.method).join(', ') })
+          : new HttpError(404, `no route ${url.pathname} (see /openapi.json)`);
+      }
+      const aborted = new Promise<never>((_, reject) => timeout.signal.addEventListener('abort', () => reject(timeout.signal.reason), { once: true }));
+      reply = await Promise.race([route.handle({ req, url, signal: timeout.signal, service }), aborted]);
+    } catch (err) {
+      reply = errorReply(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    // An unread body (413 from Content-Length, early errors) makes the connection unusable afterwards.
+    const closeAfter = !req.complete || reply.status === 413;
+    res.writeHead(reply.status, { 'Content-Type': reply.type, ...(reply.headers ?? {}), ...(closeAfter ? { Connection: 'close' } : {}) });
+    res.end(reply.body);
+    const ms = performance.now() - started;
+    observed.requests.inc({ route: routeName, status: String(reply.status) });
+    observed.latency.observe({ route: routeName }, ms / 1000);
+    log({
+      method: req.method, path: url.pathname, status: reply.status, ms: Math.round(ms * 10) / 10,
+      ...(reply.samples === undefined ? {} : { samples: reply.samples }),
+      ...(reply.status >= 400 ? { message: reply.internal ?? JSON.parse(String(reply.body)).message } : {}),
+      remote,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    inFlight++;
+    void answer(req, res).catch((err: Error) => log({ event: 'internal-error', message: err.message })).finally(() => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+  });
+  // Slow senders cannot hold a connection forever: the whole request must arrive within the timeout.
+  server.requestTimeout = options.requestTimeoutMs;
+  server.headersTimeout = Math.min(options.requestTimeoutMs, 60_000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log({ event: 'listening', url, adapter: holder.model.gpu.adapter.description || holder.model.gpu.adapter.device, max_batch: options.maxBatch, max_delay_ms: options.maxDelayMs, max_queue: options.maxQueue });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= (async () => {
+    stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const started = Date.now();
+    if (inFlight > 0) {
+      const allDone = new Promise<void>((resolve) => (drained = resolve));
+      const bound = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs).unref());
+      await Promise.race([allDone, bound]);
+    }
+    const unfinished = inFlight;
+    batcher!.failQueued(new HttpError(503, 'the service is shutting down'));
+    server.closeAllConnections();
+    await closed;
+    holder.close();
+    log({ event: 'stopped', drained_ms: Date.now() - started, unfinished });
+  })());
+
+  return { url, holder, batcher, metrics, stop };
+}
