@@ -1,7 +1,5 @@
 // What calibrate and eval share: where the real and fake errors come from, the checks made before
 // hours of scoring, and the scoring itself.
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { measureErrorSets, type ErrorSetRequest, type ErrorSets } from '../detect/error-sets.js';
 import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
 import type { Model } from '../model.js';
@@ -32,6 +30,11 @@ ${SYNTHETIC_KINDS.map((k) => `                      ${k.padEnd(14)}${SYNTHETIC_D
   --batch N         samples per GPU batch (default 32)
 ${gpuOptionsHelp}`;
 
+/** Every file an error-set command reads, which no output may overwrite. */
+export function errorSetInputs(values: ParsedValues<typeof errorSetOptions>): string[] {
+  return [values.model, values.real, values.fake].filter((p): p is string => p !== undefined);
+}
+
 export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fakeRequired: boolean): ErrorSetRequest {
   const real = required(values.real, 'real');
   if (values.fake !== undefined && values.synthetic !== undefined) throw new UsageError('give --fake or --synthetic, not both');
@@ -45,12 +48,6 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
   }
   if (synthetic && synthetic.kind !== 'noise' && /\.npy$/i.test(real)) throw new UsageError(`--synthetic ${synthetic.kind} changes images; --real ${real} is a tensor`);
   return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every: intOption(values.every, 'every', 1) };
-}
-
-/** Fails before hours of scoring, not after, when an output cannot be written. */
-export function requireOutputDirectory(path: string, option: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir)) throw new UsageError(`--${option}: directory ${dir} does not exist`);
 }
 
 /** Opens the model the options name, scores the real (and fake) set with it, and releases the GPU. */

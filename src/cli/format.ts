@@ -1,5 +1,8 @@
 // Row output in the three formats the CLI offers. jsonl and csv stream row by row; a table needs
-// every row to size its columns, so it is printed at the end.
+// every row to size its columns, so it is printed at the end. Values may hold text from files
+// (names of images and archive members): jsonl keeps them exact in valid JSON with every control
+// character escaped, csv and table show them through printable(), csv quoted as RFC 4180 says.
+import { printable, terminalJson } from '../io/printable.js';
 
 export type Format = 'jsonl' | 'csv' | 'table';
 export const FORMATS: readonly Format[] = ['jsonl', 'csv', 'table'];
@@ -7,12 +10,12 @@ export const FORMATS: readonly Format[] = ['jsonl', 'csv', 'table'];
 export type Row = Record<string, string | number>;
 
 function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const s = printable(String(v));
+  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function cell(v: string | number): string {
-  return typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : String(v);
+  return typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(6) : printable(String(v));
 }
 
 export interface RowWriter {
@@ -22,7 +25,7 @@ export interface RowWriter {
 
 export function rowWriter(format: Format, columns: readonly string[], out: (text: string) => void): RowWriter {
   if (format === 'jsonl') {
-    return { write: (row) => out(JSON.stringify(row) + '\n'), end() {} };
+    return { write: (row) => out(terminalJson(row) + '\n'), end() {} };
   }
   if (format === 'csv') {
     out(columns.join(',') + '\n');

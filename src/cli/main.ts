@@ -4,6 +4,7 @@
 
 import '../node/platform.js';
 import { commands } from './commands/index.js';
+import { printable } from '../io/printable.js';
 import { UsageError } from './args.js';
 import { didYouMean } from './suggest.js';
 
@@ -47,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     return (await command.run(rest)) ?? 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`rcae ${name}: ${message.split('\n')[0]}\n`);
+    // One line, whatever the message holds: file names and member names come from strangers.
+    process.stderr.write(`rcae ${name}: ${printable(message.split('\n')[0])}\n`);
     if (process.env.RCAE_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     return err instanceof UsageError ? 2 : 1;
   }

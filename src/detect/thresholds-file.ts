@@ -1,7 +1,7 @@
 // Thresholds files in Node: where they are by convention, and reading and writing them (writes go
 // through a temporary file, so a crash never leaves half a file).
-import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { FileRefusedError, readRegularFile } from '../io/regular-file.js';
 import { writeFileAtomically } from '../pipeline/atomic.js';
 import { platform } from '../platform.js';
 import { MAX_THRESHOLDS_BYTES, parseThresholds, parseThresholdsBytes, ThresholdsError, type ThresholdsDocument } from './thresholds.js';
@@ -17,14 +17,14 @@ export function thresholdsPathBeside(modelPath: string): string {
 }
 
 export function readThresholds(path: string): ThresholdsDocument {
-  let size: number;
+  let bytes: Buffer;
   try {
-    size = statSync(path).size;
-  } catch {
-    throw new ThresholdsError(`${path}: no such thresholds file`);
+    bytes = readRegularFile(path, MAX_THRESHOLDS_BYTES, 'a thresholds file');
+  } catch (err) {
+    if (!(err instanceof FileRefusedError)) throw err;
+    throw new ThresholdsError(err.message.replace(': cannot read: no such file', ': no such thresholds file'));
   }
-  if (size > MAX_THRESHOLDS_BYTES) throw new ThresholdsError(`${path}: ${size} bytes is too large for a thresholds file (limit ${MAX_THRESHOLDS_BYTES})`);
-  return parseThresholdsBytes(readFileSync(path), path);
+  return parseThresholdsBytes(bytes, path);
 }
 
 export async function writeThresholds(path: string, doc: ThresholdsDocument): Promise<void> {

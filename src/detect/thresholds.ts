@@ -7,6 +7,7 @@
 
 import { platform } from '../platform.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
+import { quotedMessage } from '../io/printable.js';
 
 export class ThresholdsError extends Error {}
 
@@ -202,7 +203,7 @@ export function parseThresholdsBytes(bytes: Uint8Array, source: string): Thresho
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new ThresholdsError(`${source}: not valid JSON (${(err as Error).message})`);
+    throw new ThresholdsError(`${source}: not valid JSON (${quotedMessage((err as Error).message)})`);
   }
   return parseThresholds(json, source);
 }

@@ -6,6 +6,9 @@
 // and CMYK JPEGs go through sharp's colour management instead of PIL's naive formula.
 
 import sharp from 'sharp';
+import { quotedMessage } from '../io/printable.js';
+import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
+import { countJpegScans } from './jpeg-scans.js';
 
 export interface Rgb8Image {
   width: number;
@@ -19,6 +22,20 @@ export class ImageError extends Error {}
 /** Largest image accepted (8192 x 8192); its RGB pixels alone take 192 MiB. */
 export const MAX_INPUT_PIXELS = 8192 * 8192;
 
+/**
+ * What a decode may cost, bounded before any pixel is decoded: a 6 x 9,999,999 TIFF passes the pixel
+ * limit but not the side limit; a progressive JPEG is decoded once per scan; a TIFF or GIF may hold
+ * thousands of pages (only the first is decoded, but every page's header is read); the time budget
+ * catches what the other limits miss.
+ */
+export const IMAGE_LIMITS = {
+  maxFileBytes: 256 * 1024 * 1024,
+  maxSide: 16384,
+  maxJpegScans: 100,
+  maxPages: 256,
+  timeoutSeconds: 10,
+};
+
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 
 /**
@@ -31,8 +48,15 @@ export function disableDecodeCache(): void {
 
 export async function decodeRgb8(input: string | Uint8Array, label?: string): Promise<Rgb8Image> {
   const name = label ?? (typeof input === 'string' ? input : 'image buffer');
-  const decoded = await decodeRaw(input).catch((err: Error) => {
-    throw new ImageError(`${name}: cannot decode image: ${err.message}`);
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof input === 'string' ? await readRegularFileAsync(input, IMAGE_LIMITS.maxFileBytes, 'an image') : input;
+  } catch (err) {
+    throw err instanceof FileRefusedError ? new ImageError(err.message) : err;
+  }
+  if (bytes.length > IMAGE_LIMITS.maxFileBytes) throw new ImageError(`${name}: ${bytes.length} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
+  const decoded = await decodeRaw(bytes).catch((err: Error) => {
+    throw new ImageError(`${name}: cannot decode image: ${quotedMessage(err.message)}`);
   });
   const { width, height, channels } = decoded.info;
   const src = decoded.data;
@@ -54,11 +78,15 @@ export async function decodeRgb8(input: string | Uint8Array, label?: string): Pr
   return { width, height, data };
 }
 
-async function decodeRaw(input: string | Uint8Array) {
+async function decodeRaw(input: Uint8Array) {
+  const scans = countJpegScans(input, IMAGE_LIMITS.maxJpegScans);
+  if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.
-  const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true });
-  const { format } = await image.metadata();
+  const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true }).timeout({ seconds: IMAGE_LIMITS.timeoutSeconds });
+  const { format, width = 0, height = 0, pages = 1 } = await image.metadata();
   if (!format || !RASTER_FORMATS.has(format)) throw new Error(`unsupported format ${format ?? 'unknown'}`);
+  if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new Error(`${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
+  if (pages > IMAGE_LIMITS.maxPages) throw new Error(`${pages} pages is more than ${IMAGE_LIMITS.maxPages}`);
   // No resize happens in sharp, so JPEG shrink-on-load never changes the pixels.
   return image.autoOrient().raw().toBuffer({ resolveWithObject: true });
 }

@@ -3,6 +3,7 @@
 
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { printable } from '../io/printable.js';
 import { ImageError } from './decode.js';
 
 /** Extensions of the formats the decoder reads (no BMP: sharp's libvips build has no loader for it). */
@@ -51,7 +52,10 @@ function walk(dir: string, found: string[], visited: Set<string>): void {
     try {
       st = statSync(path);
     } catch {
-      continue; // a dangling symlink
+      // Node decodes names as UTF-8, replacing invalid bytes with U+FFFD, so such a file cannot be
+      // opened by the name it is listed under; say so rather than skip it silently.
+      if (entry.name.includes('\ufffd')) process.stderr.write(`rcae: warning: ${printable(path)}: file name is not valid UTF-8; skipped\n`);
+      continue; // else a dangling symlink
     }
     if (st.isDirectory()) walk(path, found, visited);
     else if (st.isFile() && isImagePath(entry.name)) found.push(path);

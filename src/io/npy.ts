@@ -2,8 +2,9 @@
 // Float32Array, and encoding float32 arrays (pipeline/npy-file.ts writes them atomically). The
 // header is a Python dict literal; it is parsed by a small grammar, never evaluated.
 
-import { readFileSync } from 'node:fs';
 import { float16Value } from '../gpu/f16.js';
+import { quotedMessage } from './printable.js';
+import { readRegularFile } from './regular-file.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
 
@@ -18,23 +19,26 @@ export class NpyError extends Error {}
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const MAX_HEADER_BYTES = 1 << 20;
+/** Largest .npy file read: 1 GiB, 2^28 float32 values (about 16,000 samples of 3x128x128). */
+export const MAX_NPY_BYTES = 2 ** 30;
 const MAX_DIMS = 64;
 const ITEM_BYTES: Record<NpyDtype, number> = { f2: 2, f4: 4, f8: 8, i1: 1, i2: 2, i4: 4, i8: 8, u1: 1, u2: 2, u4: 4, u8: 8, b1: 1 };
 
 export function readNpy(path: string): NpyArray {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path, MAX_NPY_BYTES, 'a .npy file');
   } catch (err) {
-    throw new NpyError(`${path}: cannot read: ${(err as Error).message}`);
+    throw new NpyError((err as Error).message);
   }
   return parseNpy(bytes, path);
 }
 
 /** Parses .npy bytes; `source` names the data in error messages. */
 export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
+  // Messages quote the header, which is the file's text: kept printable, on one line, bounded.
   const fail = (msg: string): never => {
-    throw new NpyError(`${source}: ${msg}`);
+    throw new NpyError(`${source}: ${quotedMessage(msg, 500)}`);
   };
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a .npy file (bad magic)');
   const major = bytes[6];

@@ -1,10 +1,12 @@
 // A minimal streaming tar reader (ustar, GNU long names, pax path/size records) for .tar and
-// .tar.gz archives; gzip is recognised by its magic bytes. Only regular files are yielded, and only
-// the entries the filter accepts are held in memory; every size read from the archive is bounded.
+// .tar.gz archives; gzip is recognised by its magic bytes, and its trailer (CRC-32, size) is
+// checked by reading to the end. Only regular files are yielded, and only the entries the filter
+// accepts are held in memory; every size read from the archive is bounded.
 
-import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { checkRegular, FileRefusedError } from './regular-file.js';
 
 export interface TarEntry {
   name: string;
@@ -20,6 +22,8 @@ export class TarError extends Error {}
 
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20; // GNU long names and pax headers
+/** Zero padding after the end blocks (tar pads to 10 KiB records); more than this is not padding. */
+const MAX_TRAILING_BYTES = 1 << 20;
 
 export async function* readTarEntries(
   path: string,
@@ -30,8 +34,8 @@ export async function* readTarEntries(
   const fail = (msg: string): never => {
     throw new TarError(`${path}: ${msg}`);
   };
-  const gzipped = isGzip(path, fail);
-  const file = createReadStream(path);
+  const { fd, gzipped } = openArchive(path, fail);
+  const file = createReadStream('', { fd });
   let stream: Readable = file;
   if (gzipped) {
     const gunzip = createGunzip();
@@ -47,7 +51,11 @@ export async function* readTarEntries(
       const header = await reader.read(BLOCK);
       if (header.length === 0) return; // archives may end without the two zero blocks
       if (header.length < BLOCK) fail('truncated archive (partial header block)');
-      if (header.every((b) => b === 0)) return;
+      if (header.every((b) => b === 0)) {
+        // Read to the end, so that gunzip checks the trailer (CRC-32 and size) of what was read.
+        if ((await reader.skip(MAX_TRAILING_BYTES + 1)) > MAX_TRAILING_BYTES) fail(`more than ${MAX_TRAILING_BYTES} bytes after the end of the archive`);
+        return;
+      }
       verifyChecksum(header, fail);
       const type = String.fromCharCode(header[156] || 0x30);
       const size = paxSize ?? parseSize(header.subarray(124, 136), fail);
@@ -81,17 +89,19 @@ export async function* readTarEntries(
   }
 }
 
-function isGzip(path: string, fail: (msg: string) => never): boolean {
-  const magic = Buffer.alloc(2);
+/** Opens the archive (a regular file only: a FIFO or /dev/zero would stream forever) and reads its magic. */
+function openArchive(path: string, fail: (msg: string) => never): { fd: number; gzipped: boolean } {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    checkRegular(path, fstatSync(fd), Number.MAX_SAFE_INTEGER, 'an archive');
+    const magic = Buffer.alloc(2);
     const n = readSync(fd, magic, 0, 2, 0);
-    return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    return { fd, gzipped: n === 2 && magic[0] === 0x1f && magic[1] === 0x8b };
   } catch (err) {
-    return fail(`cannot read: ${(err as Error).message}`);
-  } finally {
     if (fd !== undefined) closeSync(fd);
+    if (err instanceof FileRefusedError) throw new TarError(err.message);
+    return fail(`cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

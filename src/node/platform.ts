@@ -2,8 +2,8 @@
 // default model found beside the package. Every Node entry point (src/index.ts, the CLI, bench,
 // tests) imports this module once; the core never does.
 import { constants as bufferConstants } from 'node:buffer';
-import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { readRegularFileAsync } from '../io/regular-file.js';
 import { fetchPlatform, setPlatform } from '../platform.js';
 import './dawn.js';
 
@@ -16,14 +16,7 @@ setPlatform({
   async readBytes(path, maxBytes) {
     if (/^(https?|data|blob):/i.test(path)) return fetchPlatform.readBytes(path, maxBytes);
     if (/^file:/i.test(path)) path = fileURLToPath(path);
-    const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`${path}: ${err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
-    });
-    if (!info.isFile()) throw new Error(`${path}: not a file`);
-    const size = info.size;
-    const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH);
-    if (size > limit) throw new Error(`${path}: file of ${size} bytes is too large to load (limit ${limit})`);
-    return readFile(path);
+    return readRegularFileAsync(path, Math.min(maxBytes, bufferConstants.MAX_LENGTH), 'an input file');
   },
   defaultModel: () => ({ weights: DEFAULT_MODEL_PATH, thresholds: DEFAULT_THRESHOLDS_PATH }),
   env: (name) => process.env[name],

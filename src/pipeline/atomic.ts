@@ -1,5 +1,6 @@
 // Output files appear whole or not at all: everything is written to a temporary sibling and renamed
-// into place; temporaries still pending when the process is interrupted are removed.
+// into place; temporaries still pending when the process is interrupted are removed. A command with
+// several outputs stages them all in an OutputSet and renames them only once every one is written.
 
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -81,4 +82,53 @@ export function writeFileAtomicallySync(path: string, data: string | Uint8Array)
 
 export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
   writeFileAtomicallySync(path, data);
+}
+
+/**
+ * The outputs of one command, committed together: each is written to a temporary sibling, and only
+ * when all are written are they renamed into place, so a failure leaves none of them behind.
+ */
+export class OutputSet {
+  private readonly staged: { tmp: string; path: string }[] = [];
+
+  constructor() {
+    hookSignals();
+  }
+
+  /** Runs `write(tmp)` for `path`; the file appears at `path` only on commit(). */
+  async stage(path: string, write: (tmp: string) => unknown): Promise<void> {
+    const tmp = tempPathFor(path);
+    pending.add(tmp);
+    this.staged.push({ tmp, path });
+    await write(tmp);
+  }
+
+  commit(): void {
+    for (const { tmp, path } of this.staged) {
+      renameSync(tmp, path);
+      pending.delete(tmp);
+    }
+    this.staged.length = 0;
+  }
+
+  /** Removes whatever was staged and not committed; safe to call after commit(). */
+  discard(): void {
+    for (const { tmp } of this.staged) {
+      pending.delete(tmp);
+      rmSync(tmp, { force: true });
+    }
+    this.staged.length = 0;
+  }
+}
+
+/** Runs `produce` with a fresh OutputSet, commits it when `produce` succeeds, discards it when not. */
+export async function withOutputSet<T>(produce: (outputs: OutputSet) => Promise<T>): Promise<T> {
+  const outputs = new OutputSet();
+  try {
+    const result = await produce(outputs);
+    outputs.commit();
+    return result;
+  } finally {
+    outputs.discard();
+  }
 }

@@ -3,6 +3,7 @@
 
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { labelFor, type Label } from '../detect/label.js';
 import { QueueError } from './connection.js';
 import { shardInputs } from './manifest.js';
 import { inChunks, JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';
@@ -31,7 +32,7 @@ export interface CollectedRow {
   /** Absent when the input could not be scored. */
   error?: number;
   threshold: number;
-  label: 'REAL' | 'FAKE' | 'FAILED';
+  label: Label | 'FAILED';
   reason?: string;
 }
 
@@ -119,8 +120,9 @@ export async function* collectRows(redis: Redis, name: string, failures: Map<num
       const result = results[k];
       for (const [i, input] of inputs.entries()) {
         const error = result?.errors[i];
-        if (result && typeof error === 'number') {
-          yield { input, index, error, threshold, label: error > threshold ? 'FAKE' : 'REAL' };
+        if (result && (typeof error === 'number' || typeof error === 'string')) {
+          const value = Number(error);
+          yield { input, index, error: value, threshold, ...labelFor(value, threshold) };
         } else {
           const reason = result ? result.reasons[i] ?? 'not scored' : `shard ${shard.index} failed: ${failures.get(shard.index) ?? 'no result'}`;
           yield { input, index, threshold, label: 'FAILED', reason };

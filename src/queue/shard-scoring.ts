@@ -14,7 +14,8 @@ import type { Shard, ShardRun } from './manifest.js';
 type SampleLoader = () => Promise<Float32Array>;
 
 export interface ShardScores {
-  errors: (number | null)[];
+  /** As ShardResult's: a number, 'NaN'/'Infinity'/'-Infinity' as text, or null when unreadable. */
+  errors: (number | string | null)[];
   reasons: Record<number, string>;
 }
 
@@ -104,7 +105,7 @@ export async function scoreShard(
   const loaders = (await Promise.all(shard.runs.map((run) => runLoaders(run, cwd, shape, npy)))).flat();
   if (loaders.length !== shard.count) throw new Error(`shard ${shard.index}: ${loaders.length} samples found, ${shard.count} expected`);
   const per = shape.channels * shape.size * shape.size;
-  const errors: (number | null)[] = new Array(shard.count).fill(null);
+  const errors: (number | string | null)[] = new Array(shard.count).fill(null);
   const reasons: Record<number, string> = {};
   const load = (start: number) => Promise.allSettled(loaders.slice(start, start + batch).map((f) => f()));
   let next = load(0);
@@ -120,7 +121,8 @@ export async function scoreShard(
     const data = new Float32Array(ok.length * per);
     ok.forEach((i, j) => data.set((settled[i] as PromiseFulfilledResult<Float32Array>).value, j * per));
     const scored = await score(data);
-    ok.forEach((i, j) => (errors[start + i] = scored[j]));
+    // JSON has no NaN or Infinity (both would become null, "unreadable"): keep them as text.
+    ok.forEach((i, j) => (errors[start + i] = Number.isFinite(scored[j]) ? scored[j] : String(scored[j])));
   }
   await next;
   return { errors, reasons };

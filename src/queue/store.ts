@@ -35,8 +35,12 @@ export interface JobSpec {
 }
 
 export interface ShardResult {
-  /** Per sample of the shard: the reconstruction error, or null when the sample could not be read. */
-  errors: (number | null)[];
+  /**
+   * Per sample of the shard: the reconstruction error; 'NaN', 'Infinity' or '-Infinity' when it is
+   * not finite (JSON has no such numbers; the row is labelled INVALID); null when the sample could
+   * not be read.
+   */
+  errors: (number | string | null)[];
   /** Why a sample could not be read, by its position in the shard. */
   reasons: Record<number, string>;
   worker: string;

@@ -9,10 +9,11 @@ const detection = {
   type: 'object',
   required: ['error', 'threshold', 'level', 'label'],
   properties: {
-    error: { type: 'number', description: 'per-sample MSE between the input and its reconstruction' },
+    error: { type: ['number', 'null'], description: 'per-sample MSE between the input and its reconstruction; null when not finite (label INVALID)' },
     threshold: { type: 'number' },
     level: { type: 'string' },
-    label: { type: 'string', enum: ['REAL', 'FAKE'] },
+    label: { type: 'string', enum: ['REAL', 'FAKE', 'INVALID'] },
+    reason: { type: 'string', description: 'why the label is INVALID (NaN or Inf in the input or the model)' },
     reconstruction_png: { type: 'string', contentEncoding: 'base64', description: 'with ?reconstruction=1: PNG of the input, its reconstruction and the error map, stacked' },
   },
 };

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { comparisonGrid, comparisonGridPngBytes } from '../image/comparison-grid.js';
+import { labelFor, type Label } from '../detect/label.js';
 import type { PickedThreshold } from '../detect/thresholds.js';
 import type { SampleShape } from '../pipeline/inputs.js';
 import type { Batcher, Scored } from './batcher.js';
@@ -65,7 +66,9 @@ interface Detection {
   error: number;
   threshold: number;
   level: string;
-  label: 'REAL' | 'FAKE';
+  /** INVALID when the error is not finite (it is then null in JSON), with the reason. */
+  label: Label;
+  reason?: string;
   /** base64 PNG: input, reconstruction and error map stacked (as `rcae reconstruct --grid`). */
   reconstruction_png?: string;
 }
@@ -107,7 +110,7 @@ async function detections(ctx: RequestContext, names: string[], decode: () => Pr
   const per = channels * size * size;
   return Promise.all(names.map(async (input, i) => {
     const error = scored.error[i];
-    const row: Detection = { input, error, threshold: threshold.value, level: threshold.level, label: error > threshold.value ? 'FAKE' : 'REAL' };
+    const row: Detection = { input, error, threshold: threshold.value, level: threshold.level, ...labelFor(error, threshold.value) };
     if (scored.reconstruction) {
       const grid = comparisonGrid(samples.data.subarray(i * per, (i + 1) * per), scored.reconstruction.subarray(i * per, (i + 1) * per), 1, channels, size);
       row.reconstruction_png = (await comparisonGridPngBytes(grid)).toString('base64');

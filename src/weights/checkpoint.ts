@@ -2,6 +2,7 @@
 // first bytes), finds the model's state dict inside whatever training script wrapped it, and
 // returns its tensors by name with the scalars worth showing (epoch, hyper-parameters).
 import { platform } from '../platform.js';
+import { elementCount } from '../graph/architecture.js';
 import { WeightsFormatError } from './errors.js';
 import { InertObject, PyTuple, pyTypeName, type PyValue } from './pickle.js';
 import { looksLikeSafetensors, parseSafetensors } from './safetensors.js';
@@ -72,9 +73,25 @@ function readTorchZip(bytes: Uint8Array, path: string): Checkpoint {
   const storages = new Map<string, Uint8Array>();
   const raw = new Map<string, HostTensor>();
   for (const [name, ref] of found.tensors) raw.set(name, materialise(zip, archive, storages, name, ref, path));
+  checkViewBudget(raw, storages, bytes.length, path);
   const { tensors, prefix } = stripWrapperPrefixes(raw);
   const { metadata, skipped } = describeOthers(root, found.key);
   return { path, format: 'torch-zip', tensors, stateDictKey: found.key, metadata, skipped, keyPrefix: prefix };
+}
+
+/**
+ * Many tensors may view one storage: tied weights twice, a hostile file thousands of times. The views
+ * together may reach at most twice the bytes stored (the file, or its storages once inflated) plus
+ * 1 MiB, so what `inspect` or a model load converts is bounded by the file.
+ */
+function checkViewBudget(tensors: ReadonlyMap<string, HostTensor>, storages: ReadonlyMap<string, Uint8Array>, fileBytes: number, path: string): void {
+  const stored = Math.max(fileBytes, [...storages.values()].reduce((n, s) => n + s.length, 0));
+  const budget = 2 * stored + (1 << 20);
+  let reached = 0;
+  for (const [name, t] of tensors) {
+    reached += elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+    if (reached > budget) throw new WeightsFormatError(path, `tensor views reach more than ${budget} bytes by tensor ${name}, over twice the ${stored} bytes stored (storages shared by many tensors)`);
+  }
 }
 
 function materialise(zip: ZipArchive, archive: string, storages: Map<string, Uint8Array>, name: string, ref: TensorRef, path: string): HostTensor {

@@ -1,6 +1,7 @@
 // Raw DEFLATE (RFC 1951) decoding and CRC-32, in plain TypeScript so that the ZIP reader runs the
-// same in Node and in a browser. The output goes into a buffer of the size the archive declares:
-// a stream that would write past it is cut off there and fails, so nothing inflates without bound.
+// same in Node and in a browser. The output grows with what the stream produces, up to the size the
+// archive declares: a stream that would write past it is cut off there and fails, so nothing
+// inflates without bound and memory follows the real output, not the claim.
 // torch.save stores its entries uncompressed; this path serves archives re-packed by other tools.
 
 export class InflateError extends Error {}
@@ -90,13 +91,25 @@ class BitReader {
   }
 }
 
-/** Inflates a raw DEFLATE stream into at most `maxBytes` bytes; returns the bytes produced. */
+/**
+ * Inflates a raw DEFLATE stream into at most `maxBytes` bytes; returns the bytes produced. The output
+ * buffer grows with what the stream actually produces, so memory follows the real output, never the
+ * size an archive claims.
+ */
 export function inflateRaw(src: Uint8Array, maxBytes: number): Uint8Array {
-  const out = new Uint8Array(maxBytes);
+  let out = new Uint8Array(Math.min(maxBytes, Math.max(1 << 16, src.length * 4)));
   const r = new BitReader(src);
   let n = 0;
   const overflow = (): never => {
     throw new InflateError(`output exceeds the declared ${maxBytes} bytes`);
+  };
+  /** Makes room for `more` bytes after the first n, or fails at the budget. */
+  const reserve = (more: number): void => {
+    if (n + more <= out.length) return;
+    if (n + more > maxBytes) overflow();
+    const grown = new Uint8Array(Math.min(maxBytes, Math.max(n + more, out.length * 2)));
+    grown.set(out.subarray(0, n));
+    out = grown;
   };
   let last = 0;
   while (!last) {
@@ -108,7 +121,7 @@ export function inflateRaw(src: Uint8Array, maxBytes: number): Uint8Array {
       const len = src[p] | (src[p + 1] << 8);
       if ((len ^ 0xffff) !== (src[p + 2] | (src[p + 3] << 8))) throw new InflateError('stored block length does not match its complement');
       if (p + 4 + len > src.length) throw new InflateError('unexpected end of deflate stream');
-      if (n + len > maxBytes) overflow();
+      reserve(len);
       out.set(src.subarray(p + 4, p + 4 + len), n);
       n += len;
       r.skipTo(p + 4 + len);
@@ -119,7 +132,7 @@ export function inflateRaw(src: Uint8Array, maxBytes: number): Uint8Array {
     for (;;) {
       const sym = r.decode(lit);
       if (sym < 256) {
-        if (n >= maxBytes) overflow();
+        if (n >= out.length) reserve(1);
         out[n++] = sym;
       } else if (sym === 256) {
         break;
@@ -131,7 +144,7 @@ export function inflateRaw(src: Uint8Array, maxBytes: number): Uint8Array {
         if (di >= 30) throw new InflateError(`invalid distance symbol ${di}`);
         const distance = DIST_BASE[di] + r.bits(DIST_EXTRA[di]);
         if (distance > n) throw new InflateError(`distance ${distance} reaches before the start of the output`);
-        if (n + length > maxBytes) overflow();
+        if (n + length > out.length) reserve(length);
         for (let k = 0; k < length; k++, n++) out[n] = out[n - distance];
       }
     }

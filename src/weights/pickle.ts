@@ -77,6 +77,8 @@ export interface PickleLimits {
   maxObjects: number;
   maxIntBytes: number;
   maxGlobalNameBytes: number;
+  /** Longest str or bytes value; V8 strings stop near 512 MiB, and no checkpoint needs a long one. */
+  maxStringBytes: number;
 }
 
 export const DEFAULT_PICKLE_LIMITS: PickleLimits = {
@@ -86,6 +88,7 @@ export const DEFAULT_PICKLE_LIMITS: PickleLimits = {
   maxObjects: 1 << 24,
   maxIntBytes: 512,
   maxGlobalNameBytes: 512,
+  maxStringBytes: 64 * 1024 * 1024,
 };
 
 export interface UnpickleOptions {
@@ -158,9 +161,10 @@ function orderedDict(args: readonly PyValue[], ctx: CallContext): Map<PyValue, P
   return out;
 }
 
-// Opcodes (pickletools names). Protocol-0 text opcodes (INT, STRING, PUT, GET, ...) are absent:
-// torch.save never writes them, and each one is rejected as unsupported.
+// Opcodes (pickletools names), protocols 0 to 5. The protocol-0 text opcodes (INT, STRING, PUT,
+// GET, ...) carry their argument as a line ending in a newline.
 const OP = {
+  INT: 0x49, LONG: 0x4c, FLOAT: 0x46, STRING: 0x53, UNICODE: 0x56, PUT: 0x70, GET: 0x67, PERSID: 0x50,
   MARK: 0x28, STOP: 0x2e, POP: 0x30, POP_MARK: 0x31, DUP: 0x32,
   BININT: 0x4a, BININT1: 0x4b, BININT2: 0x4d, NONE: 0x4e, BINPERSID: 0x51, REDUCE: 0x52,
   BINSTRING: 0x54, SHORT_BINSTRING: 0x55, BINUNICODE: 0x58, BINBYTES: 0x42, SHORT_BINBYTES: 0x43,
@@ -174,6 +178,45 @@ const OP = {
 } as const;
 
 const HIGHEST_PROTOCOL = 5;
+
+/** Python's repr of a str/bytes in protocol 0 (STRING): quoted, with backslash escapes; as latin-1. */
+function unquotePythonString(text: string, corrupt: (problem: string) => never): string {
+  const q = text[0];
+  if (text.length < 2 || (q !== "'" && q !== '"') || text[text.length - 1] !== q) corrupt('STRING argument is not a quoted string');
+  const body = text.slice(1, -1);
+  const simple: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = body[++i];
+    if (e === undefined) corrupt('STRING argument ends in a backslash');
+    if (e in simple) out += simple[e];
+    else if (e === 'x') {
+      const hex = body.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) corrupt('STRING argument has a bad \\x escape');
+      out += String.fromCharCode(parseInt(hex, 16));
+      i += 2;
+    } else if (/[0-7]/.test(e)) {
+      const oct = /^[0-7]{1,3}/.exec(body.slice(i))![0];
+      out += String.fromCharCode(parseInt(oct, 8) & 0xff);
+      i += oct.length - 1;
+    } else out += '\\' + e;
+  }
+  return out;
+}
+
+/** Python's raw-unicode-escape (UNICODE): latin-1 text where only \\uXXXX and \\UXXXXXXXX are escapes. */
+function rawUnicodeEscape(text: string, corrupt: (problem: string) => never): string {
+  return text.replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})/g, (_, hex: string) => {
+    const cp = parseInt(hex.slice(1), 16);
+    if (cp > 0x10ffff) corrupt(`UNICODE argument has code point U+${cp.toString(16)} beyond U+10FFFF`);
+    return String.fromCodePoint(cp);
+  });
+}
 
 /** Interprets a pickle and returns the value STOP leaves; throws WeightsFormatError naming `source`. */
 export function unpickle(bytes: Uint8Array, source: string, options: UnpickleOptions = {}): PyValue {
@@ -256,15 +299,34 @@ class Machine implements CallContext {
     return this.view.getFloat64(this.pos - 8, false);
   }
 
-  private line(): string {
-    const window = this.bytes.subarray(this.pos, this.pos + this.limits.maxGlobalNameBytes + 1);
+  /** The bytes up to the next newline (consumed, not returned), at most `limit` of them. */
+  private lineBytes(limit: number, what: string): Uint8Array {
+    const window = this.bytes.subarray(this.pos, this.pos + limit + 1);
     const n = window.indexOf(0x0a);
-    if (n < 0 && window.length > this.limits.maxGlobalNameBytes) this.corrupt(`global name longer than ${this.limits.maxGlobalNameBytes} bytes`);
-    if (n < 0) this.fail(`truncated pickle (unterminated global name at byte ${this.pos})`);
-    return this.text(this.take(n + 1).subarray(0, n));
+    if (n < 0 && window.length > limit) this.corrupt(`${what} longer than ${limit} bytes`);
+    if (n < 0) this.fail(`truncated pickle (unterminated ${what} at byte ${this.pos})`);
+    return this.take(n + 1).subarray(0, n);
+  }
+
+  private line(): string {
+    return this.text(this.lineBytes(this.limits.maxGlobalNameBytes, 'global name'));
+  }
+
+  /** A protocol-0 argument line read as ASCII (numbers, memo keys, quoted literals). */
+  private asciiLine(what: string, limit = 64): string {
+    return this.latin1.decode(this.lineBytes(limit, what));
+  }
+
+  /** Checked before decoding, so an oversized string is reported as too large, not as invalid text. */
+  private stringBytes(n: number): Uint8Array {
+    const at = this.pos;
+    const b = this.take(n); // a length beyond the file is reported as truncation first
+    if (n > this.limits.maxStringBytes) this.corrupt(`string of ${n} bytes exceeds the limit of ${this.limits.maxStringBytes}`, at);
+    return b;
   }
 
   private text(b: Uint8Array): string {
+    if (b.length > this.limits.maxStringBytes) this.corrupt(`string of ${b.length} bytes exceeds the limit of ${this.limits.maxStringBytes}`);
     try {
       return this.utf8.decode(b);
     } catch {
@@ -280,6 +342,18 @@ class Machine implements CallContext {
     for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
     if (b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+
+  /** A decimal integer of a protocol-0 line; as number when exact, else as bigint. */
+  private decimal(text: string, what: string, at: number): number | bigint {
+    if (!/^[-+]?\d+$/.test(text)) this.corrupt(`${what} argument ${JSON.stringify(text.slice(0, 40))} is not an integer`, at);
+    const v = BigInt(text);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+
+  private memoKey(text: string, at: number): number {
+    if (!/^\d{1,10}$/.test(text)) this.corrupt(`memo key ${JSON.stringify(text.slice(0, 40))} is not a non-negative integer`, at);
+    return Number(text);
   }
 
   // ---- stack, marks, memo ----
@@ -407,25 +481,52 @@ class Machine implements CallContext {
       case OP.BINFLOAT:
         return this.push(this.f64be());
       case OP.SHORT_BINUNICODE:
-        return this.created(this.text(this.take(this.u8())));
+        return this.created(this.text(this.stringBytes(this.u8())));
       case OP.BINUNICODE:
-        return this.created(this.text(this.take(this.u32())));
+        return this.created(this.text(this.stringBytes(this.u32())));
       case OP.BINUNICODE8:
-        return this.created(this.text(this.take(this.u64())));
+        return this.created(this.text(this.stringBytes(this.u64())));
       case OP.SHORT_BINSTRING:
-        return this.created(this.latin1.decode(this.take(this.u8())));
+        return this.created(this.latin1.decode(this.stringBytes(this.u8())));
       case OP.BINSTRING: {
         const n = this.i32();
         if (n < 0) this.corrupt('negative BINSTRING length', at);
-        return this.created(this.latin1.decode(this.take(n)));
+        return this.created(this.latin1.decode(this.stringBytes(n)));
       }
       case OP.SHORT_BINBYTES:
-        return this.created(this.take(this.u8()));
+        return this.created(this.stringBytes(this.u8()));
       case OP.BINBYTES:
-        return this.created(this.take(this.u32()));
+        return this.created(this.stringBytes(this.u32()));
       case OP.BINBYTES8:
       case OP.BYTEARRAY8:
-        return this.created(this.take(this.u64()));
+        return this.created(this.stringBytes(this.u64()));
+      case OP.INT: {
+        // Protocol 0 writes True and False as INT 01 and 00.
+        const text = this.asciiLine('INT argument');
+        if (text === '01' || text === '00') return this.push(text === '01');
+        return this.push(this.decimal(text.replace(/L$/, ''), 'INT', at));
+      }
+      case OP.LONG:
+        return this.push(this.decimal(this.asciiLine('LONG argument', this.limits.maxIntBytes * 3).replace(/L$/, ''), 'LONG', at));
+      case OP.FLOAT: {
+        const text = this.asciiLine('FLOAT argument').trim();
+        const special = /^([-+]?)(inf|nan)$/i.exec(text);
+        if (special) return this.push(special[2].toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity);
+        if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) this.corrupt(`FLOAT argument ${JSON.stringify(text)} is not a number`, at);
+        return this.push(Number(text));
+      }
+      case OP.STRING:
+        return this.created(unquotePythonString(this.asciiLine('STRING argument', this.limits.maxStringBytes * 4 + 2), (p) => this.corrupt(p, at)));
+      case OP.UNICODE:
+        return this.created(rawUnicodeEscape(this.asciiLine('UNICODE argument', this.limits.maxStringBytes * 10), (p) => this.corrupt(p, at)));
+      case OP.PUT:
+        return this.memoPut(this.memoKey(this.asciiLine('PUT key'), at), this.top(at));
+      case OP.GET:
+        return this.push(this.memoGet(this.memoKey(this.asciiLine('GET key'), at), at));
+      case OP.PERSID: {
+        if (!this.options.persistentLoad) this.corrupt('persistent id in a pickle that allows none', at);
+        return this.created(this.options.persistentLoad(this.asciiLine('PERSID argument', this.limits.maxGlobalNameBytes), this));
+      }
       case OP.EMPTY_DICT:
         return this.created(new Map());
       case OP.EMPTY_LIST:

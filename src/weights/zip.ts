@@ -10,6 +10,8 @@ export interface ZipEntry {
   readonly compressedSize: number;
   readonly size: number;
   readonly crc32: number;
+  /** Where the entry's local header starts. */
+  readonly headerOffset: number;
   /** Where the entry's (possibly compressed) bytes start, after its local header. */
   readonly dataOffset: number;
 }
@@ -21,6 +23,12 @@ export const ZIP_LIMITS = {
   maxDeflateRatio: 1100,
   /** One inflated entry must fit one ArrayBuffer (4 GiB in Node and in browsers). */
   maxEntryBytes: 2 ** 32,
+  /**
+   * All entries read from one archive inflate to at most this many times the archive's size (or
+   * 64 MiB for small archives): torch.save stores its entries, so heavy compression means a bomb.
+   */
+  maxArchiveExpansion: 64,
+  minInflateBudget: 64 * 1024 * 1024,
 };
 
 const SIG_LOCAL = 0x04034b50;
@@ -37,11 +45,17 @@ const MAX_COMMENT = 0xffff;
 const ZIP64_EXTRA_ID = 0x0001;
 
 export class ZipArchive {
+  /** Bytes the entries read so far inflated to, against the archive's budget. */
+  private inflated = 0;
+  private readonly inflateBudget: number;
+
   private constructor(
     readonly source: string,
     private readonly bytes: Uint8Array,
     readonly entries: ReadonlyMap<string, ZipEntry>,
-  ) {}
+  ) {
+    this.inflateBudget = Math.min(ZIP_LIMITS.maxEntryBytes, Math.max(ZIP_LIMITS.minInflateBudget, bytes.length * ZIP_LIMITS.maxArchiveExpansion));
+  }
 
   /** Parses the central directory of an in-memory archive; `source` names the file in errors. */
   static open(bytes: Uint8Array, source: string): ZipArchive {
@@ -61,6 +75,10 @@ export class ZipArchive {
     if (entry.method === 'stored') {
       data = raw;
     } else {
+      if (this.inflated + entry.size > this.inflateBudget) {
+        throw new WeightsFormatError(this.source, `zip entry ${name} would inflate the archive past ${this.inflateBudget} bytes (${ZIP_LIMITS.maxArchiveExpansion} times its size)`);
+      }
+      this.inflated += entry.size;
       try {
         data = inflateRaw(raw, entry.size);
       } catch (err) {
@@ -207,11 +225,21 @@ function readCentralDirectory(r: Reader): Map<string, ZipEntry> {
       compressedSize: sizes.compressed,
       size: sizes.size,
       crc32: r.u32(p + 16),
+      headerOffset: sizes.local,
       dataOffset: locateData(r, name, sizes, method, dir.offset),
     });
     p = next;
   }
+  refuseOverlaps(r, [...entries.values()]);
   return entries;
+}
+
+/** Two records pointing into the same bytes would let one compressed stream count many times. */
+function refuseOverlaps(r: Reader, entries: ZipEntry[]): void {
+  const spans = entries.map((e) => ({ name: e.name, start: e.headerOffset, end: e.dataOffset + e.compressedSize })).sort((a, b) => a.start - b.start);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i].start < spans[i - 1].end) r.fail(`corrupt zip: entries ${spans[i - 1].name} and ${spans[i].name} overlap in the file`);
+  }
 }
 
 /** Validates an entry's local header and sizes; returns where its data starts. */

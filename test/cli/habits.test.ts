@@ -68,9 +68,10 @@ test('mistyped commands and options get a suggestion; bad values a plain line', 
 test('a missing --model and an unwritable output are named as the user gave them', () => {
   const dir = tempDir();
   const missing = join(dir, 'nope.ckpt');
-  assert.is(oneLine(rcae(['score', '--model', missing, scene]), 1), `rcae score: ${missing}: no such file`);
+  assert.is(oneLine(rcae(['score', '--model', missing, scene]), 1), `rcae score: ${missing}: cannot read: no such file`);
   const out = join(dir, 'no-such-folder', 'rows.jsonl');
-  assert.is(oneLine(rcae(['score', '-o', out, scene]), 1), `rcae score: ${out}: cannot write: its folder does not exist`);
+  const refused = oneLine(rcae(['score', '-o', out, scene]), 2);
+  assert.ok(refused.startsWith(`rcae score: --out ${out}: `) && !refused.includes('.tmp-'), refused);
   assert.ok(!existsSync(join(dir, 'no-such-folder')));
   assert.equal(readdirSync(dir), []);
 });

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Shard } from '../../src/queue/manifest.js';
+import { collectRows } from '../../src/queue/jobs.js';
 import { JobStore, keys, type JobSpec, type ShardResult } from '../../src/queue/store.js';
 import { redisServerMissing, startRedis, type RedisServer } from '../helpers/redis.js';
 import { requires } from '../helpers/skip.js';
@@ -62,6 +63,19 @@ test('a shard stored twice keeps the first result and is counted once; a failure
   assert.equal([c.doneInputs, c.rowFailures, c.lastDoneAt], [2, 1, 12]);
   assert.is((await store.failures('twice')).size, 0);
   assert.is(await store.doneShards('twice'), 2);
+});
+
+test('a non-finite error survives the JSON of a result and is collected as INVALID, never REAL', async () => {
+  const store = new JobStore(client);
+  const spec = specOf('nan', 'fn', 3);
+  assert.is(await store.create(spec, shardsOf(['ok', 'nan', 'inf'])), undefined);
+  for (const [i, error] of ([0.25, 'NaN', 'Infinity'] as const).entries()) await store.storeResult(spec, i, { errors: [error], reasons: {}, worker: 'w' }, i);
+  const rows = [];
+  for await (const row of collectRows(client, 'nan', new Map())) rows.push(row);
+  assert.equal(rows.map((r) => r.label), ['REAL', 'INVALID', 'INVALID']);
+  assert.match(rows[1].reason ?? '', /^reconstruction error is NaN/);
+  assert.is(JSON.stringify(rows[2].error), 'null');
+  assert.equal((await store.counters('nan')).rowFailures, 0);
 });
 
 test('a result for an earlier job of the same name is dropped; removing a job removes its keys', async () => {

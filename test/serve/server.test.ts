@@ -72,6 +72,11 @@ test(`detect, batch (multipart and .npy), model, health and metrics answer with 
   const npyRows = (await npy.json()) as { input: string; error: number }[];
   assert.equal(npyRows.map((r) => r.input), ['request body#0', 'request body#1', 'request body#2']);
   npyRows.forEach((r, i) => assert.ok(near(r.error, expected[i]), `npy row ${i}`));
+  // Fail closed: a sample whose error is not finite is INVALID with a reason, never REAL.
+  const nan = await fetch(`${service.url}/v1/detect/batch?level=1e9`, { method: 'POST', body: bytes(encodeNpy(new Float32Array(SIZE).fill(NaN), [1, 3, 128, 128])) });
+  const [nanRow] = (await nan.json()) as { error: number | null; label: string; reason: string }[];
+  assert.equal([nanRow.error, nanRow.label], [null, 'INVALID']);
+  assert.match(nanRow.reason, /^reconstruction error is NaN/);
 
   assert.equal(await (await fetch(`${service.url}/healthz`)).json(), { status: 'alive' });
   assert.equal(await (await fetch(`${service.url}/readyz`)).json(), { status: 'ready' });

@@ -6,7 +6,9 @@ import { parse, required, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory, scoreErrorSets } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, scoreErrorSets } from '../error-set-options.js';
+import { checkOutputPaths } from '../outputs.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
 
 const percent = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
 
@@ -34,8 +36,7 @@ ${errorSetHelp}`,
     const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, json: { type: 'boolean' } }, 'calibrate');
     const out = required(values.out, 'out (-o)');
     const request = errorSetRequest(values, false);
-    requireOutputDirectory(out, 'out');
-    if (values.plot) requireOutputDirectory(values.plot, 'plot');
+    checkOutputPaths([{ path: out, option: 'out' }, ...(values.plot ? [{ path: values.plot, option: 'plot' }] : [])], errorSetInputs(values));
     const { sets, weights, arch } = await scoreErrorSets(values, request);
     const calibration = calibrateThresholds(sets.real, sets.fake);
     const doc = thresholdsDocument(calibration, {
@@ -46,11 +47,14 @@ ${errorSetHelp}`,
       created: new Date().toISOString(),
       tool: `rcae ${version()}`,
     });
-    await writeThresholds(out, doc);
-    if (values.plot) {
-      const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
-      await renderPng(histogramSvg(sets.real, sets.fake, { thresholds, title: 'Calibration: reconstruction error of real and fake images' }), values.plot);
-    }
+    const plot = values.plot;
+    await withOutputSet(async (outputs) => {
+      await outputs.stage(out, (tmp) => writeThresholds(tmp, doc));
+      if (plot) {
+        const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
+        await outputs.stage(plot, (tmp) => renderPng(histogramSvg(sets.real, sets.fake, { thresholds, title: 'Calibration: reconstruction error of real and fake images' }), tmp));
+      }
+    });
     if (values.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     else {
       const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));

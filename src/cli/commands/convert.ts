@@ -5,6 +5,7 @@ import { writeSafetensors } from '../../node/safetensors-file.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
 import { parse, required, UsageError, type Command } from '../args.js';
+import { checkOutputPaths } from '../outputs.js';
 
 export const convert: Command = {
   name: 'convert',
@@ -21,6 +22,7 @@ source file's name and SHA-256. The output appears only when complete.`,
     const out = required(values.out, 'out (-o)');
     if (!out.endsWith('.safetensors')) throw new UsageError(`-o must name a .safetensors file, got '${out}'`);
     const [input] = positionals;
+    checkOutputPaths([{ path: out, option: 'out' }], [input]);
     const resolved = await resolveWeights(input);
     // num_batches_tracked is bookkeeping for training; inference never reads it.
     const tensors = parameterList(resolved.arch)

@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
+import { labelFor } from '../../detect/label.js';
+import { printable } from '../../io/printable.js';
 import { parseLevel, pickThreshold, type PickedThreshold } from '../../detect/thresholds.js';
 import { defaultThresholdsPath, readThresholds, thresholdsPathBeside } from '../../detect/thresholds-file.js';
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
+import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
 
-/** Exit status when --fail-on-fake is given and some input is FAKE. */
+/** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
 export const EXIT_FAKE_FOUND = 3;
 
 /**
@@ -41,9 +44,11 @@ export const detect: Command = {
   help: `Usage: rcae detect [--model M] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
 
 For each sample prints its reconstruction error, the threshold and the label: FAKE when
-error > threshold, else REAL. jsonl rows are
-  {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"}
-A summary "k of N flagged" goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
+error > threshold, REAL when error <= threshold, and INVALID when the error is not a finite number
+(NaN or Inf in the input or the model; never REAL). jsonl rows are
+  {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"|"INVALID"}
+with "error": null and a "reason" on INVALID rows. A summary "k of N flagged" (and the INVALID
+inputs) goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
 
 INPUT: image files, directories (searched recursively), .tar/.tar.gz archives of images, or .npy
 float32 [N,3,128,128] tensors already normalised to [-1,1]. - reads one image or .npy from
@@ -57,7 +62,7 @@ Options:
                     number used as the threshold itself (then no thresholds file is needed)
   --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
   --json            the same as --format jsonl
-  --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE
+  --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE or INVALID
   --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
   -o, --out FILE    write rows to FILE (atomically) instead of stdout
@@ -70,19 +75,22 @@ ${gpuOptionsHelp}`,
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl', values.json);
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
+    checkOutputPaths(values.out ? [{ path: values.out, option: 'out' }] : [], [...positionals, values.model, values.thresholds].filter((p): p is string => p !== undefined));
     const threshold = chooseThreshold(values.level, values.thresholds, values.model);
     const model = await openModel(values);
     let flagged = 0;
     let total = 0;
+    const invalid: string[] = [];
     try {
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting' })) {
           b.inputs.forEach((input, i) => {
             const error = b.error[i];
-            const fake = error > threshold.value;
-            if (fake) flagged++;
-            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label: fake ? 'FAKE' : 'REAL' });
+            const { label, reason } = labelFor(error, threshold.value);
+            if (label === 'FAKE') flagged++;
+            if (reason) invalid.push(`${printable(input)}: ${reason}`);
+            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
           });
           total += b.inputs.length;
         }
@@ -91,7 +99,9 @@ ${gpuOptionsHelp}`,
     } finally {
       model.dispose();
     }
-    process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})\n`);
-    return values['fail-on-fake'] && flagged > 0 ? EXIT_FAKE_FOUND : 0;
+    const shown = invalid.slice(0, 10).map((line) => `  ${line}\n`).join('') + (invalid.length > 10 ? `  ... and ${invalid.length - 10} more\n` : '');
+    process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})` +
+      (invalid.length ? `; ${invalid.length} INVALID (error not finite):\n${shown}` : '\n'));
+    return values['fail-on-fake'] && flagged + invalid.length > 0 ? EXIT_FAKE_FOUND : 0;
   },
 };

@@ -4,8 +4,10 @@ import { histogramSvg, renderPng, rocPlotSvg } from '../../detect/plots.js';
 import { readThresholds } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
-import { writeFileAtomically } from '../../pipeline/atomic.js';
-import { errorSetHelp, errorSetOptions, errorSetRequest, requireOutputDirectory, scoreErrorSets } from '../error-set-options.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
+import { writeFileSync } from 'node:fs';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, scoreErrorSets } from '../error-set-options.js';
+import { checkOutputPaths } from '../outputs.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number) => v.toPrecision(6);
@@ -46,24 +48,28 @@ ${errorSetHelp}`,
   async run(argv) {
     const { values } = parse(argv, { ...errorSetOptions, thresholds: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string' } }, 'eval');
     const request = errorSetRequest(values, true);
-    if (values.json && values.json !== '-') requireOutputDirectory(values.json, 'json');
-    if (values.plot) requireOutputDirectory(`${values.plot}-roc.png`, 'plot');
+    const jsonFile = values.json && values.json !== '-' ? values.json : undefined;
+    const plot = values.plot;
+    checkOutputPaths([
+      ...(jsonFile ? [{ path: jsonFile, option: 'json' }] : []),
+      ...(plot ? [{ path: `${plot}-roc.png`, option: 'plot' }, { path: `${plot}-hist.png`, option: 'plot' }] : []),
+    ], [...errorSetInputs(values), ...(values.thresholds ? [values.thresholds] : [])]);
     const thresholds = values.thresholds ? readThresholds(values.thresholds) : undefined;
     const { sets, weights } = await scoreErrorSets(values, request);
     const fake = sets.fake!;
     const evaluation = evaluateDetector(sets.real, fake, thresholds);
     const report = { ...evaluation, model: weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
     const json = JSON.stringify(report, null, 2) + '\n';
+    await withOutputSet(async (outputs) => {
+      if (jsonFile) await outputs.stage(jsonFile, (tmp) => writeFileSync(tmp, json));
+      if (plot) {
+        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocPlotSvg(rocCurve(sets.real, fake), { auroc: evaluation.auroc, title: 'ROC: real vs fake' }), tmp));
+        const levels = Object.entries(evaluation.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
+        await outputs.stage(`${plot}-hist.png`, (tmp) => renderPng(histogramSvg(sets.real, fake, { thresholds: levels }), tmp));
+      }
+    });
     if (values.json === '-') process.stdout.write(json);
-    else {
-      if (values.json) await writeFileAtomically(values.json, json);
-      printTable(evaluation);
-    }
-    if (values.plot) {
-      await renderPng(rocPlotSvg(rocCurve(sets.real, fake), { auroc: evaluation.auroc, title: 'ROC: real vs fake' }), `${values.plot}-roc.png`);
-      const levels = Object.entries(evaluation.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
-      await renderPng(histogramSvg(sets.real, fake, { thresholds: levels }), `${values.plot}-hist.png`);
-    }
+    else printTable(evaluation);
     process.stderr.write(`real ${sets.realSource}; fake ${sets.fakeSource}\n`);
   },
 };

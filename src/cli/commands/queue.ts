@@ -9,6 +9,7 @@ import { rowWriter } from '../format.js';
 import { modelPath } from '../model-path.js';
 import { withTextOutput } from '../sink.js';
 import { chooseThreshold } from './detect.js';
+import { printable } from '../../io/printable.js';
 
 const DETECT_COLUMNS = ['input', 'index', 'error', 'threshold', 'label'] as const;
 
@@ -99,14 +100,14 @@ async function collect(argv: string[]): Promise<void> {
     await withTextOutput(values.out, async (out) => {
       const rows = rowWriter(format, columns, out);
       for await (const row of collectRows(redis, name, failures)) {
-        if (row.label === 'FAILED') failed.push(`${row.input}: ${row.reason}`);
+        if (row.label === 'FAILED' || row.label === 'INVALID') failed.push(printable(`${row.input}: ${row.reason}`));
         if (row.label === 'FAKE') flagged++;
         rows.write({ ...row });
       }
       rows.end();
     });
     const shown = failed.slice(0, 10).map((f) => `  ${f}\n`).join('');
-    process.stderr.write(`${flagged} of ${inputs.total} flagged FAKE` + (failed.length ? `; ${failed.length} could not be scored (label FAILED, with a reason):\n${shown}${failed.length > 10 ? `  ... and ${failed.length - 10} more\n` : ''}` : '\n'));
+    process.stderr.write(`${flagged} of ${inputs.total} flagged FAKE` + (failed.length ? `; ${failed.length} could not be scored (label FAILED or INVALID, with a reason):\n${shown}${failed.length > 10 ? `  ... and ${failed.length - 10} more\n` : ''}` : '\n'));
   });
 }
 

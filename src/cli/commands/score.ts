@@ -2,6 +2,7 @@ import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, type Comman
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
+import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
 
 export const score: Command = {
@@ -30,6 +31,7 @@ ${gpuOptionsHelp}`,
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl', values.json);
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
+    checkOutputPaths(values.out ? [{ path: values.out, option: 'out' }] : [], [...positionals, ...(values.model ? [values.model] : [])]);
     const model = await openModel(values);
     try {
       await withTextOutput(values.out, async (out) => {

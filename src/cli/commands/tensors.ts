@@ -1,8 +1,10 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
 import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
-import { writeNpy } from '../../pipeline/npy-file.js';
-import { writeAtomically } from '../../pipeline/atomic.js';
+import { writeFileSync } from 'node:fs';
+import { encodeNpy } from '../../io/npy.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
+import { checkOutputPaths } from '../outputs.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
 import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
@@ -66,20 +68,20 @@ ${gpuOptionsHelp}`,
       if (grid && !grid.endsWith('.png')) throw new UsageError(`--grid must name a .png file, got '${grid}'`);
       const batch = intOption(values.batch, 'batch', 32);
       const every = intOption(values.every, 'every', 1);
+      checkOutputPaths([...(out ? [{ path: out, option: 'out' }] : []), ...(grid ? [{ path: grid, option: 'grid' }] : [])], [...positionals, ...(values.model ? [values.model] : [])]);
       const model = await openModel(values);
       try {
         const { count, data, inputs } = await collect(model, positionals, batch, every, name, (d) => (embed ? model.encode(d) : model.reconstruct(d)), grid ? GRID_MAX : 0);
         const shape = embed ? [count, model.latentSize] : [count, model.arch.inChannels, model.arch.imageSize, model.arch.imageSize];
-        if (out) {
-          writeNpy(out, data, shape);
-          process.stderr.write(`wrote ${out} [${shape.join(',')}]\n`);
-        }
-        if (grid) {
-          const shown = Math.min(count, GRID_MAX);
-          const picture = comparisonGrid(inputs, data.subarray(0, shown * model.imageSize), shown, model.arch.inChannels, model.arch.imageSize);
-          await writeAtomically(grid, (tmp) => comparisonGridPng(tmp, picture));
-          process.stderr.write(`wrote ${grid}: ${shown} inputs over their reconstructions; heat map scaled to squared error ${picture.errorScale.toPrecision(3)}\n`);
-        }
+        const shown = Math.min(count, GRID_MAX);
+        const picture = grid ? comparisonGrid(inputs, data.subarray(0, shown * model.imageSize), shown, model.arch.inChannels, model.arch.imageSize) : undefined;
+        // Both files or neither: a failure writing the grid must not leave the .npy behind.
+        await withOutputSet(async (outputs) => {
+          if (out) await outputs.stage(out, (tmp) => writeFileSync(tmp, encodeNpy(data, shape)));
+          if (grid && picture) await outputs.stage(grid, (tmp) => comparisonGridPng(tmp, picture));
+        });
+        if (out) process.stderr.write(`wrote ${out} [${shape.join(',')}]\n`);
+        if (grid && picture) process.stderr.write(`wrote ${grid}: ${shown} inputs over their reconstructions; heat map scaled to squared error ${picture.errorScale.toPrecision(3)}\n`);
       } finally {
         model.dispose();
       }

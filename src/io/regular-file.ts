@@ -1,0 +1,93 @@
+// Reading a file named by a stranger. A path given as a model, .npy, thresholds file, archive or
+// image may name a character device (/dev/zero reads forever), a FIFO (blocks, then streams without
+// end) or a directory; only a regular file of known size is read, never past the size it had when
+// opened, so memory is bounded by the file before any byte is parsed.
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+export class FileRefusedError extends Error {}
+
+// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/** The one-line reason a path cannot be opened, from the errno code rather than Node's wording. */
+function openProblem(path: string, err: NodeJS.ErrnoException): FileRefusedError {
+  const why: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOTDIR: 'no such file (a parent is not a directory)',
+    ELOOP: 'too many levels of symbolic links',
+    ENAMETOOLONG: 'file name too long',
+  };
+  return new FileRefusedError(`${path}: cannot read: ${why[err.code ?? ''] ?? err.message}`);
+}
+
+/** Throws unless `st` is a regular file of at most `maxBytes`; `what` names the file's role. */
+export function checkRegular(path: string, st: Stats, maxBytes: number, what: string): void {
+  if (!st.isFile()) throw new FileRefusedError(`${path}: is ${kindOf(st)}, not a regular file; refusing to read it as ${what}`);
+  if (st.size > maxBytes) throw new FileRefusedError(`${path}: ${st.size} bytes is too large for ${what} (limit ${maxBytes})`);
+}
+
+/** The whole content of a regular file of at most `maxBytes`; errors are one line naming `path`. */
+export function readRegularFile(path: string, maxBytes: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    throw openProblem(path, err as NodeJS.ErrnoException);
+  }
+  try {
+    const st = fstatSync(fd);
+    checkRegular(path, st, maxBytes, what);
+    const out = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < out.length) {
+      const got = readSync(fd, out, n, out.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return out.subarray(0, n);
+  } catch (err) {
+    if (err instanceof FileRefusedError) throw err;
+    throw new FileRefusedError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** As readRegularFile, without blocking the event loop. */
+export async function readRegularFileAsync(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(path, OPEN_FLAGS);
+  } catch (err) {
+    throw openProblem(path, err as NodeJS.ErrnoException);
+  }
+  try {
+    const st = await handle.stat();
+    checkRegular(path, st, maxBytes, what);
+    const out = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < out.length) {
+      const { bytesRead } = await handle.read(out, n, out.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return out.subarray(0, n);
+  } catch (err) {
+    if (err instanceof FileRefusedError) throw err;
+    throw new FileRefusedError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    await handle.close();
+  }
+}
