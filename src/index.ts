@@ -7,3 +7,4 @@ export { loadImageTensor } from './image/preprocess.js';
 export { readNpy } from './io/npy.js';
 export { writeNpy } from './pipeline/npy-file.js';
 export { readThresholds, writeThresholds } from './detect/thresholds-file.js';
+export { fitAtypical } from './detect/atypical-fit.js';

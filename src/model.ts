@@ -4,7 +4,7 @@
 
 import { Gpu, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
-import { Executor, type ParamStore, type RunRequest, type TileTable } from './graph/executor.js';
+import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
 import { type KernelVariant, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
@@ -171,6 +171,16 @@ export class Model {
     return { reconstruction: r.reconstruction!, error: r.error! };
   }
 
+  /**
+   * Several outputs of one forward pass (one command buffer per chunk): any of 'latent' [n, latentDim],
+   * 'reconstruction', and the per-sample statistics 'error' (MSE), 'hf' (mean square of the 3x3
+   * Laplacian of input minus reconstruction) and 'ssim' (mean SSIM), each [n], computed on the GPU.
+   */
+  async measure(images: Float32Array, want: readonly Endpoint[]): Promise<RunResult> {
+    if (want.length === 0) throw new Error('measure: ask for at least one output');
+    return this.run(images, { from: 'image', want });
+  }
+
   /** Latent vectors: [n, latentDim]. */
   async encode(images: Float32Array): Promise<Float32Array> {
     return (await this.run(images, { from: 'image', want: ['latent'] })).latent!;
@@ -191,9 +201,12 @@ export class Model {
     return this.executor.runResident(batch, { from: 'image', want: ['reconstruction'] });
   }
 
-  /** GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query). */
-  profileLayers(batch: number) {
-    return this.executor.profile(batch, { from: 'image', want: ['reconstruction'] });
+  /**
+   * GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query);
+   * `want` adds the statistics' kernels ('error', 'hf', 'ssim') after the decoder.
+   */
+  profileLayers(batch: number, want: readonly Endpoint[] = ['reconstruction']) {
+    return this.executor.profile(batch, { from: 'image', want });
   }
 
   /** Releases GPU memory; also destroys the device when the model opened it. */

@@ -1,10 +1,8 @@
-// What calibrate and eval share: where the real and fake errors come from, the checks made before
-// hours of scoring, and the scoring itself.
-import { measureErrorSets, type ErrorSetRequest, type ErrorSets } from '../detect/error-sets.js';
+// Options shared by calibrate and eval: where the real and fake errors come from, and the checks
+// made before hours of scoring.
+import type { ErrorSetRequest } from '../detect/error-sets.js';
 import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
-import type { Model } from '../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, required, UsageError, type ParsedValues } from './args.js';
-import { openModel } from './model-path.js';
 
 /** Options shared by calibrate and eval: where the real and fake errors come from. */
 export const errorSetOptions = {
@@ -48,14 +46,4 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
   }
   if (synthetic && synthetic.kind !== 'noise' && /\.npy$/i.test(real)) throw new UsageError(`--synthetic ${synthetic.kind} changes images; --real ${real} is a tensor`);
   return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every: intOption(values.every, 'every', 1) };
-}
-
-/** Opens the model the options name, scores the real (and fake) set with it, and releases the GPU. */
-export async function scoreErrorSets(values: ParsedValues<typeof errorSetOptions>, request: ErrorSetRequest): Promise<{ sets: ErrorSets; weights: Model['weights']; arch: Model['arch'] }> {
-  const model = await openModel(values);
-  try {
-    return { sets: await measureErrorSets(model, request), weights: model.weights, arch: model.arch };
-  } finally {
-    model.dispose();
-  }
 }

@@ -1,5 +1,6 @@
-// Measures the two sets of reconstruction errors that calibration and evaluation compare: a real set
-// from a source, and a fake set from another source or made synthetically (see synthetic.ts).
+// Measures the two sets of scores that calibration and evaluation compare: a real set from a source,
+// and a fake set from another source or made synthetically (see synthetic.ts). Each set holds one
+// array per measured column (a score name; by default just the MSE, 'mse').
 
 import type { SampleBatch } from '../pipeline/inputs.js';
 import { progressBar } from '../pipeline/progress.js';
@@ -19,11 +20,16 @@ export interface ErrorSetRequest {
   batch: number;
   /** Use every k-th input of each source (default 1: all). */
   every?: number;
+  /** Each column's per-sample values for a batch of images, from one pass (default: { mse }). */
+  measure?: Measure;
 }
 
+export type Measure = (images: Float32Array) => Promise<Record<string, Float32Array>>;
+export type ScoreSet = Record<string, Float32Array>;
+
 export interface ErrorSets {
-  real: Float32Array;
-  fake?: Float32Array;
+  real: ScoreSet;
+  fake?: ScoreSet;
   /** What each set is, in words a reader can reproduce. */
   realSource: string;
   fakeSource?: string;
@@ -31,43 +37,57 @@ export interface ErrorSets {
 
 const images = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
 
-async function sourceErrors(model: Model, source: string, batch: number, label: string, every: number): Promise<Float32Array> {
-  const parts: Float32Array[] = [];
-  for await (const b of scoreInputs(model, [source], { batch, label, every })) parts.push(b.error);
-  return concatFloat32(parts);
+function concatColumns(parts: ScoreSet[]): ScoreSet {
+  const names = parts.length > 0 ? Object.keys(parts[0]) : [];
+  return Object.fromEntries(names.map((name) => [name, concatFloat32(parts.map((p) => p[name]))]));
 }
 
-async function batchErrors(model: Model, batches: AsyncIterable<SampleBatch>, label: string, total: number): Promise<Float32Array> {
+async function sourceErrors(model: Model, measure: Measure, source: string, batch: number, label: string, every: number): Promise<ScoreSet> {
+  const parts: ScoreSet[] = [];
+  // scoreInputs streams the inputs and draws progress; the columns ride along under its `error`.
+  let columns: ScoreSet = {};
+  const first = async (images: Float32Array) => {
+    columns = await measure(images);
+    return Object.values(columns)[0];
+  };
+  for await (const _ of scoreInputs(model, [source], { batch, label, every, measure: first })) parts.push(columns);
+  return concatColumns(parts);
+}
+
+async function batchErrors(measure: Measure, batches: AsyncIterable<SampleBatch>, label: string, total: number): Promise<ScoreSet> {
   const progress = progressBar(label, total);
-  const parts: Float32Array[] = [];
+  const parts: ScoreSet[] = [];
   let done = 0;
   try {
     for await (const b of batches) {
-      parts.push(await model.reconstructionError(b.data));
+      parts.push(await measure(b.data));
       done += b.inputs.length;
       progress.update(done);
     }
   } finally {
     progress.finish();
   }
-  return concatFloat32(parts);
+  return concatColumns(parts);
 }
+
+const sizeOf = (set: ScoreSet) => Object.values(set)[0]?.length ?? 0;
 
 export async function measureErrorSets(model: Model, request: ErrorSetRequest): Promise<ErrorSets> {
   const { real: realArg, fake: fakeArg, synthetic, seed, batch } = request;
   const every = request.every ?? 1;
+  const measure: Measure = request.measure ?? (async (x) => ({ mse: await model.reconstructionError(x) }));
   const subset = every > 1 ? `, every ${every}th` : '';
-  const real = await sourceErrors(model, realArg, batch, 'real', every);
-  const realSource = `${realArg} (${images(real.length)}${subset})`;
+  const real = await sourceErrors(model, measure, realArg, batch, 'real', every);
+  const realSource = `${realArg} (${images(sizeOf(real))}${subset})`;
   if (fakeArg !== undefined) {
-    const fake = await sourceErrors(model, fakeArg, batch, 'fake', every);
-    return { real, fake, realSource, fakeSource: `${fakeArg} (${images(fake.length)}${subset})` };
+    const fake = await sourceErrors(model, measure, fakeArg, batch, 'fake', every);
+    return { real, fake, realSource, fakeSource: `${fakeArg} (${images(sizeOf(fake))}${subset})` };
   }
   if (!synthetic) return { real, realSource };
-  const count = synthetic.count ?? real.length;
+  const count = synthetic.count ?? sizeOf(real);
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const batches = syntheticBatches({ kind: synthetic.kind, count, seed, realArgs: [realArg], every }, shape, batch);
-  const fake = await batchErrors(model, batches, `fake (${synthetic.kind})`, count);
+  const fake = await batchErrors(measure, batches, `fake (${synthetic.kind})`, count);
   const made = synthetic.kind === 'noise' ? `${images(count)} of ${shape.size}x${shape.size}` : `applied to the first ${count} images of ${realArg}${subset}`;
   return { real, fake, realSource, fakeSource: `synthetic ${synthetic.kind} (${SYNTHETIC_DESCRIPTIONS[synthetic.kind]}), ${made}, seed ${seed}` };
 }

@@ -78,25 +78,47 @@ export interface RocPlotOptions {
 
 /** ROC curve (FPR on x, TPR on y, both linear 0..1) with the chance diagonal. */
 export function rocPlotSvg(roc: { fpr: ArrayLike<number>; tpr: ArrayLike<number> }, options: RocPlotOptions = {}): string {
+  const text = options.auroc === undefined ? 'detector' : `AUROC ${options.auroc.toFixed(4)}`;
+  return rocCurvesSvg([{ roc, text }], options);
+}
+
+// Curves after the first: distinguishable in colour and, for grey-scale prints, by dash.
+const CURVE_STYLES = [
+  { colour: FAKE_COLOUR },
+  { colour: '#1f77b4', dash: '8,3' },
+  { colour: '#2ca02c', dash: '2,3' },
+  { colour: '#9467bd', dash: '10,3,2,3' },
+  { colour: '#8c564b', dash: '4,4' },
+  { colour: '#7f7f7f', dash: '1,2' },
+];
+
+/** Several ROC curves on one plot (one per score), each with its legend text, e.g. its AUROC. */
+export function rocCurvesSvg(curves: { roc: { fpr: ArrayLike<number>; tpr: ArrayLike<number> }; text: string }[], options: RocPlotOptions = {}): string {
   const f = frame(options.size ?? 520, options.size ?? 520);
   const x = (v: number) => f.left + v * (f.right - f.left);
   const y = (v: number) => f.bottom - v * (f.bottom - f.top);
-  // Runs of points along one axis only draw as their two ends.
-  const keep: number[] = [];
-  for (let k = 0; k < roc.fpr.length; k++) {
-    const inner = k > 0 && k < roc.fpr.length - 1;
-    const flat = (a: ArrayLike<number>) => a[k - 1] === a[k] && a[k] === a[k + 1];
-    if (!inner || !(flat(roc.fpr) || flat(roc.tpr))) keep.push(k);
-  }
-  const points = keep.map((k) => `${x(roc.fpr[k]).toFixed(2)},${y(roc.tpr[k]).toFixed(2)}`).join(' ');
+  const lines = curves.map(({ roc }, i) => {
+    // Runs of points along one axis only draw as their two ends.
+    const keep: number[] = [];
+    for (let k = 0; k < roc.fpr.length; k++) {
+      const inner = k > 0 && k < roc.fpr.length - 1;
+      const flat = (a: ArrayLike<number>) => a[k - 1] === a[k] && a[k] === a[k + 1];
+      if (!inner || !(flat(roc.fpr) || flat(roc.tpr))) keep.push(k);
+    }
+    const points = keep.map((k) => `${x(roc.fpr[k]).toFixed(2)},${y(roc.tpr[k]).toFixed(2)}`).join(' ');
+    const style = CURVE_STYLES[i % CURVE_STYLES.length];
+    return `<polyline points="${points}" fill="none" stroke="${style.colour}" stroke-width="2.5"${style.dash ? ` stroke-dasharray="${style.dash}"` : ''}/>`;
+  });
   const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1].flatMap((t) => [xTick(f, x(t), label(t)), yTick(f, y(t), label(t))]);
+  const entries = curves.map((c, i) => ({ colour: CURVE_STYLES[i % CURVE_STYLES.length].colour, text: c.text, dashed: i % CURVE_STYLES.length > 0 }));
+  const legendWidth = 36 + 7.5 * Math.max(...curves.map((c) => c.text.length));
   return svgDocument(f, options.title ?? 'ROC curve', [
     ...ticks,
     ...axisLabels(f, 'false positive rate (real flagged)', 'true positive rate (fake flagged)'),
     `<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#999" stroke-dasharray="5,4"/>`,
-    `<polyline points="${points}" fill="none" stroke="${FAKE_COLOUR}" stroke-width="2.5"/>`,
+    ...lines,
     // Bottom right: the one corner an ROC curve above the diagonal leaves empty.
-    ...legend(f.right - 150, f.bottom - 20, [{ colour: FAKE_COLOUR, text: options.auroc === undefined ? 'detector' : `AUROC ${options.auroc.toFixed(4)}` }]),
+    ...legend(f.right - legendWidth, f.bottom - 2 - 18 * curves.length, entries),
   ]);
 }
 

@@ -4,16 +4,20 @@ import { basename, dirname, extname, join } from 'node:path';
 import { FileRefusedError, readRegularFile } from '../io/regular-file.js';
 import { writeFileAtomically } from '../pipeline/atomic.js';
 import { platform } from '../platform.js';
+import type { ScoreName } from './scores.js';
 import { MAX_THRESHOLDS_BYTES, parseThresholds, parseThresholdsBytes, ThresholdsError, type ThresholdsDocument } from './thresholds.js';
 
-/** The bundled thresholds, calibrated for the bundled model (models/default.safetensors). */
-export function defaultThresholdsPath(): string {
-  return platform().defaultModel().thresholds;
+/** `.thresholds.json` for mse (the published name), `.SCORE.thresholds.json` for the other scores. */
+const suffix = (score: ScoreName) => (score === 'mse' ? '.thresholds.json' : `.${score}.thresholds.json`);
+
+/** The bundled thresholds of a score, calibrated for the bundled model (models/default.safetensors). */
+export function defaultThresholdsPath(score: ScoreName = 'mse'): string {
+  return platform().defaultModel().thresholds.replace(/\.thresholds\.json$/, suffix(score));
 }
 
-/** Where a model's own thresholds live by convention: `NAME.thresholds.json` beside `NAME.<ext>`. */
-export function thresholdsPathBeside(modelPath: string): string {
-  return join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}.thresholds.json`);
+/** Where a model's own thresholds live by convention: `NAME.thresholds.json` (or `NAME.SCORE.thresholds.json`) beside `NAME.<ext>`. */
+export function thresholdsPathBeside(modelPath: string, score: ScoreName = 'mse'): string {
+  return join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}${suffix(score)}`);
 }
 
 export function readThresholds(path: string): ThresholdsDocument {

@@ -6,7 +6,9 @@
 // Files are read and written in thresholds-file.ts (Node).
 
 import { platform } from '../platform.js';
+import { loadGaussian, storeGaussian } from './gaussian.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
+import { ATYPICAL_FEATURES, type AtypicalFit, INPUT_FEATURE_NAMES, SCORE_DESCRIPTIONS, SCORES, type ScoreName } from './scores.js';
 import { quotedMessage } from '../io/printable.js';
 
 export class ThresholdsError extends Error {}
@@ -88,6 +90,10 @@ export interface Provenance {
   created: string;
   /** The program that wrote the file, with its version. */
   tool: string;
+  /** The score the thresholds are for (default mse). */
+  score?: ScoreName;
+  /** For atypical: the fit, and the real images it was made from. */
+  fit?: { fit: AtypicalFit; source: string };
 }
 
 const DESCRIPTIONS: Record<LevelName, string> = {
@@ -135,16 +141,27 @@ export function thresholdsDocument(calibration: Calibration, provenance: Provena
     stats.fake_images = statistics(fake);
     stats.separation = { mean_difference: fake.mean - real.mean, ratio: fake.mean / real.mean, median_ratio: fake.median / real.median };
   }
+  const score = provenance.score ?? 'mse';
+  const fit = provenance.fit && {
+    real_source: provenance.fit.source,
+    feature_names: ATYPICAL_FEATURES,
+    features: storeGaussian(provenance.fit.fit.features),
+    latent: storeGaussian(provenance.fit.fit.latent),
+    input_feature_names: INPUT_FEATURE_NAMES,
+    input: storeGaussian(provenance.fit.fit.input),
+  };
   return {
     reconstruction_thresholds: {
-      description: 'MSE reconstruction-error thresholds calibrated by rcae',
+      description: `${score} thresholds calibrated by rcae`,
+      score,
+      ...(fit ? { fit } : {}),
       dataset_real: provenance.realSource,
       dataset_fake: provenance.fakeSource ?? null,
       image_size: [provenance.imageSize, provenance.imageSize],
       normalization: 'mean=0.5, std=0.5 (range [-1, 1])',
       thresholds,
       statistics: stats,
-      definitions: DEFINITIONS,
+      definitions: { ...DEFINITIONS, error: SCORE_DESCRIPTIONS[score] },
       provenance: {
         model_file: provenance.model.file,
         model_sha256: provenance.model.sha256,
@@ -193,7 +210,39 @@ export function parseThresholds(json: unknown, source: string): ThresholdsDocume
     throw new ThresholdsError(`${source}: "reconstruction_thresholds.thresholds" must be an object with at least one level`);
   }
   for (const [name, level] of Object.entries(levels)) checkLevel(name, level, source);
+  const { score } = section;
+  if (score !== undefined && !(SCORES as readonly unknown[]).includes(score)) {
+    throw new ThresholdsError(`${source}: reconstruction_thresholds.score must be one of ${SCORES.join(', ')}, got ${JSON.stringify(score)}`);
+  }
+  if (score === 'atypical' && !isObject(section.fit)) throw new ThresholdsError(`${source}: atypical thresholds need "reconstruction_thresholds.fit" (made by rcae calibrate --fit-real)`);
   return json as ThresholdsDocument;
+}
+
+/** The score a thresholds file is for: its `score` field, or mse (the published layout has none). */
+export function scoreOfThresholds(doc: ThresholdsDocument): ScoreName {
+  return (doc.reconstruction_thresholds.score as ScoreName | undefined) ?? 'mse';
+}
+
+/** The model SHA-256 a thresholds file was calibrated for, when it records one. */
+export function modelSha256OfThresholds(doc: ThresholdsDocument): string | undefined {
+  const provenance = doc.reconstruction_thresholds.provenance;
+  return isObject(provenance) && typeof provenance.model_sha256 === 'string' ? provenance.model_sha256 : undefined;
+}
+
+/** The atypical fit stored in a thresholds file, checked against the model's latent size. */
+export function fitOfThresholds(doc: ThresholdsDocument, source: string, latentDim: number): AtypicalFit {
+  const fit = doc.reconstruction_thresholds.fit;
+  if (!isObject(fit)) throw new ThresholdsError(`${source}: no "reconstruction_thresholds.fit" (make one with rcae calibrate --score atypical --fit-real SRC)`);
+  const where = `${source}: reconstruction_thresholds.fit`;
+  try {
+    return {
+      latent: loadGaussian(fit.latent, `${where}.latent`, latentDim),
+      features: loadGaussian(fit.features, `${where}.features`, ATYPICAL_FEATURES.length),
+      input: loadGaussian(fit.input, `${where}.input`, INPUT_FEATURE_NAMES.length),
+    };
+  } catch (err) {
+    throw new ThresholdsError((err as Error).message);
+  }
 }
 
 /** Parses a thresholds file's bytes; `source` names it in errors. */

@@ -14,13 +14,19 @@ import { GemmConvKernel, gemmHeuristic, tileKey, type GemmTile, type Precision, 
 import type { BoundDispatch } from '../kernels/dispatch.js';
 import { LinearKernel, packLinearWeights, type LinearSpec } from '../kernels/linear/linear.js';
 import { MseKernel } from '../kernels/mse/mse.js';
+import { HfKernel } from '../kernels/stats/hf.js';
+import { SsimKernel } from '../kernels/stats/ssim.js';
 import { type KernelVariant, defaultVariant, gemmBackendOf, isGemmVariant, nchwVariantOf, variantProblem } from '../kernels/variants.js';
 import { foldBatchNorm } from './fold.js';
-import { type LinearNode, type Node, type ParamStore, type Plan, type Value, assignSlots, planFlops, valueSize } from './plan.js';
+import { type LinearNode, type Node, type ParamStore, type Plan, type Statistic, type StatNode, type Value, assignSlots, planFlops, valueSize } from './plan.js';
 
 export type { ParamStore };
 
-export type Endpoint = 'latent' | 'reconstruction' | 'error';
+/** What a run can return: the latent, the reconstruction, and the per-sample statistics (`error` is the MSE). */
+export type Endpoint = 'latent' | 'reconstruction' | 'error' | 'hf' | 'ssim';
+
+/** The endpoint each statistic node writes. */
+export const STAT_ENDPOINT: Record<Statistic, Endpoint> = { mse: 'error', hf: 'hf', ssim: 'ssim' };
 
 export interface RunRequest {
   /** What `input` holds: images [n, C, H, W] or latents [n, latentDim]. */
@@ -37,7 +43,7 @@ interface NodeResources {
   conv?: ConvKernel;
   gemm?: GemmConvKernel;
   linear?: LinearKernel;
-  mse?: MseKernel;
+  stat?: MseKernel | HfKernel | SsimKernel;
 }
 
 /** Where a layer's GEMM tile came from. */
@@ -50,7 +56,7 @@ export type TileSource = 'tuned' | 'heuristic';
 export type TileTable = (layer: string, batch: number) => GemmTile | undefined;
 
 /** The spec of a node as a convolution (a linear layer is a 1x1 convolution on a 1x1 image). */
-export function convSpecOf(plan: Plan, node: Exclude<Node, { kind: 'mse' }>): { spec: ConvSpec; inH: number; inW: number } {
+export function convSpecOf(plan: Plan, node: Exclude<Node, { kind: 'stat' }>): { spec: ConvSpec; inH: number; inW: number } {
   const slope = plan.arch.leakySlope;
   if (node.kind === 'linear') {
     return { spec: { inChannels: node.inFeatures, outChannels: node.outFeatures, kernel: 1, stride: 1, padding: 0, transposed: false, activation: node.activation, leakySlope: slope, residual: false }, inH: 1, inW: 1 };
@@ -160,7 +166,7 @@ export class Executor {
 
   private prepare(node: Node, params: ParamStore): NodeResources {
     const { arch } = this.plan;
-    if (node.kind === 'mse') return { node, mse: new MseKernel(this.gpu) };
+    if (node.kind === 'stat') return { node, stat: this.statKernel(node) };
     if (node.kind === 'linear' && isGemmVariant(this.variant)) {
       // Flattening a [C, H, W] map is free in NCHW; the GEMM family stores maps NHWC, so the
       // weights take the renumbering instead.
@@ -206,13 +212,18 @@ export class Executor {
     return { node, gemm: this.gemmKernel(spec, node), ...this.uploadWeights(packed, node.name) };
   }
 
-  private gemmKernel(spec: ConvSpec, node: Exclude<Node, { kind: 'mse' }>): GemmConvKernel {
+  private statKernel(node: StatNode): MseKernel | HfKernel | SsimKernel {
+    if (node.stat === 'mse') return new MseKernel(this.gpu);
+    return node.stat === 'hf' ? new HfKernel(this.gpu) : new SsimKernel(this.gpu);
+  }
+
+  private gemmKernel(spec: ConvSpec, node: Exclude<Node, { kind: 'stat' }>): GemmConvKernel {
     return new GemmConvKernel(this.gpu, spec, { precision: this.precision, input: this.format(node.input), output: this.format(node.output) });
   }
 
   /** The tile a GEMM layer runs with at `chunk` samples, and where it came from. */
   tileOf(node: Node, chunk: number): { tile: GemmTile; source: TileSource } | undefined {
-    if (node.kind === 'mse' || !isGemmVariant(this.variant)) return undefined;
+    if (node.kind === 'stat' || !isGemmVariant(this.variant)) return undefined;
     const { spec, inH, inW } = convSpecOf(this.plan, node);
     const tuned = this.options.tiles?.(layerKey(spec, inH, inW), chunk);
     if (tuned && tuned.backend === gemmBackendOf(this.variant)) return { tile: tuned, source: 'tuned' };
@@ -220,14 +231,16 @@ export class Executor {
   }
 
   private segment(request: RunRequest): Node[] {
-    const { nodes, decodeStart } = this.plan;
+    const { nodes, decodeStart, statsStart } = this.plan;
     if (request.from === 'latent') {
       if (request.want.some((e) => e !== 'reconstruction')) throw new Error('from latents only the reconstruction can be computed');
-      return nodes.slice(decodeStart, nodes.length - 1);
+      return nodes.slice(decodeStart, statsStart);
     }
     const needsDecoder = request.want.some((e) => e !== 'latent');
     if (!needsDecoder) return nodes.slice(0, decodeStart);
-    return request.want.includes('error') ? nodes : nodes.slice(0, nodes.length - 1);
+    // The statistics asked for run after the decoder, in the same pass.
+    const stats = nodes.slice(statsStart).filter((n) => n.kind === 'stat' && request.want.includes(STAT_ENDPOINT[n.stat]));
+    return [...nodes.slice(0, statsStart), ...stats];
   }
 
   private bind(request: RunRequest, chunk: number): Bound {
@@ -244,8 +257,11 @@ export class Executor {
     const at = (v: number) => buffers.get(v)!;
     const dispatches = nodes.map((node) => {
       const r = this.resources.get(node)!;
-      if (node.kind === 'mse') {
-        return r.mse!.bind({ batch: chunk, perSample: valueSize(plan.values[node.a]), a: at(node.a), b: at(node.b), output: at(node.output) });
+      if (node.kind === 'stat') {
+        const pair = { batch: chunk, a: at(node.a), b: at(node.b), output: at(node.output) };
+        if (r.stat instanceof MseKernel) return r.stat.bind({ ...pair, perSample: valueSize(plan.values[node.a]) });
+        const [channels, height, width] = plan.values[node.a].shape;
+        return r.stat!.bind({ ...pair, channels, height, width });
       }
       if (r.gemm) {
         const { inH, inW } = convSpecOf(plan, node);
@@ -373,7 +389,7 @@ export class Executor {
 
   /** What runs a node at `chunk` samples: the variant, and for GEMM layers the tile and its source. */
   kernelOf(node: Node, chunk: number): string {
-    if (node.kind === 'mse') return 'mse';
+    if (node.kind === 'stat') return node.stat;
     const choice = this.tileOf(node, chunk);
     if (choice) return `${this.variant} ${this.precision} ${tileKey(choice.tile)} (${choice.source})`;
     return node.kind === 'linear' ? `linear f32` : `${this.variant} f32`;

@@ -48,25 +48,35 @@ export interface LinearNode extends NodeBase {
   activation: Activation;
 }
 
-export interface MseNode {
-  kind: 'mse';
+/**
+ * Per-sample statistics of an image and its reconstruction: 'mse' the mean of (a - b)^2, 'hf' the
+ * mean square of the 3x3 Laplacian of a - b, 'ssim' the mean SSIM (kernels/stats/reference.ts).
+ */
+export const STATISTICS = ['mse', 'hf', 'ssim'] as const;
+export type Statistic = (typeof STATISTICS)[number];
+
+export interface StatNode {
+  kind: 'stat';
+  stat: Statistic;
   name: string;
-  /** Per-sample mean of (a - b)^2 over the whole tensor. */
   a: number;
   b: number;
+  /** [1, 1, 1] per sample. */
   output: number;
 }
 
-export type Node = ConvNode | LinearNode | MseNode;
+export type Node = ConvNode | LinearNode | StatNode;
 
 export interface Plan {
   arch: Architecture;
   values: Value[];
   nodes: Node[];
-  /** Named graph endpoints. */
-  io: { image: number; latent: number; reconstruction: number; error: number };
+  /** Named graph endpoints; `error` is the MSE. */
+  io: { image: number; latent: number; reconstruction: number; error: number; hf: number; ssim: number };
   /** Index of the first decoder-side node (fc_decode): nodes before it encode, from it on decode. */
   decodeStart: number;
+  /** Index of the first statistic node: the decoder ends before it, the statistics follow, one per Statistic. */
+  statsStart: number;
 }
 
 function spatialAfter(node: Pick<ConvNode, 'transposed' | 'kernel' | 'stride' | 'padding'>, size: number): number {
@@ -131,10 +141,17 @@ export function buildPlan(arch: Architecture): Plan {
   if (rc !== arch.inChannels || rh !== arch.imageSize || rw !== arch.imageSize) {
     throw new Error(`internal: reconstruction is ${rc}x${rh}x${rw}, expected ${arch.inChannels}x${arch.imageSize}x${arch.imageSize}`);
   }
-  const error = value('error', [1, 1, 1]);
-  nodes.push({ kind: 'mse', name: 'mse', a: reconstruction, b: image, output: error });
+  const statsStart = nodes.length;
+  const stat = (name: Statistic, endpoint: string) => {
+    const output = value(endpoint, [1, 1, 1]);
+    nodes.push({ kind: 'stat', stat: name, name, a: reconstruction, b: image, output });
+    return output;
+  };
+  const error = stat('mse', 'error');
+  const hf = stat('hf', 'hf');
+  const ssim = stat('ssim', 'ssim');
 
-  return { arch, values, nodes, io: { image, latent, reconstruction, error }, decodeStart };
+  return { arch, values, nodes, io: { image, latent, reconstruction, error, hf, ssim }, decodeStart, statsStart };
 }
 
 export function valueSize(v: Value): number {
@@ -142,15 +159,15 @@ export function valueSize(v: Value): number {
 }
 
 export function nodeInputs(n: Node): number[] {
-  if (n.kind === 'mse') return [n.a, n.b];
+  if (n.kind === 'stat') return [n.a, n.b];
   if (n.kind === 'conv' && n.residual !== undefined) return [n.input, n.residual];
   return [n.input];
 }
 
-/** Forward FLOPs per sample (2 x multiply-adds; bias, activation and the MSE are not counted). */
+/** Forward FLOPs per sample (2 x multiply-adds; bias, activation and the statistics are not counted). */
 export function nodeFlops(plan: Plan, n: Node): number {
   if (n.kind === 'linear') return 2 * n.inFeatures * n.outFeatures;
-  if (n.kind === 'mse') return 0;
+  if (n.kind === 'stat') return 0;
   const [, ih, iw] = plan.values[n.input].shape;
   const [, oh, ow] = plan.values[n.output].shape;
   const macs = n.transposed ? n.inChannels * ih * iw * n.outChannels * n.kernel * n.kernel : n.outChannels * oh * ow * n.inChannels * n.kernel * n.kernel;

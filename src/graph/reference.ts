@@ -4,6 +4,8 @@
 
 import { activateReference } from '../kernels/reference.js';
 import { conv2dReference, convTranspose2dReference } from '../kernels/conv2d/reference.js';
+import { mseReference } from '../kernels/mse/reference.js';
+import { hfReference, ssimReference } from '../kernels/stats/reference.js';
 import { BN_EPS } from './architecture.js';
 import { type ConvNode, type ParamStore, type Plan, valueSize } from './plan.js';
 
@@ -38,6 +40,8 @@ export interface ReferenceOutputs {
   latent: Float64Array;
   reconstruction: Float64Array;
   error: Float64Array;
+  hf: Float64Array;
+  ssim: Float64Array;
 }
 
 /** The whole forward pass for `batch` images (NCHW), in float64. */
@@ -63,15 +67,13 @@ export function referenceForward(plan: Plan, params: ParamStore, images: ArrayLi
     } else {
       const a = values.get(node.a)!;
       const b = values.get(node.b)!;
-      const per = valueSize(plan.values[node.a]);
-      const err = new Float64Array(batch);
-      for (let s = 0; s < batch; s++) {
-        let sum = 0;
-        for (let i = s * per; i < (s + 1) * per; i++) sum += (a[i] - b[i]) ** 2;
-        err[s] = sum / per;
-      }
-      values.set(node.output, err);
+      const [channels, height, width] = plan.values[node.a].shape;
+      const shape = { channels, height, width };
+      if (node.stat === 'mse') values.set(node.output, mseReference(a, b, batch, valueSize(plan.values[node.a])));
+      else values.set(node.output, node.stat === 'hf' ? hfReference(a, b, batch, shape) : ssimReference(a, b, batch, shape));
     }
   }
-  return { latent: values.get(plan.io.latent)!, reconstruction: values.get(plan.io.reconstruction)!, error: values.get(plan.io.error)! };
+  const at = (v: number) => values.get(v)!;
+  const { io } = plan;
+  return { latent: at(io.latent), reconstruction: at(io.reconstruction), error: at(io.error), hf: at(io.hf), ssim: at(io.ssim) };
 }

@@ -78,3 +78,13 @@ export async function comparisonGridPng(path: string, grid: RgbPicture): Promise
 export function comparisonGridPngBytes(grid: RgbPicture): Promise<Buffer> {
   return pngOf(grid).toBuffer();
 }
+
+/**
+ * One per-pixel map (size x size, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
+ * like the grid's error row, so maps drawn with the same scale compare.
+ */
+export function heatMap(map: Float32Array, size: number, scale: number): { width: number; height: number; data: Uint8Array } {
+  const data = new Uint8Array(size * size * 3);
+  for (let p = 0; p < size * size; p++) data.set(ramp(Math.sqrt(map[p] / scale)), p * 3);
+  return { width: size, height: size, data };
+}

@@ -18,6 +18,8 @@ export interface ScoreOptions {
   label?: string;
   /** Score only every k-th sample (default 1: all). */
   every?: number;
+  /** The per-sample score of a batch of images (default: the model's reconstruction error, MSE). */
+  measure?: (images: Float32Array) => Promise<Float32Array>;
 }
 
 export async function* scoreInputs(model: Model, args: readonly string[], options: ScoreOptions): AsyncGenerator<ScoredBatch> {
@@ -33,7 +35,7 @@ export async function* scoreInputs(model: Model, args: readonly string[], option
         const r = await model.reconstructWithError(batch.data);
         yield { ...batch, offset, error: r.error, reconstruction: r.reconstruction };
       } else {
-        yield { ...batch, offset, error: await model.reconstructionError(batch.data) };
+        yield { ...batch, offset, error: await (options.measure ?? ((x) => model.reconstructionError(x)))(batch.data) };
       }
       offset += batch.inputs.length;
       progress.update(offset);

@@ -112,9 +112,9 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
   const plan = buildPlan(arch);
   const { io } = plan;
   const format = (v: number): TensorFormat => (v === io.image || v === io.reconstruction || v === io.latent ? { layout: 'nchw', type: 'f32' } : { layout: 'nhwc', type: precision });
-  const layers = new Map<string, Exclude<Node, { kind: 'mse' }>>();
+  const layers = new Map<string, Exclude<Node, { kind: 'stat' }>>();
   for (const node of plan.nodes) {
-    if (node.kind === 'mse') continue;
+    if (node.kind === 'stat') continue;
     const { spec, inH, inW } = convSpecOf(plan, node);
     const key = layerKey(spec, inH, inW);
     if (!layers.has(key)) layers.set(key, node);

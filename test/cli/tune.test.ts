@@ -17,7 +17,7 @@ const tmp = tempDir();
 const cache = join(tmp, 'tune.json');
 const w4Plan = buildPlan(validateArchitecture(JSON.parse(readFileSync(join(fixture('model', 'w4'), 'arch.json'), 'utf8'))));
 const w4Nodes = w4Plan.nodes;
-const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'mse' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
+const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'stat' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
 
 test('rcae tune stores a tile per distinct layer; rcae bench then runs every layer on a tuned tile', () => {
   const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--cache', cache, '--json']);
@@ -35,10 +35,10 @@ test('rcae tune stores a tile per distinct layer; rcae bench then runs every lay
   assert.is(bench.status, 0, bench.stderr);
   const figures = JSON.parse(readFileSync(json, 'utf8'));
   assert.is(figures.model.variant, 'tile');
-  assert.is(figures.model.tuned_layers, w4Nodes.length - 1);
+  assert.is(figures.model.tuned_layers, w4Plan.statsStart);
   assert.ok(figures.runs.every((r: { outputs_match: boolean | null }) => r.outputs_match !== false));
   const kernels = figures.layers.rows.map((r: { kernel: string }) => r.kernel);
-  assert.ok(kernels.filter((k: string) => k !== 'mse').every((k: string) => /^tile f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
+  assert.ok(kernels.filter((k: string) => !['mse', 'hf', 'ssim'].includes(k)).every((k: string) => /^tile f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
   const untuned = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
   assert.is(untuned.status, 0, untuned.stderr);
   assert.is(JSON.parse(readFileSync(json, 'utf8')).model.tuned_layers, 0);

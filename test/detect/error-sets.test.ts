@@ -48,8 +48,8 @@ test('real and fake sources are scored in input order', async () => {
   await withImages(5, async (dir, paths) => {
     const sets = await measureErrorSets(stubModel, { real: dir, fake: paths[2], seed: 0, batch: 2 });
     const expected = await Promise.all(paths.map(async (p) => f32(meanSquare(await loadImageTensor(p, SIZE)))));
-    assert.equal([...sets.real], expected);
-    assert.equal([...sets.fake!], [expected[2]]);
+    assert.equal([...sets.real.mse], expected);
+    assert.equal([...sets.fake!.mse], [expected[2]]);
     assert.is(sets.realSource, `${dir} (5 images)`);
     assert.is(sets.fakeSource, `${paths[2]} (1 image)`);
   });
@@ -59,20 +59,20 @@ test('synthetic noise: as many as the real set unless a count is given', async (
   await withImages(3, async (dir) => {
     const sets = await measureErrorSets(stubModel, { real: dir, synthetic: { kind: 'noise' }, seed: 4, batch: 2 });
     const expected = [0, 1, 2].map((i) => f32(meanSquare(toNormalizedChw(noiseImage(SIZE, SIZE, 4, i).data, SIZE, SIZE))));
-    assert.equal([...sets.fake!], expected);
+    assert.equal([...sets.fake!.mse], expected);
     assert.match(sets.fakeSource!, /^synthetic noise \(.*\), 3 images of 8x8, seed 4$/);
     const five = await measureErrorSets(stubModel, { real: dir, synthetic: { kind: 'noise', count: 5 }, seed: 4, batch: 2 });
-    assert.is(five.fake!.length, 5);
-    assert.equal([...five.fake!.subarray(0, 3)], expected);
+    assert.is(five.fake!.mse.length, 5);
+    assert.equal([...five.fake!.mse.subarray(0, 3)], expected);
   });
 });
 
 test('synthetic manipulations start from the first N real images; no fakes when none asked', async () => {
   await withImages(4, async (dir) => {
     const sets = await measureErrorSets(stubModel, { real: dir, synthetic: { kind: 'color-shift', count: 2 }, seed: 1, batch: 8 });
-    assert.is(sets.real.length, 4);
-    assert.is(sets.fake!.length, 2);
-    assert.not.equal([...sets.fake!], [...sets.real.subarray(0, 2)]);
+    assert.is(sets.real.mse.length, 4);
+    assert.is(sets.fake!.mse.length, 2);
+    assert.not.equal([...sets.fake!.mse], [...sets.real.mse.subarray(0, 2)]);
     assert.match(sets.fakeSource!, new RegExp(`applied to the first 2 images of ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, seed 1$`));
     const realOnly = await measureErrorSets(stubModel, { real: dir, seed: 0, batch: 3 });
     assert.is(realOnly.fake, undefined);

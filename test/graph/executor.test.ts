@@ -6,6 +6,7 @@ import { buildPlan, valueSize } from '../../src/graph/plan.js';
 import { randomImages, randomParams } from '../../src/graph/random-params.js';
 import { referenceForward } from '../../src/graph/reference.js';
 import { testGpu } from '../helpers/gpu.js';
+import { requires } from '../helpers/skip.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.is(a.length, b.length, 'lengths differ');
@@ -53,14 +54,18 @@ for (const [name, arch, batch, maxChunk] of cases) {
     const images = randomImages(batch, valueSize(plan.values[plan.io.image]), 11 + batch);
     const executor = new Executor(gpu, plan, params, { maxChunk });
     try {
-      const got = await executor.run(images, batch, { from: 'image', want: ['latent', 'reconstruction', 'error'] });
+      const got = await executor.run(images, batch, { from: 'image', want: ['latent', 'reconstruction', 'error', 'hf', 'ssim'] });
       const want = referenceForward(plan, params, images, batch);
       const latentErr = maxAbsDiff(got.latent!, want.latent);
       const reconErr = maxAbsDiff(got.reconstruction!, want.reconstruction);
-      const mseErr = maxRelDiff(got.error!, want.error);
       assert.ok(latentErr <= 1e-4, `latent max abs error ${latentErr}`);
       assert.ok(reconErr <= 1e-4, `reconstruction max abs error ${reconErr}`);
-      assert.ok(mseErr <= 1e-4, `per-sample MSE relative error ${mseErr}`);
+      for (const stat of ['error', 'hf'] as const) {
+        const rel = maxRelDiff(got[stat]!, want[stat]);
+        assert.ok(rel <= 1e-4, `per-sample ${stat} relative error ${rel}`);
+      }
+      const ssimErr = maxAbsDiff(got.ssim!, want.ssim);
+      assert.ok(ssimErr <= 1e-4, `per-sample SSIM max abs error ${ssimErr}`);
 
       const decoded = await executor.run(got.latent!, batch, { from: 'latent', want: ['reconstruction'] });
       assert.ok(maxAbsDiff(decoded.reconstruction!, got.reconstruction!) <= 1e-5, 'decode(encode(x)) differs from reconstruct(x)');
@@ -90,6 +95,32 @@ test('results do not depend on how the batch is chunked', async () => {
     chunked.destroy();
   }
 });
+
+async function checkStatistics(precision: 'f32' | 'f16'): Promise<void> {
+  const gpu = await testGpu();
+  const arch = small(2);
+  const plan = buildPlan(arch);
+  const params = randomParams(arch, 9);
+  const images = randomImages(3, valueSize(plan.values[plan.io.image]), 4);
+  const want = referenceForward(plan, params, images, 3);
+  const executor = new Executor(gpu, plan, params, { precision });
+  try {
+    const alone = await executor.run(images, 3, { from: 'image', want: ['ssim'] });
+    const all = await executor.run(images, 3, { from: 'image', want: ['hf', 'error', 'ssim'] });
+    assert.equal([...alone.ssim!], [...all.ssim!], 'ssim alone and with the others');
+    // f16 storage rounds the activations: the statistics follow the reconstruction within its error.
+    const tolerance = precision === 'f32' ? 1e-4 : 2e-2;
+    assert.ok(maxRelDiff(all.hf!, want.hf) <= tolerance, `hf ${[...all.hf!]} vs ${[...want.hf]}`);
+    assert.ok(maxAbsDiff(all.ssim!, want.ssim) <= tolerance, `ssim ${[...all.ssim!]} vs ${[...want.ssim]}`);
+  } finally {
+    executor.destroy();
+  }
+}
+
+test('statistics alone or together, f32 storage: within 1e-4 of the float64 reference', () => checkStatistics('f32'));
+
+const f16Missing = (await testGpu()).features.has('shader-f16') ? null : 'the adapter has no shader-f16';
+requires(test, f16Missing, { ci: false })('statistics after an f16-storage forward pass follow the reference within its rounding', () => checkStatistics('f16'));
 
 test('rejects inputs of the wrong size', async () => {
   const gpu = await testGpu();

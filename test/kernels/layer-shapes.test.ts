@@ -42,7 +42,7 @@ interface Layer {
 // Distinct shapes in model order; a 3x3 residual shape appears once without and once with residual.
 const layers: Layer[] = [];
 for (const node of plan.nodes) {
-  if (node.kind === 'mse') continue;
+  if (node.kind === 'stat') continue;
   const { spec, inH, inW } = convSpecOf(plan, node);
   const key = layerKey(spec, inH, inW);
   if (layers.some((l) => l.key === key)) continue;

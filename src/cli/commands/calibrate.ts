@@ -1,12 +1,17 @@
 import { basename } from 'node:path';
+import { measureErrorSets } from '../../detect/error-sets.js';
 import { histogramSvg, renderPng } from '../../detect/plots.js';
+import { fitAtypical } from '../../detect/atypical-fit.js';
+import { scoreMeasure } from '../../detect/scores.js';
 import { calibrateThresholds, LEVELS, thresholdsDocument } from '../../detect/thresholds.js';
+import { scoreOption, scoreOptionHelp } from '../score-option.js';
 import { writeThresholds } from '../../detect/thresholds-file.js';
-import { parse, required, type Command } from '../args.js';
+import { gpuOptions, intOption, parse, required, UsageError, type Command, type ParsedValues } from '../args.js';
 import { rowWriter } from '../format.js';
+import { openModel } from '../model-path.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
-import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, scoreErrorSets } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
 
@@ -14,8 +19,8 @@ const percent = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v)
 
 export const calibrate: Command = {
   name: 'calibrate',
-  summary: 'choose detection thresholds from the errors of real (and fake) images',
-  help: `Usage: rcae calibrate [--model M] --real SRC [--fake SRC | --synthetic KIND[:N]] -o T.json [--plot calib.png]
+  summary: 'choose detection thresholds from the scores of real (and fake) images',
+  help: `Usage: rcae calibrate [--model M] [--score S [--fit-real SRC]] --real SRC [--fake SRC | --synthetic KIND[:N]] -o T.json [--plot calib.png]
 
 Scores the real set (and the fake set), then writes thresholds in the published layout
 (reconstruction_thresholds.thresholds.LEVEL.value) with each level's measured TPR and FPR, the error
@@ -25,34 +30,60 @@ statistics of both sets, the definitions used, and provenance (model SHA-256, so
   sensitive  95.5th percentile (4.5%)
   optimal    (needs fakes) midpoint of the gap when fakes all score above reals, else maximum Youden J
 Percentiles interpolate linearly between ranks, like numpy's default. An input is FAKE when its error
-is above the threshold. Without fakes only the percentile levels are written, with no TPR.
+is above the threshold. Without fakes only the percentile levels are written, with no TPR. The file
+records its score (reconstruction_thresholds.score); detect refuses it for another score.
+
+The atypical score first fits Gaussians on the real images of --fit-real (never on fakes; --every
+applies): the latents of every other image, then the seven features of the others, whose latent
+distances are thus out of sample, and the input statistics of all (the baseline of rcae eval). The
+fit is stored in the file. Use real images other than --real's to calibrate on held-out scores.
 
 Options:
   -o, --out T.json  output thresholds file (written completely or not at all)
   --plot FILE.png   also draw the two error histograms with the thresholds
   --json            print the thresholds document written to T.json instead of the table
+${scoreOptionHelp}
+  --fit-real SRC    atypical only (and required there): real images to fit its Gaussians on
 ${errorSetHelp}`,
   async run(argv) {
-    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, json: { type: 'boolean' } }, 'calibrate');
+    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, score: { type: 'string' }, 'fit-real': { type: 'string' }, json: { type: 'boolean' } }, 'calibrate');
     const out = required(values.out, 'out (-o)');
+    const score = scoreOption(values.score);
+    const fitReal = values['fit-real'];
+    if (score === 'atypical' && fitReal === undefined) throw new UsageError('--score atypical needs --fit-real SRC (real images to fit its Gaussians on)');
+    if (score !== 'atypical' && fitReal !== undefined) throw new UsageError(`--fit-real is for --score atypical; ${score} needs no fit`);
     const request = errorSetRequest(values, false);
-    checkOutputPaths([{ path: out, option: 'out' }, ...(values.plot ? [{ path: values.plot, option: 'plot' }] : [])], errorSetInputs(values));
-    const { sets, weights, arch } = await scoreErrorSets(values, request);
-    const calibration = calibrateThresholds(sets.real, sets.fake);
+    checkOutputPaths([{ path: out, option: 'out' }, ...(values.plot ? [{ path: values.plot, option: 'plot' }] : [])], [...errorSetInputs(values), ...(fitReal ? [fitReal] : [])]);
+    const model = await openModel(values);
+    let sets;
+    let fitted;
+    try {
+      fitted = fitReal === undefined ? undefined : await fitAtypical(model, { source: fitReal, batch: request.batch, every: request.every ?? 1 });
+      sets = await measureErrorSets(model, { ...request, measure: scoreMeasure(model, [score], fitted?.fit) });
+    } finally {
+      model.dispose();
+    }
+    const real = sets.real[score];
+    const fake = sets.fake?.[score];
+    const calibration = calibrateThresholds(real, fake);
+    const every = request.every ?? 1;
+    const fitSource = fitted && `${fitReal} (${fitted.count} images${every > 1 ? `, every ${every}th` : ''})`;
     const doc = thresholdsDocument(calibration, {
-      model: { file: basename(weights.path), sha256: await sha256File(weights.path), format: weights.format },
-      imageSize: arch.imageSize,
+      model: { file: basename(model.weights.path), sha256: await sha256File(model.weights.path), format: model.weights.format },
+      imageSize: model.arch.imageSize,
       realSource: sets.realSource,
       fakeSource: sets.fakeSource,
       created: new Date().toISOString(),
       tool: `rcae ${version()}`,
+      score,
+      fit: fitted && { fit: fitted.fit, source: fitSource! },
     });
     const plot = values.plot;
     await withOutputSet(async (outputs) => {
       await outputs.stage(out, (tmp) => writeThresholds(tmp, doc));
       if (plot) {
         const thresholds = LEVELS.flatMap((name) => (calibration.levels[name] ? [{ label: name, value: calibration.levels[name]!.value }] : []));
-        await outputs.stage(plot, (tmp) => renderPng(histogramSvg(sets.real, sets.fake, { thresholds, title: 'Calibration: reconstruction error of real and fake images' }), tmp));
+        await outputs.stage(plot, (tmp) => renderPng(histogramSvg(real, fake, { thresholds, title: `Calibration: ${score} of real and fake images` }), tmp));
       }
     });
     if (values.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
@@ -66,9 +97,9 @@ ${errorSetHelp}`,
       }
       rows.end();
     }
-    const { real, fake } = calibration;
-    const stats = `real ${real.count}: mean ${real.mean.toPrecision(4)} median ${real.median.toPrecision(4)}` +
-      (fake ? `; fake ${fake.count}: mean ${fake.mean.toPrecision(4)} median ${fake.median.toPrecision(4)}; ratio of means ${(fake.mean / real.mean).toFixed(2)}x` : '');
+    const { real: r, fake: f } = calibration;
+    const stats = `${score}: real ${r.count}: mean ${r.mean.toPrecision(4)} median ${r.median.toPrecision(4)}` +
+      (f ? `; fake ${f.count}: mean ${f.mean.toPrecision(4)} median ${f.median.toPrecision(4)}; ratio of means ${(f.mean / r.mean).toFixed(2)}x` : '');
     process.stderr.write(`${stats}\nwrote ${out}${values.plot ? ` and ${values.plot}` : ''}\n`);
   },
 };

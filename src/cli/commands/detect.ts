@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { labelFor } from '../../detect/label.js';
 import { printable } from '../../io/printable.js';
-import { parseLevel, pickThreshold, type PickedThreshold } from '../../detect/thresholds.js';
-import { defaultThresholdsPath, readThresholds, thresholdsPathBeside } from '../../detect/thresholds-file.js';
+import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
+import { fitOfThresholds, parseLevel, pickThreshold, type PickedThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
+import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor, warnOnModelMismatch } from '../score-option.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
@@ -13,39 +13,41 @@ import { withTextOutput } from '../sink.js';
 /** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
 export const EXIT_FAKE_FOUND = 3;
 
-/**
- * The thresholds file to use: --thresholds, else the one beside --model (NAME.thresholds.json), else
- * the bundled one when the bundled model is used. Thresholds of one model never silently apply to another.
- */
+/** The mse thresholds file to use (see thresholdsFileFor); `rcae serve` scores mse. */
 export function thresholdsFile(option: string | undefined, model: string | undefined): string {
-  if (option) return option;
-  const path = model ? thresholdsPathBeside(model) : defaultThresholdsPath();
-  if (existsSync(path)) return path;
-  throw new UsageError(model
-    ? `--thresholds is required: no ${path} beside --model ${model} (make one with rcae calibrate, or give --level as a number)`
-    : `--thresholds is required: no bundled default thresholds at ${path}`);
+  return thresholdsFileFor(option, model, 'mse');
 }
 
-export function chooseThreshold(levelOption: string | undefined, thresholds: string | undefined, model: string | undefined): PickedThreshold {
+export interface ChosenThreshold extends PickedThreshold {
+  /** The thresholds file it came from, read and checked for the score; absent for a numeric --level. */
+  file?: { path: string; doc: ThresholdsDocument };
+}
+
+/**
+ * The threshold for --level: a number as given, or the level of the score's thresholds file (see
+ * thresholdsFileFor). The atypical score always needs its file, for the fit.
+ */
+export function chooseThreshold(levelOption: string | undefined, thresholds: string | undefined, model: string | undefined, score: ScoreName = 'mse'): ChosenThreshold {
   let level: string | number;
   try {
     level = parseLevel(levelOption ?? 'balanced');
   } catch (err) {
     throw new UsageError(`--level: ${(err as Error).message}`);
   }
-  if (typeof level === 'number') return pickThreshold(undefined, level);
-  const path = thresholdsFile(thresholds, model);
-  return pickThreshold(readThresholds(path), level, path);
+  if (typeof level === 'number' && score !== 'atypical') return pickThreshold(undefined, level);
+  const path = thresholdsFileFor(thresholds, model, score);
+  const doc = readScoreThresholds(path, score);
+  return { ...pickThreshold(doc, level, path), file: { path, doc } };
 }
 
 export const detect: Command = {
   name: 'detect',
-  summary: 'label inputs REAL or FAKE by comparing their reconstruction error with a threshold',
-  help: `Usage: rcae detect [--model M] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
+  summary: 'label inputs REAL or FAKE by comparing their detection score with a threshold',
+  help: `Usage: rcae detect [--model M] [--score S] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
 
-For each sample prints its reconstruction error, the threshold and the label: FAKE when
-error > threshold, REAL when error <= threshold, and INVALID when the error is not a finite number
-(NaN or Inf in the input or the model; never REAL). jsonl rows are
+For each sample prints its score (column error; by default the reconstruction MSE), the threshold
+and the label: FAKE when error > threshold, REAL when error <= threshold, and INVALID when the error
+is not a finite number (NaN or Inf in the input or the model; never REAL). jsonl rows are
   {"input": path, "index": i, "error": x, "threshold": t, "label": "REAL"|"FAKE"|"INVALID"}
 with "error": null and a "reason" on INVALID rows. A summary "k of N flagged" (and the INVALID
 inputs) goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
@@ -56,8 +58,11 @@ standard input.
 
 Options:
   --model M         checkpoint or safetensors; default: the bundled model
+${scoreOptionHelp}
   --thresholds T    thresholds JSON (the published layout: reconstruction_thresholds.thresholds.LEVEL.value);
-                    default: NAME.thresholds.json beside --model M, or the bundled thresholds
+                    default: NAME.thresholds.json (NAME.SCORE.thresholds.json for other scores than mse)
+                    beside --model M, or the bundled thresholds of the score. A file made for another
+                    score is refused; one made for another model (SHA-256) is used with a warning
   --level L         strict, balanced (default), sensitive, optimal, another level in the file, or a
                     number used as the threshold itself (then no thresholds file is needed)
   --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
@@ -69,22 +74,28 @@ Options:
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      model: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
+      model: { type: 'string' }, score: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
       'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, ...gpuOptions,
     }, 'detect');
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl', values.json);
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
+    const score = scoreOption(values.score);
     checkOutputPaths(values.out ? [{ path: values.out, option: 'out' }] : [], [...positionals, values.model, values.thresholds].filter((p): p is string => p !== undefined));
-    const threshold = chooseThreshold(values.level, values.thresholds, values.model);
+    const threshold = chooseThreshold(values.level, values.thresholds, values.model, score);
     const model = await openModel(values);
     let flagged = 0;
     let total = 0;
     const invalid: string[] = [];
     try {
+      const file = threshold.file;
+      if (file) await warnOnModelMismatch(file.path, file.doc, model);
+      const fit = score === 'atypical' ? fitOfThresholds(file!.doc, file!.path, model.latentSize) : undefined;
+      const columns = scoreMeasure(model, [score], fit);
+      const measure = async (images: Float32Array) => (await columns(images))[score];
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
-        for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting' })) {
+        for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting', measure })) {
           b.inputs.forEach((input, i) => {
             const error = b.error[i];
             const { label, reason } = labelFor(error, threshold.value);

@@ -1,13 +1,18 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { measureErrorSets } from '../../detect/error-sets.js';
 import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
 import { rocCurve } from '../../detect/metrics.js';
-import { histogramSvg, renderPng, rocPlotSvg } from '../../detect/plots.js';
-import { readThresholds } from '../../detect/thresholds-file.js';
+import { histogramSvg, renderPng, rocCurvesSvg, rocPlotSvg } from '../../detect/plots.js';
+import { type Column, scoreMeasure, SCORES, type ScoreName } from '../../detect/scores.js';
+import { fitOfThresholds, type ThresholdsDocument } from '../../detect/thresholds.js';
+import { defaultThresholdsPath, thresholdsPathBeside } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
+import { openModel } from '../model-path.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
-import { writeFileSync } from 'node:fs';
-import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, scoreErrorSets } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
+import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor } from '../score-option.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(2)}%`;
 const num = (v: number) => v.toPrecision(6);
@@ -30,46 +35,105 @@ function printTable(e: Evaluation): void {
   rows.end();
 }
 
+/** One row per score: the ranking figures and what the score's balanced level does on these sets. */
+function printComparison(byColumn: Record<string, Evaluation>): void {
+  const rows = rowWriter('table', ['score', 'AUROC', 'AP', 'EER', 'TPR@1%FPR', 'TPR@5%FPR', 'balanced FPR', 'balanced TPR'], (text) => process.stdout.write(text));
+  for (const [score, e] of Object.entries(byColumn)) {
+    const balanced = e.levels?.balanced;
+    rows.write({
+      score, AUROC: e.auroc.toFixed(4), AP: e.averagePrecision.toFixed(4), EER: percent(e.eer.rate),
+      'TPR@1%FPR': percent(e.tprAt1PercentFpr.tpr), 'TPR@5%FPR': percent(e.tprAt5PercentFpr.tpr),
+      'balanced FPR': balanced ? percent(balanced.fpr) : '-', 'balanced TPR': balanced ? percent(balanced.tpr) : '-',
+    });
+  }
+  rows.end();
+}
+
+/** The thresholds file of each score under --score all: the model's own (or the bundled) where one exists. */
+function thresholdsForAll(model: string | undefined, atypicalOption: string | undefined): Partial<Record<ScoreName, { path: string; doc: ThresholdsDocument }>> {
+  const out: Partial<Record<ScoreName, { path: string; doc: ThresholdsDocument }>> = {};
+  for (const score of SCORES) {
+    // The atypical file is required (it holds the fit); the others only add their levels.
+    const path = score === 'atypical' ? thresholdsFileFor(atypicalOption, model, score) : model ? thresholdsPathBeside(model, score) : defaultThresholdsPath(score);
+    if (existsSync(path)) out[score] = { path, doc: readScoreThresholds(path, score) };
+  }
+  return out;
+}
+
 export const evaluate: Command = {
   name: 'eval',
   summary: 'AUROC, average precision, EER and TPR at fixed FPR of the detector on real vs fake images',
-  help: `Usage: rcae eval [--model M] --real SRC (--fake SRC | --synthetic KIND[:N]) [--json FILE] [--plot PREFIX]
+  help: `Usage: rcae eval [--model M] [--score S|all] --real SRC (--fake SRC | --synthetic KIND[:N]) [--json FILE] [--plot PREFIX]
 
 Scores both sets and reports: AUROC (ties count one half), average precision (scikit-learn's
 step-wise definition), equal error rate, TPR at 1% and 5% FPR, mean and median errors of each set
-and their ratios, and the counts. Fake is the positive class; an input is FAKE when its error is
+and their ratios, and the counts. Fake is the positive class; an input is FAKE when its score is
 above the threshold.
 
+--score all measures every score from the same forward passes and prints one row per score, plus
+the model-free baseline (a Gaussian over input statistics fitted with the atypical fit; no model),
+with the balanced level of each score's thresholds file where there is one (NAME.SCORE.thresholds.json
+beside --model, or the bundled ones); the ROC plot has one curve per row. The atypical fit comes from
+--thresholds, else the atypical thresholds beside --model or bundled.
+
 Options:
-  --thresholds T    also report each level of this thresholds file on these sets
+${scoreOptionHelp}
+                    or all
+  --thresholds T    also report each level of this thresholds file (made for the score) on these sets
   --json FILE       write every figure as JSON to FILE ('-': to stdout, instead of the table)
-  --plot PREFIX     write PREFIX-roc.png (ROC curve) and PREFIX-hist.png (error histograms)
+  --plot PREFIX     write PREFIX-roc.png (ROC curves) and, for one score, PREFIX-hist.png (histograms)
 ${errorSetHelp}`,
   async run(argv) {
-    const { values } = parse(argv, { ...errorSetOptions, thresholds: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string' } }, 'eval');
+    const { values } = parse(argv, { ...errorSetOptions, score: { type: 'string' }, thresholds: { type: 'string' }, json: { type: 'string' }, plot: { type: 'string' } }, 'eval');
+    const all = values.score === 'all';
+    const score = all ? undefined : scoreOption(values.score);
     const request = errorSetRequest(values, true);
     const jsonFile = values.json && values.json !== '-' ? values.json : undefined;
     const plot = values.plot;
     checkOutputPaths([
       ...(jsonFile ? [{ path: jsonFile, option: 'json' }] : []),
-      ...(plot ? [{ path: `${plot}-roc.png`, option: 'plot' }, { path: `${plot}-hist.png`, option: 'plot' }] : []),
+      ...(plot ? [{ path: `${plot}-roc.png`, option: 'plot' }, ...(all ? [] : [{ path: `${plot}-hist.png`, option: 'plot' }])] : []),
     ], [...errorSetInputs(values), ...(values.thresholds ? [values.thresholds] : [])]);
-    const thresholds = values.thresholds ? readThresholds(values.thresholds) : undefined;
-    const { sets, weights } = await scoreErrorSets(values, request);
+    let files: Partial<Record<ScoreName, { path: string; doc: ThresholdsDocument }>>;
+    if (all) files = thresholdsForAll(values.model, values.thresholds);
+    else if (values.thresholds || score === 'atypical') {
+      const path = thresholdsFileFor(values.thresholds, values.model, score!);
+      files = { [score!]: { path, doc: readScoreThresholds(path, score!) } };
+    } else files = {};
+    const columns: Column[] = all ? [...SCORES, 'baseline'] : [score!];
+    const model = await openModel(values);
+    let sets;
+    try {
+      const atypical = files.atypical;
+      const fit = atypical && fitOfThresholds(atypical.doc, atypical.path, model.latentSize);
+      sets = await measureErrorSets(model, { ...request, measure: scoreMeasure(model, columns, fit) });
+    } finally {
+      model.dispose();
+    }
     const fake = sets.fake!;
-    const evaluation = evaluateDetector(sets.real, fake, thresholds);
-    const report = { ...evaluation, model: weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
+    const byColumn: Record<string, Evaluation> = {};
+    for (const c of columns) byColumn[c] = evaluateDetector(sets.real[c], fake[c], c === 'baseline' ? undefined : files[c]?.doc);
+    const common = { model: model.weights.path, realSource: sets.realSource, fakeSource: sets.fakeSource };
+    const report = all
+      ? { ...common, scores: byColumn, thresholds: Object.fromEntries(Object.entries(files).map(([s, f]) => [s, f.path])) }
+      : { ...byColumn[score!], score, ...common };
     const json = JSON.stringify(report, null, 2) + '\n';
     await withOutputSet(async (outputs) => {
       if (jsonFile) await outputs.stage(jsonFile, (tmp) => writeFileSync(tmp, json));
-      if (plot) {
-        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocPlotSvg(rocCurve(sets.real, fake), { auroc: evaluation.auroc, title: 'ROC: real vs fake' }), tmp));
-        const levels = Object.entries(evaluation.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
-        await outputs.stage(`${plot}-hist.png`, (tmp) => renderPng(histogramSvg(sets.real, fake, { thresholds: levels }), tmp));
+      if (!plot) return;
+      if (all) {
+        const curves = columns.map((c) => ({ roc: rocCurve(sets.real[c], fake[c]), text: `${c}: AUROC ${byColumn[c].auroc.toFixed(4)}` }));
+        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocCurvesSvg(curves, { title: 'ROC: real vs fake, one curve per score' }), tmp));
+      } else {
+        const e = byColumn[score!];
+        await outputs.stage(`${plot}-roc.png`, (tmp) => renderPng(rocPlotSvg(rocCurve(sets.real[score!], fake[score!]), { auroc: e.auroc, title: `ROC (${score}): real vs fake` }), tmp));
+        const levels = Object.entries(e.levels ?? {}).map(([label, l]) => ({ label, value: l.value }));
+        await outputs.stage(`${plot}-hist.png`, (tmp) => renderPng(histogramSvg(sets.real[score!], fake[score!], { thresholds: levels }), tmp));
       }
     });
     if (values.json === '-') process.stdout.write(json);
-    else printTable(evaluation);
+    else if (all) printComparison(byColumn);
+    else printTable(byColumn[score!]);
     process.stderr.write(`real ${sets.realSource}; fake ${sets.fakeSource}\n`);
   },
 };

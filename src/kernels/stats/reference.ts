@@ -1,0 +1,107 @@
+// Float64 references for the per-sample image statistics beside the MSE: the high-frequency error
+// (mean square of the 3x3 Laplacian of input minus reconstruction) and the mean SSIM.
+
+/** The border rule of the Laplacian: reflect without repeating the edge (OpenCV's BORDER_REFLECT_101). */
+export function reflect101(i: number, n: number): number {
+  if (i < 0) return -i;
+  if (i >= n) return 2 * (n - 1) - i;
+  return i;
+}
+
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** Smallest side the high-frequency error accepts (reflect-101 needs a neighbour on each side). */
+export const HF_MIN_SIDE = 2;
+
+/**
+ * Per-pixel Laplacian of d = a - b for one sample (a, b: [C, H, W] from `offset`), reflect-101 at the
+ * borders: L[y,x] = d[y-1,x] + d[y+1,x] + d[y,x-1] + d[y,x+1] - 4 d[y,x].
+ */
+export function laplacianOfDifference(a: ArrayLike<number>, b: ArrayLike<number>, offset: number, shape: ImageShape): Float64Array {
+  const { channels, height: h, width: w } = shape;
+  const out = new Float64Array(channels * h * w);
+  const d = (c: number, y: number, x: number) => {
+    const i = offset + (c * h + reflect101(y, h)) * w + reflect101(x, w);
+    return a[i] - b[i];
+  };
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) out[(c * h + y) * w + x] = d(c, y - 1, x) + d(c, y + 1, x) + d(c, y, x - 1) + d(c, y, x + 1) - 4 * d(c, y, x);
+    }
+  }
+  return out;
+}
+
+/** Per-sample high-frequency error: the mean over C*H*W of the squared Laplacian of a - b. */
+export function hfReference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, shape: ImageShape): Float64Array {
+  const perSample = shape.channels * shape.height * shape.width;
+  const out = new Float64Array(batch);
+  for (let s = 0; s < batch; s++) {
+    const lap = laplacianOfDifference(a, b, s * perSample, shape);
+    out[s] = lap.reduce((sum, v) => sum + v * v, 0) / perSample;
+  }
+  return out;
+}
+
+/** SSIM's Gaussian window: 11 taps, sigma 1.5 (Wang et al. 2004), normalised to sum 1. */
+export const SSIM_WINDOW = 11;
+export const SSIM_SIGMA = 1.5;
+export function ssimWeights(): Float64Array {
+  const r = (SSIM_WINDOW - 1) / 2;
+  const w = Float64Array.from({ length: SSIM_WINDOW }, (_, k) => Math.exp(-((k - r) ** 2) / (2 * SSIM_SIGMA ** 2)));
+  const sum = w.reduce((x, y) => x + y, 0);
+  return w.map((v) => v / sum);
+}
+
+/** Images are normalised to [-1, 1], so the data range L is 2; C1 = (0.01 L)^2, C2 = (0.03 L)^2. */
+export const SSIM_DATA_RANGE = 2;
+export const SSIM_C1 = (0.01 * SSIM_DATA_RANGE) ** 2;
+export const SSIM_C2 = (0.03 * SSIM_DATA_RANGE) ** 2;
+
+/**
+ * Per-pixel SSIM of one sample over the valid windows ([C, H-10, W-10]): Gaussian-weighted means,
+ * variances and covariance per channel, as pytorch_msssim.ssim(data_range=2) computes them.
+ */
+export function ssimMap(a: ArrayLike<number>, b: ArrayLike<number>, offset: number, shape: ImageShape): Float64Array {
+  const { channels, height: h, width: w } = shape;
+  const g = ssimWeights();
+  const oh = h - SSIM_WINDOW + 1;
+  const ow = w - SSIM_WINDOW + 1;
+  const out = new Float64Array(channels * oh * ow);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        let ma = 0, mb = 0, aa = 0, bb = 0, ab = 0;
+        for (let i = 0; i < SSIM_WINDOW; i++) {
+          for (let j = 0; j < SSIM_WINDOW; j++) {
+            const k = offset + (c * h + y + i) * w + x + j;
+            const wt = g[i] * g[j];
+            ma += wt * a[k];
+            mb += wt * b[k];
+            aa += wt * a[k] * a[k];
+            bb += wt * b[k] * b[k];
+            ab += wt * a[k] * b[k];
+          }
+        }
+        const va = aa - ma * ma, vb = bb - mb * mb, cov = ab - ma * mb;
+        out[(c * oh + y) * ow + x] = ((2 * ma * mb + SSIM_C1) * (2 * cov + SSIM_C2)) / ((ma * ma + mb * mb + SSIM_C1) * (va + vb + SSIM_C2));
+      }
+    }
+  }
+  return out;
+}
+
+/** Per-sample mean SSIM between a and b. */
+export function ssimReference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, shape: ImageShape): Float64Array {
+  const perSample = shape.channels * shape.height * shape.width;
+  const out = new Float64Array(batch);
+  for (let s = 0; s < batch; s++) {
+    const map = ssimMap(a, b, s * perSample, shape);
+    out[s] = map.reduce((x, y) => x + y, 0) / map.length;
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+// Per-sample mean SSIM over the valid 11x11 windows of each channel (Gaussian window, sigma 1.5;
+// GAUSS, C1 and C2 come from the prelude). One workgroup per sample; each invocation owns output
+// columns (the window's left edge x0 = lid, lid + WG, ...) and walks down the rows of every channel:
+// it filters each input row horizontally at its column into the five moments (a, b, a^2, b^2, ab),
+// keeps the last 11 rows' moments in a ring, and once 11 rows are in, filters the ring vertically
+// into one output pixel. No workgroup memory or barrier until the final pairwise tree of the
+// invocations' running sums: barriers are what software adapters pay most for.
+
+override WG: u32 = 128u;
+const K = 11u;                 // window side; the valid output is (H - K + 1) x (W - K + 1)
+const HALF = 5u;               // (K - 1) / 2: the centre tap
+
+@group(0) @binding(0) var<uniform> params: SsimParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let sample = wid.z * params.tilesX + wid.x;
+  let live = sample < params.batch;
+  let h = params.height;
+  let w = params.width;
+  let outH = h - K + 1u;
+  let outW = w - K + 1u;
+  let channels = select(0u, params.channels, live);
+  let base = select(0u, sample * params.channels * h * w, live);
+
+  var total = 0.0;
+  for (var c = 0u; c < channels; c++) {
+    let plane = base + c * h * w;
+    for (var x0 = lid; x0 < outW; x0 += WG) {
+      var ring: array<vec4f, K>;
+      var ringAb: array<f32, K>;
+      for (var y = 0u; y < h; y++) {
+        let row = plane + y * w + x0;
+        // The window is symmetric: taps k and K - 1 - k share a weight, so add them first.
+        let ca = a[row + HALF];
+        let cb = b[row + HALF];
+        var m = GAUSS[HALF] * vec4f(ca, cb, ca * ca, cb * cb);
+        var ab = GAUSS[HALF] * ca * cb;
+        for (var k = 0u; k < HALF; k++) {
+          let va = a[row + k];
+          let vb = b[row + k];
+          let wa = a[row + K - 1u - k];
+          let wb = b[row + K - 1u - k];
+          m += GAUSS[k] * vec4f(va + wa, vb + wb, va * va + wa * wa, vb * vb + wb * wb);
+          ab += GAUSS[k] * (va * vb + wa * wb);
+        }
+        ring[y % K] = m;
+        ringAb[y % K] = ab;
+        if (y + 1u >= K) {
+          // Rows y - K + 1 .. y, top to bottom, meet the window's weights 0 .. K - 1.
+          let mid = (y + 1u + HALF) % K;
+          var s = GAUSS[HALF] * ring[mid];
+          var sab = GAUSS[HALF] * ringAb[mid];
+          for (var k = 0u; k < HALF; k++) {
+            let top = (y + 1u + k) % K;
+            let bottom = (y + K - k) % K;
+            s += GAUSS[k] * (ring[top] + ring[bottom]);
+            sab += GAUSS[k] * (ringAb[top] + ringAb[bottom]);
+          }
+          let mab = s.x * s.y;
+          let va = s.z - s.x * s.x;
+          let vb = s.w - s.y * s.y;
+          let cov = sab - mab;
+          total += ((2.0 * mab + C1) * (2.0 * cov + C2)) / ((s.x * s.x + s.y * s.y + C1) * (va + vb + C2));
+        }
+      }
+    }
+  }
+  partial[lid] = total;
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) {
+      partial[lid] += partial[lid + width];
+    }
+    workgroupBarrier();
+  }
+  if (live && lid == 0u) {
+    output[sample] = partial[0] / f32(params.channels * outH * outW);
+  }
+}
