@@ -14,8 +14,13 @@ export class ModelUnavailableError extends Error {}
 
 export type ModelState = 'loading' | 'ready' | 'lost' | 'closed';
 
+/** A detection score for a model: per-sample values of one pass of images. */
+export type ScoreMeasure = (model: Model) => (images: Float32Array) => Promise<Float32Array>;
+
 export interface ModelHolderOptions {
   open: () => Promise<Model>;
+  /** The score a pass computes (default: the reconstruction MSE). */
+  measure?: ScoreMeasure;
   maxBatch: number;
   log: (event: Record<string, unknown>) => void;
   /** Called once per device loss (metrics). */
@@ -115,6 +120,7 @@ export class ModelHolder {
   /** One batcher pass: the samples in power-of-two passes, results concatenated in order. */
   readonly score = async (samples: Float32Array, count: number, withReconstruction: boolean): Promise<Scored> => {
     const model = this.model;
+    const measure = this.options.measure?.(model);
     const per = samples.length / count;
     const error = new Float32Array(count);
     const reconstruction = withReconstruction ? new Float32Array(samples.length) : undefined;
@@ -124,10 +130,10 @@ export class ModelHolder {
         const part = samples.subarray(start * per, (start + n) * per);
         if (reconstruction) {
           const r = await model.reconstructWithError(part);
-          error.set(r.error, start);
+          error.set(measure ? await measure(part) : r.error, start);
           reconstruction.set(r.reconstruction, start * per);
         } else {
-          error.set(await model.reconstructionError(part), start);
+          error.set(measure ? await measure(part) : await model.reconstructionError(part), start);
         }
         start += n;
       }

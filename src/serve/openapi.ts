@@ -61,7 +61,7 @@ const OPERATIONS: Record<string, object> = {
   'GET /metrics': { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
   'GET /v1/model': {
     summary: 'Architecture, parameter count, thresholds, adapter and precision',
-    responses: { 200: { description: 'the model', content: jsonOf({ type: 'object', required: ['architecture', 'parameter_count', 'thresholds', 'adapter', 'precision'] }) }, 503: failure('device lost') },
+    responses: { 200: { description: 'the model', content: jsonOf({ type: 'object', required: ['architecture', 'parameter_count', 'score', 'thresholds', 'adapter', 'precision'] }) }, 503: failure('device lost') },
   },
   'GET /openapi.json': { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonOf({ type: 'object' }) } } },
 };

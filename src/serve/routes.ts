@@ -27,6 +27,8 @@ export interface ServiceContext {
   batcher: Batcher;
   metrics: ServiceMetrics;
   thresholds: ThresholdChoice;
+  /** The detection score responses carry as `error`. */
+  score: string;
   shape: SampleShape;
   maxBodyBytes: number;
   /** Images (or .npy rows) accepted in one batch request. */
@@ -194,6 +196,7 @@ const modelInfo: Route = {
       architecture: model.arch,
       parameter_count: model.parameterCount,
       source: model.weights.path,
+      score: ctx.service.score,
       thresholds: thresholds.levels,
       default_level: thresholds.fallback.level,
       default_threshold: thresholds.fallback.value,

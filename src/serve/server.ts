@@ -10,7 +10,7 @@ import type { Model } from '../model.js';
 import { Batcher, QueueFullError } from './batcher.js';
 import { HttpError } from './http-error.js';
 import { serviceMetrics, type ServiceMetrics } from './metrics.js';
-import { ModelHolder, ModelUnavailableError } from './model-holder.js';
+import { ModelHolder, ModelUnavailableError, type ScoreMeasure } from './model-holder.js';
 import { openapiDocument } from './openapi.js';
 import { BodyBudget } from './request-body.js';
 import { ROUTES, type Reply, type ServiceContext, type ThresholdChoice } from './routes.js';
@@ -19,6 +19,10 @@ import { Slots } from './samples.js';
 export interface ServeOptions {
   /** Opens the model (again after a device loss). */
   open: () => Promise<Model>;
+  /** The detection score a response's `error` holds (reported by /v1/model); default mse. */
+  score?: string;
+  /** How that score is computed for an opened model; default: the reconstruction MSE. */
+  measure?: ScoreMeasure;
   thresholds: ThresholdChoice;
   host: string;
   /** 0: any free port. */
@@ -66,6 +70,7 @@ export async function startService(options: ServeOptions): Promise<Service> {
   let metrics: ServiceMetrics | undefined;
   const holder = new ModelHolder({
     open: options.open,
+    measure: options.measure,
     maxBatch: options.maxBatch,
     log,
     retryMs: options.retryMs,
@@ -85,6 +90,7 @@ export async function startService(options: ServeOptions): Promise<Service> {
     batcher,
     metrics,
     thresholds: options.thresholds,
+    score: options.score ?? 'mse',
     shape,
     maxBodyBytes: options.maxBodyBytes,
     maxImagesPerRequest: options.maxQueue,

@@ -1,5 +1,5 @@
 // `rcae serve` as a user runs it, in a child process: the README's curl example gives what
-// `rcae detect` gives, and SIGTERM stops accepting, finishes the request in flight, exits 0.
+// `rcae detect` gives (for the default mse and for --score), and SIGTERM stops accepting, finishes the request in flight, exits 0.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -25,6 +25,25 @@ test('POST /v1/detect with a sample gives the label and error of rcae detect; SI
     assert.is(await server.exited, 0);
   } finally {
     server.child.kill('SIGKILL');
+  }
+});
+
+test('--score hf and atypical: the score, threshold and label of rcae detect --score, the score in /v1/model', async () => {
+  for (const score of ['hf', 'atypical']) {
+    const server = await startServe(['--score', score]);
+    try {
+      const model = (await (await fetch(`${server.url}/v1/model`)).json()) as { score: string; default_threshold: number };
+      assert.is(model.score, score);
+      for (const name of ['noise-1.png', 'scene-1.png']) {
+        const res = await fetch(`${server.url}/v1/detect`, { method: 'POST', body: bytes(readFileSync(sample(name))) });
+        const answer = (await res.json()) as { error: number; threshold: number; label: string };
+        const row = JSON.parse(rcae(['detect', '--score', score, '--format', 'jsonl', sample(name)]).stdout);
+        assert.equal([answer.error, answer.threshold, answer.label], [row.error, row.threshold, row.label], `${score} ${name}`);
+        assert.is(answer.threshold, model.default_threshold);
+      }
+    } finally {
+      server.child.kill('SIGKILL');
+    }
   }
 });
 

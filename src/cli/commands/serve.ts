@@ -1,41 +1,52 @@
-import { existsSync } from 'node:fs';
-import { parseLevel, pickThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
-import { readThresholds } from '../../detect/thresholds-file.js';
+import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
+import { fitOfThresholds, parseLevel, pickThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
+import type { Model } from '../../model.js';
 import { startService } from '../../serve/server.js';
 import type { ThresholdChoice } from '../../serve/routes.js';
 import { version } from '../../node/version.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
 import { openModel } from '../model-path.js';
-import { chooseThreshold, thresholdsFile } from './detect.js';
+import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor, warnOnModelMismatch } from '../score-option.js';
+import { chooseThreshold } from './detect.js';
 
-/** The thresholds file as detect finds it, when there is one (a numeric --level needs none). */
-function thresholdsDocument(option: string | undefined, model: string | undefined): ThresholdsDocument | undefined {
+/** The score's thresholds file as detect finds it, when there is one (a numeric --level needs none). */
+function thresholdsDocument(option: string | undefined, model: string | undefined, score: ScoreName): { path: string; doc: ThresholdsDocument } | undefined {
   let path: string;
   try {
-    path = thresholdsFile(option, model);
+    path = thresholdsFileFor(option, model, score);
   } catch {
     return undefined;
   }
-  return existsSync(path) || option ? readThresholds(path) : undefined;
+  return { path, doc: readScoreThresholds(path, score) };
 }
 
-function thresholdChoice(level: string | undefined, thresholds: string | undefined, model: string | undefined): ThresholdChoice {
-  const fallback = chooseThreshold(level, thresholds, model);
-  const doc = thresholdsDocument(thresholds, model);
-  const levels = Object.fromEntries(Object.entries(doc?.reconstruction_thresholds.thresholds ?? {}).map(([name, l]) => [name, l.value]));
-  return { fallback, levels, pick: (text) => pickThreshold(doc, parseLevel(text)) };
+function thresholdChoice(level: string | undefined, thresholds: string | undefined, model: string | undefined, score: ScoreName): ThresholdChoice & { file?: { path: string; doc: ThresholdsDocument } } {
+  const fallback = chooseThreshold(level, thresholds, model, score);
+  const file = fallback.file ?? thresholdsDocument(thresholds, model, score);
+  const levels = Object.fromEntries(Object.entries(file?.doc.reconstruction_thresholds.thresholds ?? {}).map(([name, l]) => [name, l.value]));
+  return { fallback, levels, pick: (text) => pickThreshold(file?.doc, parseLevel(text)), file };
+}
+
+/** The per-sample score of a pass for each (re-)opened model; mse is the model's own error. */
+function measureFor(score: ScoreName, file: { path: string; doc: ThresholdsDocument } | undefined): ((model: Model) => (images: Float32Array) => Promise<Float32Array>) | undefined {
+  if (score === 'mse') return undefined;
+  return (model) => {
+    const fit = score === 'atypical' ? fitOfThresholds(file!.doc, file!.path, model.latentSize) : undefined;
+    const columns = scoreMeasure(model, [score], fit);
+    return async (images) => (await columns(images))[score];
+  };
 }
 
 export const serve: Command = {
   name: 'serve',
   summary: 'an HTTP scoring service: REAL/FAKE per image, batched on the GPU, with metrics',
-  help: `Usage: rcae serve [--model M] [--thresholds T] [--level L] [--host 127.0.0.1] [--port 8080]
+  help: `Usage: rcae serve [--model M] [--score S] [--thresholds T] [--level L] [--host 127.0.0.1] [--port 8080]
                   [--max-batch 64] [--max-delay-ms 5] [--max-queue 1024] [--max-body-mb 64]
                   [--timeout-ms 30000] [--shutdown-ms 10000]
 
 Serves the detector over HTTP (routes: /openapi.json):
   POST /v1/detect          one image (any format rcae detect reads) as the body
-                           -> {"error", "threshold", "level", "label"}
+                           -> {"error", "threshold", "level", "label"} (error: the --score)
   POST /v1/detect/batch    multipart/form-data with one image per part, or one .npy [N,3,128,128]
                            -> an array in input order
                            both take ?level=L and ?reconstruction=1 (a base64 PNG of input,
@@ -47,6 +58,7 @@ accepting, finish requests in flight (at most --shutdown-ms), exit 0.
 
 Options:
   --model M, --thresholds T, --level L   as for rcae detect (the default level of every request)
+${scoreOptionHelp}
   --host H          address to bind (default 127.0.0.1: this machine only)
   --port P          TCP port (default 8080; 0: any free port)
   --max-batch N     samples per forward pass at most (default 64)
@@ -58,7 +70,7 @@ Options:
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      model: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+      model: { type: 'string' }, score: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-delay-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-mb': { type: 'string' },
       'timeout-ms': { type: 'string' }, 'shutdown-ms': { type: 'string' }, ...gpuOptions,
     }, 'serve');
@@ -68,9 +80,19 @@ ${gpuOptionsHelp}`,
     const maxBatch = intOption(values['max-batch'], 'max-batch', 64);
     const maxQueue = intOption(values['max-queue'], 'max-queue', 1024);
     if (maxQueue < maxBatch) throw new UsageError(`--max-queue (${maxQueue}) must be at least --max-batch (${maxBatch})`);
-    const thresholds = thresholdChoice(values.level, values.thresholds, values.model);
+    const score = scoreOption(values.score);
+    const thresholds = thresholdChoice(values.level, values.thresholds, values.model, score);
+    const file = thresholds.file;
+    let warned = false;
     const service = await startService({
-      open: () => openModel(values),
+      open: async () => {
+        const model = await openModel(values);
+        if (file && !warned) await warnOnModelMismatch(file.path, file.doc, model);
+        warned = true;
+        return model;
+      },
+      score,
+      measure: measureFor(score, file),
       thresholds,
       host: values.host ?? '127.0.0.1',
       port,
