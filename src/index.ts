@@ -4,6 +4,7 @@ import './node/platform.js';
 export * from './core.js';
 export { listAdapters } from './node/dawn.js';
 export { loadImageTensor } from './image/preprocess.js';
-export { readNpy, writeNpy } from './io/npy.js';
+export { readNpy } from './io/npy.js';
+export { writeNpy } from './pipeline/npy-file.js';
 export { readThresholds, writeThresholds } from './detect/thresholds-file.js';
 export { fitAtypical } from './detect/atypical-fit.js';

@@ -120,10 +120,10 @@ export const MUTANTS = [
     tests: ['io/npy'],
   },
   {
-    id: 'checkpoint fp16: exponent bias off by one',
-    file: 'src/weights/tensor.ts',
-    from: 'half[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);',
-    to: 'half[h] = sign * (1 + frac / 1024) * 2 ** (exp - 14);',
+    id: 'fp16 decoding (checkpoints, .npy, f16 readback): exponent bias off by one',
+    file: 'src/gpu/f16.ts',
+    from: 'return sign * (1 + m / 1024) * 2 ** (e - 15);',
+    to: 'return sign * (1 + m / 1024) * 2 ** (e - 14);',
     tests: ['weights/checkpoint', 'io/model-fixtures'],
   },
 ];

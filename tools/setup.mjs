@@ -58,7 +58,10 @@ function redisServerPresent() {
 
 const onDebian = process.platform === 'linux' && existsSync('/etc/debian_version');
 const wantTorch = Boolean(process.env.CI) || process.env.RCAE_SETUP_TORCH === '1';
-if (!depsInstalled()) run('npm', ['install', '--no-audit', '--no-fund']);
+// onnxruntime-node (a benchmark-peer devDependency) would otherwise try to download CUDA provider
+// binaries from outside the npm registry at install time; its bundled CPU binaries are all rcae
+// uses. Its install script reads this variable (an .npmrc key would make npm warn on every command).
+if (!depsInstalled()) execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 const needDriver = !vulkanDriverPresent();
 const needTorch = wantTorch && !torchPresent();
 const needChromium = process.platform === 'linux' && !existsSync(process.env.RCAE_CHROMIUM ?? '/usr/bin/chromium');

@@ -1,10 +1,11 @@
 // The files a peer child is handed: canonical safetensors weights, the architecture as JSON and the
-// ONNX graph, written once under .cache/bench/peers/ and found again by content hash, so repeated
+// ONNX graph, written once under a cache folder and found again by content hash, so repeated
 // `rcae bench --peers` runs of the same model skip the ~300 MB of writing at full width.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Architecture } from '../../src/graph/architecture.js';
 import { writeFileAtomically } from '../../src/pipeline/atomic.js';
@@ -26,13 +27,16 @@ export interface PeerModel {
 }
 
 export interface CacheOptions {
-  /** Default: <repository>/.cache/bench/peers. */
+  /** Default: <repository>/.cache/bench/peers in a clone, $XDG_CACHE_HOME/rcae/bench-peers when installed. */
   cacheDir?: string;
 }
 
 export function defaultCacheDir(): string {
-  // This module runs from dist/bench/peers/; the repository root is three levels up.
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '.cache', 'bench', 'peers');
+  // This module runs from dist/bench/peers/; the package root is three levels up. An installed
+  // package (under node_modules) may be read-only and is replaced on upgrade, so it is not used.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  if (!root.split(sep).includes('node_modules')) return join(root, '.cache', 'bench', 'peers');
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'rcae', 'bench-peers');
 }
 
 function hashParams(arch: Architecture, params: Params): string {

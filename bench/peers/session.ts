@@ -23,7 +23,7 @@ export async function importPeerPackage<T>(name: string): Promise<T> {
   try {
     return (await import(name)) as T;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new PeerUnavailableError(`package ${name} is not installed`);
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new PeerUnavailableError(`package ${name} is not installed (a development dependency: run the peers from a clone of the repository after npm install)`);
     throw err;
   }
 }

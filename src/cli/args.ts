@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FORMATS, type Format } from './format.js';
+import { didYouMean } from './suggest.js';
 
 export class UsageError extends Error {}
 
@@ -17,17 +18,55 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 export type ParsedValues<O extends Options> = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
 
+const NUMBER = /^-(\d|\.\d|Infinity)/;
+
+/**
+ * `--level -0.5` as `--level=-0.5`: parseArgs takes a value that starts with `-` for another
+ * option and refuses it as "ambiguous"; a negative number after an option that takes a value is
+ * that value (the option's own check then says whether it may be negative).
+ */
+function attachNegativeNumbers(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const name = a.startsWith('--') ? a.slice(2) : Object.keys(options).find((k) => options[k].short !== undefined && `-${options[k].short}` === a);
+    if (name !== undefined && options[name]?.type === 'string' && NUMBER.test(argv[i + 1] ?? '')) {
+      out.push(`--${name}=${argv[++i]}`);
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/** parseArgs's complaint as one plain line, with the option the user probably meant. */
+function explain(err: Error & { code?: string }, options: Options): string {
+  const names = Object.keys(options).map((k) => `--${k}`);
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
+  if (unknown) return `unknown option ${unknown}${didYouMean(unknown.split('=')[0], names)}`;
+  const missing = /^Option '(-\w, )?(--[\w-]+) <value>' argument missing/.exec(err.message)?.[2];
+  if (missing) return `${missing} needs a value`;
+  const ambiguous = /^Option '(-\w, )?(--[\w-]+)' argument is ambiguous/.exec(err.message)?.[2];
+  if (ambiguous) return `${ambiguous} needs a value, got an option; write ${ambiguous}=VALUE for a value that starts with '-'`;
+  const noValue = /^Option '(--[\w-]+)' does not take an argument/.exec(err.message)?.[1];
+  if (noValue) return `${noValue} takes no value`;
+  return err.message.split('\n')[0];
+}
+
 export function parse<O extends Options>(argv: string[], options: O, command: string): { values: ParsedValues<O>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: attachNegativeNumbers(argv, options), options, allowPositionals: true, strict: true });
     return { values: values as ParsedValues<O>, positionals };
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see rcae ${command} --help)`);
+    throw new UsageError(`${explain(err as Error, options)} (see rcae ${command} --help)`);
   }
 }
 
-export function formatOption(value: string | undefined, fallback: Format): Format {
-  const f = (value ?? fallback) as Format;
+/** --format, where --json is short for --format jsonl. */
+export function formatOption(value: string | undefined, fallback: Format, json = false): Format {
+  if (json && value !== undefined && value !== 'jsonl') throw new UsageError(`--json and --format ${value} disagree`);
+  const f = (json ? 'jsonl' : (value ?? fallback)) as Format;
   if (!FORMATS.includes(f)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got '${value}'`);
   return f;
 }

@@ -6,6 +6,7 @@ import '../node/platform.js';
 import { commands } from './commands/index.js';
 import { printable } from '../io/printable.js';
 import { UsageError } from './args.js';
+import { didYouMean } from './suggest.js';
 
 const USAGE = `rcae — residual convolutional autoencoder on WebGPU
 
@@ -14,7 +15,8 @@ Usage: rcae <command> [options]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
 
-Run \`rcae <command> --help\` for a command's options.`;
+Run \`rcae <command> --help\` (or \`rcae help <command>\`) for a command's options.
+--verbose (any command) also shows the GPU driver's own notices on stderr; -v prints the version.`;
 
 export async function main(argv: string[]): Promise<number> {
   // A closed pipe (`rcae score ... | head`) ends the output, not the program with a stack trace.
@@ -23,18 +25,19 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   });
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');
     return name ? 0 : 2;
   }
-  if (name === '--version') {
+  if (name === '--version' || name === '-v') {
     const { version } = await import('../node/version.js');
     process.stdout.write(version() + '\n');
     return 0;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`rcae: unknown command '${name}'\n\n${USAGE}\n`);
+    process.stderr.write(`rcae: unknown command '${name}'${didYouMean(name, commands.map((c) => c.name))} (rcae --help lists them)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

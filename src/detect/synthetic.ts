@@ -5,6 +5,7 @@
 
 import sharp from 'sharp';
 import type { Rgb8Image } from '../image/decode.js';
+import { mulberry32 } from '../graph/random-params.js';
 
 export class SyntheticError extends Error {}
 
@@ -51,13 +52,7 @@ function mix32(x: number): number {
 
 /** Uniform [0, 1) numbers (mulberry32) for image `index` of a run seeded with `seed`. */
 export function randomStream(seed: number, index: number): () => number {
-  let state = mix32((seed >>> 0) ^ mix32((index >>> 0) + 0x9e3779b9));
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(mix32((seed >>> 0) ^ mix32((index >>> 0) + 0x9e3779b9)));
 }
 
 /** Integer uniform on lo..hi inclusive. */

@@ -3,6 +3,10 @@
 // platform: it allocates buffers, moves bytes, submits work and turns WebGPU errors into GpuError
 // with a message that says which step failed.
 
+// The WebGPU types (GPUDevice, GPUBuffer, ...) are globals from @webgpu/types; preserved in the
+// emitted .d.ts so a package consumer's strict tsc finds them without configuring anything.
+/// <reference types="@webgpu/types" preserve="true" />
+
 export interface AdapterSummary {
   index: number;
   vendor: string;

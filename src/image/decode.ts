@@ -46,9 +46,9 @@ export function disableDecodeCache(): void {
   sharp.cache(false);
 }
 
-export async function decodeRgb8(input: string | Buffer, label?: string): Promise<Rgb8Image> {
+export async function decodeRgb8(input: string | Uint8Array, label?: string): Promise<Rgb8Image> {
   const name = label ?? (typeof input === 'string' ? input : 'image buffer');
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
     bytes = typeof input === 'string' ? await readRegularFileAsync(input, IMAGE_LIMITS.maxFileBytes, 'an image') : input;
   } catch (err) {
@@ -78,7 +78,7 @@ export async function decodeRgb8(input: string | Buffer, label?: string): Promis
   return { width, height, data };
 }
 
-async function decodeRaw(input: Buffer) {
+async function decodeRaw(input: Uint8Array) {
   const scans = countJpegScans(input, IMAGE_LIMITS.maxJpegScans);
   if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.

@@ -12,7 +12,7 @@ export { IMAGE_EXTENSIONS, isImagePath, listImageFiles } from './files.js';
 export { toNormalizedChw } from './tensor.js';
 
 /** Decodes, resizes to size x size and normalises one image; `label` names it in errors. */
-export async function loadImageTensor(input: string | Buffer, size = 128, label?: string): Promise<Float32Array> {
+export async function loadImageTensor(input: string | Uint8Array, size = 128, label?: string): Promise<Float32Array> {
   const image = await decodeRgb8(input, label);
   return rgb8ToTensor(image.data, image.width, image.height, size);
 }

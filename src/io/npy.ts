@@ -1,8 +1,8 @@
 // NumPy .npy files (format versions 1-3): reading any little-endian numeric C-order array into a
-// Float32Array, and writing float32 arrays. The header is a Python dict literal; it is parsed by a
-// small grammar (strings, booleans, integer tuples), never evaluated.
+// Float32Array, and encoding float32 arrays (pipeline/npy-file.ts writes them atomically). The
+// header is a Python dict literal; it is parsed by a small grammar, never evaluated.
 
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { float16Value } from '../gpu/f16.js';
 import { quotedMessage } from './printable.js';
 import { readRegularFile } from './regular-file.js';
 
@@ -153,7 +153,7 @@ function toFloat32(view: DataView, offset: number, count: number, dtype: NpyDtyp
   const out = new Float32Array(count);
   const step = ITEM_BYTES[dtype];
   const read: (at: number) => number = {
-    f2: (at: number) => halfToFloat(view.getUint16(at, true)),
+    f2: (at: number) => float16Value(view.getUint16(at, true)),
     f4: (at: number) => view.getFloat32(at, true),
     f8: (at: number) => view.getFloat64(at, true),
     i1: (at: number) => view.getInt8(at),
@@ -170,17 +170,9 @@ function toFloat32(view: DataView, offset: number, count: number, dtype: NpyDtyp
   return out;
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /** The bytes of a version-1 .npy file holding `data` as little-endian float32 with `shape`. */
-export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer {
+export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (shape.some((d) => !Number.isInteger(d) || d < 0) || count !== data.length) {
     throw new NpyError(`shape [${shape.join(',')}] does not describe ${data.length} values`);
@@ -199,22 +191,4 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer 
   const body = new DataView(out.buffer, out.byteOffset + total, data.length * 4);
   for (let i = 0; i < data.length; i++) body.setFloat32(i * 4, data[i], true);
   return out;
-}
-
-/** Writes a float32 .npy file atomically (a temporary file renamed into place). */
-export function writeNpy(path: string, data: Float32Array, shape: readonly number[]): void {
-  let bytes: Buffer;
-  try {
-    bytes = encodeNpy(data, shape);
-  } catch (err) {
-    throw new NpyError(`${path}: ${(err as Error).message}`);
-  }
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new NpyError(`${path}: cannot write: ${(err as Error).message}`);
-  }
 }

@@ -22,6 +22,17 @@ export interface DispatchStep {
   workgroups: Workgroups;
 }
 
+/**
+ * Throws unless each bound buffer holds its count of `bytesPerValue`-byte values (default 4: f32);
+ * optional buffers left undefined are not checked. A short buffer would read or write out of
+ * bounds, which WebGPU clamps silently.
+ */
+export function requireBufferSizes(label: string, need: readonly (readonly [what: string, buffer: GPUBuffer | undefined, values: number])[], bytesPerValue = 4): void {
+  for (const [what, buffer, values] of need) {
+    if (buffer && buffer.size < values * bytesPerValue) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${values * bytesPerValue}`);
+  }
+}
+
 function checkGrid(gpu: Gpu, label: string, workgroups: Workgroups): void {
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (workgroups.some((n) => !Number.isInteger(n) || n < 0 || n > max)) {

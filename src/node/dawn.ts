@@ -61,7 +61,7 @@ export async function listAdapters(): Promise<AdapterSummary[]> {
 }
 
 function pickAdapter(found: DawnAdapter[], wanted: string | undefined): DawnAdapter {
-  if (found.length === 0) throw new GpuError('no WebGPU adapter found (Dawn sees no Vulkan/Metal/D3D device)');
+  if (found.length === 0) throw new GpuError('no WebGPU adapter found (Dawn sees no Vulkan/Metal/D3D12 device); `rcae doctor` (npx rcae doctor) says what is missing and how to install it');
   const names = found.map((f) => `${f.summary.index}: ${f.summary.description || f.summary.device} [${f.summary.backend}]`).join('; ');
   if (wanted === undefined || wanted.trim() === '') {
     return found.find((f) => !f.summary.isSoftware) ?? found[0];

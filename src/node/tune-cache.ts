@@ -4,6 +4,7 @@
 // could measure ship in models/tuned-tiles.json and are used when the user's cache has no entry.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +44,8 @@ export function defaultCachePath(): string {
 
 /** The webgpu package's version: Dawn's build, which decides how kernels compile. */
 export function dawnVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../node_modules/webgpu/package.json', import.meta.url), 'utf8')) as { version: string };
+  // Resolved like an import: in an installed package, webgpu sits beside rcae-webgpu, not inside it.
+  const pkg = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('webgpu/package.json'), 'utf8')) as { version: string };
   return `webgpu ${pkg.version}`;
 }
 

@@ -30,6 +30,24 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
 }
 
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'its folder does not exist',
+  ENOTDIR: 'its folder does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+};
+
+/** An error that names the user's path, never the temporary one the failure happened on. */
+function userFacing(err: unknown, tmp: string, path: string): unknown {
+  if (!(err instanceof Error) || !err.message.includes(tmp)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code ? (FS_REASONS[code] ?? code) : err.message.split(tmp).join(path);
+  return new Error(`${path}: cannot write: ${reason}`, { cause: err });
+}
+
 /** Runs `write(tmp)` and renames tmp to `path` when it succeeds; removes tmp when it fails. */
 export async function writeAtomically(path: string, write: (tmp: string) => void | Promise<void>): Promise<void> {
   hookSignals();
@@ -38,6 +56,24 @@ export async function writeAtomically(path: string, write: (tmp: string) => void
   try {
     await write(tmp);
     renameSync(tmp, path);
+  } catch (err) {
+    throw userFacing(err, tmp, path);
+  } finally {
+    pending.delete(tmp);
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** writeFileAtomically for callers that cannot await: the same temporary name, cleanup and errors. */
+export function writeFileAtomicallySync(path: string, data: string | Uint8Array): void {
+  hookSignals();
+  const tmp = tempPathFor(path);
+  pending.add(tmp);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    throw userFacing(err, tmp, path);
   } finally {
     pending.delete(tmp);
     rmSync(tmp, { force: true });
@@ -45,7 +81,7 @@ export async function writeAtomically(path: string, write: (tmp: string) => void
 }
 
 export async function writeFileAtomically(path: string, data: string | Uint8Array): Promise<void> {
-  await writeAtomically(path, (tmp) => writeFileSync(tmp, data));
+  writeFileAtomicallySync(path, data);
 }
 
 /**

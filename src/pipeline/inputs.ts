@@ -1,12 +1,13 @@
 // Expands the INPUT arguments (image files, directories, .npy tensors, .tar/.tar.gz archives of
-// images) into a stream of preprocessed samples, a batch at a time, so large sets stay in bounded
-// memory.
+// images, `-` for one image or .npy on standard input) into a stream of preprocessed samples, a
+// batch at a time, so large sets stay in bounded memory.
 
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isImagePath, listImageFiles, loadImageTensor } from '../image/preprocess.js';
-import { readNpy, type NpyArray } from '../io/npy.js';
+import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
+import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
 
 export class InputError extends Error {}
 
@@ -18,7 +19,9 @@ export interface SampleShape {
 export type Source =
   | { kind: 'image'; path: string }
   | { kind: 'npy'; path: string }
-  | { kind: 'archive'; path: string };
+  | { kind: 'archive'; path: string }
+  /** `-`: one image or one .npy read whole from standard input (told apart by content). */
+  | { kind: 'stdin'; path: typeof STDIN_INPUT };
 
 export interface SampleBatch {
   /** For each sample: the file (or `archive#member`) it came from. */
@@ -29,7 +32,11 @@ export interface SampleBatch {
 
 const isArchive = (p: string) => /\.(tar|tar\.gz|tgz)$/i.test(p);
 
-function classify(arg: string): Source[] {
+function classify(arg: string, stdin: boolean): Source[] {
+  if (arg === STDIN_INPUT) {
+    if (!stdin) throw new InputError('-: standard input is read only by score, detect, reconstruct and embed');
+    return [{ kind: 'stdin', path: STDIN_INPUT }];
+  }
   let st;
   try {
     st = statSync(arg);
@@ -43,9 +50,11 @@ function classify(arg: string): Source[] {
   throw new InputError(`${arg}: not an image, directory, .npy or .tar/.tar.gz archive`);
 }
 
-export function gatherSources(args: readonly string[]): Source[] {
+/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input is read whole). */
+export function gatherSources(args: readonly string[], options: { stdin?: boolean } = {}): Source[] {
   if (args.length === 0) throw new InputError('no INPUT given (image files, directories, .npy or .tar/.tar.gz)');
-  return args.flatMap(classify);
+  if (args.filter((a) => a === STDIN_INPUT).length > 1) throw new InputError('-: standard input can be given once');
+  return args.flatMap((arg) => classify(arg, options.stdin ?? false));
 }
 
 /** Number of samples, when it is known without decoding anything (image files only). */
@@ -106,9 +115,14 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
     pending = [];
   };
   for (const source of sources) {
-    if (source.kind === 'npy') {
+    if (source.kind === 'npy' || source.kind === 'stdin') {
       yield* drainPending();
-      const { count, data } = loadNpySamples(source.path, shape);
+      const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
+      if (bytes && !isNpyBytes(bytes)) {
+        if (keep()) decode(source.path, loadImageTensor(bytes, shape.size, 'standard input'));
+        continue;
+      }
+      const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
       for (let i = 0; i < count; i++) {
         if (!keep()) continue;
         inputs.push(source.path);

@@ -24,7 +24,7 @@ export interface ScoreOptions {
 }
 
 export async function* scoreInputs(model: Model, args: readonly string[], options: ScoreOptions): AsyncGenerator<ScoredBatch> {
-  const sources = gatherSources(args);
+  const sources = gatherSources(args, { stdin: true });
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const every = options.every ?? 1;
   const start = options.start ?? 0;

@@ -2,7 +2,7 @@
 // it and the OpenAPI document is built from it, so neither can list a route the other lacks.
 
 import type { IncomingMessage } from 'node:http';
-import { comparisonGrid, comparisonGridPngBytes } from '../image/grid.js';
+import { comparisonGrid, comparisonGridPngBytes } from '../image/comparison-grid.js';
 import { labelFor, type Label } from '../detect/label.js';
 import type { PickedThreshold } from '../detect/thresholds.js';
 import type { SampleShape } from '../pipeline/inputs.js';

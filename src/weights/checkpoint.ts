@@ -2,10 +2,11 @@
 // first bytes), finds the model's state dict inside whatever training script wrapped it, and
 // returns its tensors by name with the scalars worth showing (epoch, hyper-parameters).
 import { platform } from '../platform.js';
+import { elementCount } from '../graph/architecture.js';
 import { WeightsFormatError } from './errors.js';
 import { InertObject, PyTuple, pyTypeName, type PyValue } from './pickle.js';
 import { looksLikeSafetensors, parseSafetensors } from './safetensors.js';
-import { DTYPE_BYTES, elementCount, StoredTensor, type HostTensor } from './tensor.js';
+import { DTYPE_BYTES, StoredTensor, type HostTensor } from './tensor.js';
 import { isTensorRef, unpickleTorch, type TensorRef } from './torch-pickle.js';
 import { ZipArchive } from './zip.js';
 

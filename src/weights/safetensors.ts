@@ -3,7 +3,8 @@
 // sized to match dtype x shape, contiguous and covering the data exactly); encoding builds the
 // bytes, which src/node/safetensors-file.ts writes to a file.
 import { WeightsFormatError, formatShape } from './errors.js';
-import { DTYPE_BYTES, MAX_RANK, StoredTensor, assertLittleEndianHost, elementCount, type HostTensor, type TensorDType } from './tensor.js';
+import { elementCount } from '../graph/architecture.js';
+import { DTYPE_BYTES, MAX_RANK, StoredTensor, assertLittleEndianHost, type HostTensor, type TensorDType } from './tensor.js';
 
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
 

@@ -2,6 +2,8 @@
 // float32: large checkpoints are converted once, on demand, and strided views (a transposed
 // tensor saved as-is) are gathered element by element.
 import { WeightsFormatError, formatShape } from './errors.js';
+import { float16Value } from '../gpu/f16.js';
+import { elementCount } from '../graph/architecture.js';
 
 export type TensorDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i64' | 'i32' | 'u8' | 'bool';
 
@@ -20,10 +22,6 @@ export const MAX_RANK = 16;
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function assertLittleEndianHost(): void {
   if (!littleEndianHost) throw new Error('rcae handles weights on little-endian hosts only');
-}
-
-export function elementCount(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {
@@ -174,13 +172,6 @@ let half: Float32Array | undefined;
 function halfTable(): Float32Array {
   if (half) return half;
   half = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    if (exp === 0) half[h] = sign * frac * 2 ** -24;
-    else if (exp === 31) half[h] = frac ? NaN : sign * Infinity;
-    else half[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
-  }
+  for (let h = 0; h < 65536; h++) half[h] = float16Value(h);
   return half;
 }

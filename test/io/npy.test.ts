@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeNpy, NpyError, parseNpy, readNpy, writeNpy } from '../../src/io/npy.js';
+import { encodeNpy, NpyError, parseNpy, readNpy } from '../../src/io/npy.js';
+import { writeNpy } from '../../src/pipeline/npy-file.js';
 import { fixturePath, readJson } from './fixtures.js';
 
 const test = suite('npy');
@@ -42,9 +43,9 @@ test('rejects layouts it does not support, naming the file', () => {
 test('encodes float32 exactly as numpy does', () => {
   const original = readFileSync(join(dir, 'f4-v1.npy'));
   const a = parseNpy(original, 'f4-v1.npy');
-  assert.ok(encodeNpy(a.data, a.shape).equals(original));
+  assert.ok(Buffer.from(encodeNpy(a.data, a.shape)).equals(original));
   const empty = readFileSync(join(dir, 'empty.npy'));
-  assert.ok(encodeNpy(new Float32Array(0), [0, 3]).equals(empty));
+  assert.ok(Buffer.from(encodeNpy(new Float32Array(0), [0, 3])).equals(empty));
 });
 
 test('round-trips random shapes through a file, leaving no temporary behind', () => {
@@ -65,7 +66,8 @@ test('round-trips random shapes through a file, leaving no temporary behind', ()
     }
     assert.equal(readdirSync(tmp).filter((f) => f.includes('.tmp-')), []);
     throwsNpy(() => writeNpy(join(tmp, 'bad.npy'), new Float32Array(5), [2, 3]), 'bad.npy', 'does not describe 5 values');
-    throwsNpy(() => writeNpy(join(tmp, 'missing-dir', 'x.npy'), new Float32Array(1), [1]), 'x.npy', 'cannot write');
+    const unwritable = join(tmp, 'missing-dir', 'x.npy');
+    throwsNpy(() => writeNpy(unwritable, new Float32Array(1), [1]), `${unwritable}: cannot write: its folder does not exist`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorSetRequest } from '../../src/cli/error-set-options.js';
-import { writeNpy } from '../../src/io/npy.js';
+import { writeNpy } from '../../src/pipeline/npy-file.js';
 import { gatherSources, sampleBatches } from '../../src/pipeline/inputs.js';
 import { tempDir } from '../helpers/paths.js';
 

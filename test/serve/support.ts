@@ -68,14 +68,14 @@ export async function distinctPngs(count: number, seed = SEED): Promise<Buffer[]
   }));
 }
 
-export async function postImage(url: string, body: Buffer, query = ''): Promise<{ status: number; json: any; headers: Headers }> {
+export async function postImage(url: string, body: Uint8Array, query = ''): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(`${url}/v1/detect${query}`, { method: 'POST', body: bytes(body), headers: { 'content-type': 'application/octet-stream' } });
   const text = await res.text();
   return { status: res.status, json: JSON.parse(text), headers: res.headers };
 }
 
-/** A Buffer as a fetch body (the DOM typings take no Node Buffer). */
-export const bytes = (b: Buffer): Uint8Array<ArrayBuffer> => new Uint8Array(b);
+/** Bytes (a Buffer too) as a fetch body (the DOM typings take no Node Buffer). */
+export const bytes = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
 
 /** Polls `ready` every 20 ms until it holds, failing after `ms`. */
 export async function until(ready: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {

@@ -31,7 +31,7 @@ Options:
   --peers          also run onnxruntime-web (WebGPU), tfjs (WebGPU), onnxruntime-node (CPU) and PyTorch
                    (CPU, when python3-torch is installed) on the same model, weights and input
   --no-profile     skip the per-layer profile
-  --json FILE      write every figure as JSON
+  --json FILE      write every figure as JSON to FILE ('-': to stdout, instead of the table)
   --no-tuned       ignore tuned tiles (rcae tune) and use the built-in heuristic
 ${gpuOptionsHelp}
 
@@ -66,7 +66,12 @@ the tile came from the tuning cache ('tuned') or the heuristic.`,
       tuning: values['no-tuned'] ? undefined : (gpu) => tuningTable(gpu, precision).table,
       log: (line) => process.stderr.write(line + '\n'),
     });
-    if (values.json) await writeFileAtomically(values.json, JSON.stringify(result, null, 2) + '\n');
+    const json = JSON.stringify(result, null, 2) + '\n';
+    if (values.json === '-') {
+      process.stdout.write(json);
+      return;
+    }
+    if (values.json) await writeFileAtomically(values.json, json);
     process.stdout.write(markdownSummary(result));
   },
 };

@@ -42,11 +42,12 @@ never saw: another source, or the same one with --start (e.g. --every 10 --start
 Options:
   -o, --out T.json  output thresholds file (written completely or not at all)
   --plot FILE.png   also draw the two error histograms with the thresholds
+  --json            print the thresholds document written to T.json instead of the table
 ${scoreOptionHelp}
   --fit-real SRC    atypical only (and required there): real images to fit its Gaussians on
 ${errorSetHelp}`,
   async run(argv) {
-    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, score: { type: 'string' }, 'fit-real': { type: 'string' } }, 'calibrate');
+    const { values } = parse(argv, { ...errorSetOptions, out: { type: 'string', short: 'o' }, plot: { type: 'string' }, score: { type: 'string' }, 'fit-real': { type: 'string' }, json: { type: 'boolean' } }, 'calibrate');
     const out = required(values.out, 'out (-o)');
     const score = scoreOption(values.score);
     const fitReal = values['fit-real'];
@@ -86,14 +87,17 @@ ${errorSetHelp}`,
         await outputs.stage(plot, (tmp) => renderPng(histogramSvg(real, fake, { thresholds, title: `Calibration: ${score} of real and fake images` }), tmp));
       }
     });
-    const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));
-    for (const name of LEVELS) {
-      const level = calibration.levels[name];
-      if (!level) continue;
-      const rule = level.percentile !== undefined ? `${level.percentile}th percentile of real` : level.method;
-      rows.write({ level: name, threshold: level.value, FPR: percent(level.fpr), TPR: percent(level.tpr), rule });
+    if (values.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    else {
+      const rows = rowWriter('table', ['level', 'threshold', 'FPR', 'TPR', 'rule'], (text) => process.stdout.write(text));
+      for (const name of LEVELS) {
+        const level = calibration.levels[name];
+        if (!level) continue;
+        const rule = level.percentile !== undefined ? `${level.percentile}th percentile of real` : level.method;
+        rows.write({ level: name, threshold: level.value, FPR: percent(level.fpr), TPR: percent(level.tpr), rule });
+      }
+      rows.end();
     }
-    rows.end();
     const { real: r, fake: f } = calibration;
     const stats = `${score}: real ${r.count}: mean ${r.mean.toPrecision(4)} median ${r.median.toPrecision(4)}` +
       (f ? `; fake ${f.count}: mean ${f.mean.toPrecision(4)} median ${f.median.toPrecision(4)}; ratio of means ${(f.mean / r.mean).toFixed(2)}x` : '');

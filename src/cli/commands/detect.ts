@@ -53,7 +53,8 @@ with "error": null and a "reason" on INVALID rows. A summary "k of N flagged" (a
 inputs) goes to stderr. Exit status 0 whatever the labels, unless --fail-on-fake.
 
 INPUT: image files, directories (searched recursively), .tar/.tar.gz archives of images, or .npy
-float32 [N,3,128,128] tensors already normalised to [-1,1].
+float32 [N,3,128,128] tensors already normalised to [-1,1]. - reads one image or .npy from
+standard input.
 
 Options:
   --model M         checkpoint or safetensors; default: the bundled model
@@ -65,17 +66,18 @@ ${scoreOptionHelp}
   --level L         strict, balanced (default), sensitive, optimal, another level in the file, or a
                     number used as the threshold itself (then no thresholds file is needed)
   --format F        jsonl (default when stdout is not a terminal), csv, or table (default on a terminal)
+  --json            the same as --format jsonl
   --fail-on-fake    exit with status ${EXIT_FAKE_FOUND} when any input is FAKE or INVALID
   --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
-  --out FILE        write rows to FILE (atomically) instead of stdout
+  -o, --out FILE    write rows to FILE (atomically) instead of stdout
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string' }, score: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
-      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string' }, ...gpuOptions,
+      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, ...gpuOptions,
     }, 'detect');
-    const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl');
+    const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl', values.json);
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
     const score = scoreOption(values.score);

@@ -78,7 +78,7 @@ async function status(argv: string[]): Promise<void> {
 }
 
 async function collect(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { ...redisOption, out: { type: 'string' }, format: { type: 'string' }, wait: { type: 'boolean' } }, 'queue');
+  const { values, positionals } = parse(argv, { ...redisOption, out: { type: 'string', short: 'o' }, format: { type: 'string' }, wait: { type: 'boolean' } }, 'queue');
   const name = oneJob(positionals, 'collect');
   const format = formatOption(values.format, values.out?.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
   if (format === 'table') throw new UsageError('rcae queue collect writes jsonl or csv');
@@ -154,7 +154,7 @@ submit (prints the job name on stdout):
   --attempts N      tries per shard before it is marked failed (default 3)
   --backoff-ms MS   delay before the first retry, doubling each time (default 1000)
 status:   shards done/active/failed/waiting, inputs/s, time left; --json for a machine-readable form
-collect:  --out F (written atomically; csv when F ends in .csv, else jsonl), --format jsonl|csv,
+collect:  -o/--out F (written atomically; csv when F ends in .csv, else jsonl), --format jsonl|csv,
           --wait (until the job is finished). Columns as rcae detect: input, index, error,
           threshold, label; an input that could not be scored has label FAILED and a reason column.
 cancel:   takes the job's queued shards off the queue; shards in progress finish and are ignored

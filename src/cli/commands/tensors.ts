@@ -3,7 +3,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMaps, MAP_SCORES } from '../../detect/maps.js';
-import { comparisonGrid, comparisonGridPng, heatMap } from '../../image/grid.js';
+import { comparisonGrid, comparisonGridPng, heatMap } from '../../image/comparison-grid.js';
 import { encodeNpy } from '../../io/npy.js';
 import { withOutputSet, writeAtomically } from '../../pipeline/atomic.js';
 import { checkOutputPaths } from '../outputs.js';
@@ -15,7 +15,8 @@ import { progressBar } from '../../pipeline/progress.js';
 import { concatFloat32 } from '../../pipeline/concat.js';
 
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz
-archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5)).`;
+archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5));
+- reads one image or .npy from standard input.`;
 
 const GRID_MAX = 12;
 
@@ -41,7 +42,7 @@ async function writeMaps(dir: string, images: Float32Array, reconstructions: Flo
 
 /** Runs every input through `run`; keeps the first `keepInputs` samples' inputs (for the grid). */
 async function collect(model: Model, args: string[], batch: number, every: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
-  const sources = gatherSources(args);
+  const sources = gatherSources(args, { stdin: true });
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const total = countSamples(sources);
   const progress = progressBar(label, total === undefined ? undefined : Math.ceil(total / every));
@@ -74,7 +75,7 @@ ${inputHelp}
 
 Options:
   --model M     checkpoint (.ckpt/.pt/.pth) or safetensors; default: the bundled model
-  --out FILE    output .npy${embed ? ' (required)' : ''}${embed ? '' : `
+  -o, --out F   output .npy${embed ? ' (required)' : ''}${embed ? '' : `
   --grid PNG    also (or only) draw the first ${GRID_MAX} inputs over their reconstructions, with a heat
                 map of the per-pixel squared error below (brighter = larger)
   --maps DIR    also (or only) write per-image anomaly maps at the model's input size into the existing
@@ -84,7 +85,7 @@ Options:
   --batch N     samples per GPU batch (default 32)
 ${gpuOptionsHelp}`,
     async run(argv) {
-      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' }, maps: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, ...gpuOptions }, name);
+      const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string', short: 'o' }, grid: { type: 'string' }, maps: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, ...gpuOptions }, name);
       const grid = embed ? undefined : values.grid;
       const maps = embed ? undefined : values.maps;
       if (embed && (values.grid || values.maps)) throw new UsageError('--grid and --maps go with reconstruct');

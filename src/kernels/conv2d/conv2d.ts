@@ -7,7 +7,7 @@ import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
-import { boundDispatch, type BoundDispatch } from '../dispatch.js';
+import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 
 export interface ConvSpec {
@@ -213,14 +213,13 @@ export class ConvKernel {
     }
     const [outH, outW] = convOutputSize(spec, inH, inW);
     const mPad = packedOutputChannels(spec.outChannels);
-    const need = (buffer: GPUBuffer | undefined, floats: number, what: string) => {
-      if (buffer && buffer.size < floats * 4) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${floats * 4}`);
-    };
-    need(args.input, batch * spec.inChannels * inH * inW, 'input');
-    need(args.output, batch * spec.outChannels * outH * outW, 'output');
-    need(args.residual, batch * spec.outChannels * outH * outW, 'residual');
-    need(args.weight, spec.kernel * spec.kernel * spec.inChannels * mPad, 'weight');
-    need(args.bias, mPad, 'bias');
+    requireBufferSizes(label, [
+      ['input', args.input, batch * spec.inChannels * inH * inW],
+      ['output', args.output, batch * spec.outChannels * outH * outW],
+      ['residual', args.residual, batch * spec.outChannels * outH * outW],
+      ['weight', args.weight, spec.kernel * spec.kernel * spec.inChannels * mPad],
+      ['bias', args.bias, mPad],
+    ]);
     if (spec.residual !== (args.residual !== undefined)) {
       throw new ConvSpecError(`${label}: the spec says residual=${spec.residual} but a residual buffer was ${args.residual ? '' : 'not '}given`);
     }

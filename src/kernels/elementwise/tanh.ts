@@ -3,14 +3,14 @@ import { GpuError, type Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { activationId, activationInclude } from '../activation.js';
-import { boundDispatch, type BoundDispatch } from '../dispatch.js';
+import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 
 const elementwiseUniforms = uniformStruct('ElementwiseParams', { count: 'u32', tilesX: 'u32', slope: 'f32' });
 
 const shader = kernelShader({
   id: 'elementwise-activation',
-  source: 'kernels/elementwise/activation.wgsl',
+  source: 'kernels/elementwise/apply-activation.wgsl',
   includes: [activationInclude],
   uniforms: elementwiseUniforms,
   storage: ['read', 'read_write'],
@@ -35,9 +35,7 @@ export class TanhKernel {
     const { gpu } = this;
     const label = `tanh x${args.count}`;
     if (!Number.isSafeInteger(args.count) || args.count < 0 || args.count > 0xffffffff) throw new GpuError(`${label}: bad element count`);
-    for (const [what, buffer] of [['input', args.input], ['output', args.output]] as const) {
-      if (buffer.size < args.count * 4) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${args.count * 4}`);
-    }
+    requireBufferSizes(label, [['input', args.input, args.count], ['output', args.output, args.count]]);
     if (args.input === args.output) throw new GpuError(`${label}: input and output must be different buffers`);
     const grid = gridFor(gpu, label, Math.ceil(args.count / WG), 1);
     const binding = bindKernel(gpu, shader, label, { count: args.count, tilesX: grid.tilesX, slope: 0 }, [args.input, args.output]);

@@ -1,11 +1,11 @@
 // Fully connected layer y = act(x W^T + b) on [batch, features] rows (PyTorch weight [out, in]).
-import { GpuError, type Gpu } from '../../gpu/device.js';
+import type { Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
 import { packConvWeights, packedOutputChannels } from '../conv2d/conv2d.js';
-import { boundDispatch, type BoundDispatch } from '../dispatch.js';
+import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 
 export interface LinearSpec {
@@ -94,15 +94,12 @@ export class LinearKernel {
     const label = `linear ${spec.inFeatures}->${spec.outFeatures} x${batch}`;
     if (!Number.isInteger(batch) || batch < 1) throw new LinearSpecError(`${label}: batch must be a positive integer`);
     const outPadded = packedOutputChannels(spec.outFeatures);
-    const need: [string, GPUBuffer, number][] = [
+    requireBufferSizes(label, [
       ['input', args.input, batch * spec.inFeatures],
       ['output', args.output, batch * spec.outFeatures],
       ['weight', args.weight, spec.inFeatures * outPadded],
       ['bias', args.bias, outPadded],
-    ];
-    for (const [what, buffer, floats] of need) {
-      if (buffer.size < floats * 4) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${floats * 4}`);
-    }
+    ]);
     if ([args.input, args.weight, args.bias].includes(args.output)) throw new LinearSpecError(`${label}: the output buffer must not also be an input`);
     // Samples per weight load: one for a single sample (no redundant input reads), else four.
     const tb = batch === 1 ? 1 : 4;

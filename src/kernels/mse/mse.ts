@@ -3,7 +3,7 @@
 import { GpuError, type Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
-import { boundDispatch, type BoundDispatch } from '../dispatch.js';
+import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 
 const mseUniforms = uniformStruct('MseParams', { batch: 'u32', perSample: 'u32', tilesX: 'u32' });
@@ -41,10 +41,7 @@ export class MseKernel {
     if (!Number.isSafeInteger(batch) || batch < 1 || !Number.isSafeInteger(perSample) || perSample < 1 || batch * perSample > 0xffffffff) {
       throw new GpuError(`${label}: batch and perSample must be positive and index a u32 range`);
     }
-    const need: [string, GPUBuffer, number][] = [['a', args.a, batch * perSample], ['b', args.b, batch * perSample], ['output', args.output, batch]];
-    for (const [what, buffer, floats] of need) {
-      if (buffer.size < floats * 4) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${floats * 4}`);
-    }
+    requireBufferSizes(label, [['a', args.a, batch * perSample], ['b', args.b, batch * perSample], ['output', args.output, batch]]);
     if (args.output === args.a || args.output === args.b) throw new GpuError(`${label}: the output buffer must not also be an input`);
     const grid = gridFor(gpu, label, batch, 1);
     const binding = bindKernel(gpu, shader, label, { batch, perSample, tilesX: grid.tilesX }, [args.a, args.b, args.output]);

@@ -1,5 +1,5 @@
-// Applies the ACTIVATION epilogue (activation.wgsl) element by element: output[i] = act(input[i]).
-// One element per invocation; tiles past the end of the grid (see grid.ts) write nothing.
+// Applies the ACTIVATION epilogue of kernels/activation.wgsl element by element: output[i] = act(input[i]).
+// One element per invocation; tiles past the end of the grid (see kernels/grid.ts) write nothing.
 
 override WG: u32 = 64u;
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { comparisonGrid } from '../../src/image/grid.js';
+import { comparisonGrid } from '../../src/image/comparison-grid.js';
 
 test('grid places input, reconstruction and error map for each sample, on a white background', () => {
   const size = 4;
