@@ -1,7 +1,7 @@
 // No growth over time: 2,000 forward passes through one model, then 2,000 requests through the
 // service (8 at a time, so passes of several sizes), must leave the live GPU buffer count exactly
-// where it was after warm-up, and the process RSS (after a full GC) within RSS_BOUND of it overall
-// and within HALF_BOUND between the first and the second 1,000.
+// where it was after warm-up (every pass size bound once), and the process RSS (after a full GC)
+// within RSS_BOUND of it overall and within HALF_BOUND between the first and the second 1,000.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
@@ -14,10 +14,13 @@ import { distinctPngs, postImage, startTestService } from './support.js';
 const RUNS = 2000;
 const WARM_UP = 200;
 /**
- * The allocators settle in the first few hundred requests: measured over 6,000 requests, RSS stayed
- * 20-31 MiB above the warmed-up level, moving up to 5 MiB between thousands, without a trend.
+ * The allocators settle in the first few hundred requests: measured alone over 6,000 requests, RSS
+ * stayed 20-31 MiB above the warmed-up level, moving up to 5 MiB between thousands, without a trend.
+ * Inside the whole suite (a process that has run every other test) it once rose 132 MiB in the first
+ * 1,000 passes and fell back to 99 MiB by 2,000: the overall bound allows such settling, and the
+ * second half's growth (HALF_BOUND) is what a leak cannot pass.
  */
-const RSS_BOUND = 64 << 20;
+const RSS_BOUND = 256 << 20;
 /** Keeping one 196 KB input per request would add 190 MiB per 1,000; this catches 16 KB. */
 const HALF_BOUND = 16 << 20;
 
@@ -68,6 +71,9 @@ test(`${RUNS} requests through the service, 8 at a time: live GPU buffers and RS
       }));
     };
     await send(WARM_UP);
+    // With 8 requests in flight a pass holds 1-8 samples, cut into powers of two: binding each size
+    // once here fixes the set of activation buffers, however the requests happened to group so far.
+    for (const n of [1, 2, 4, 8]) await service.holder.score(new Float32Array(n * 3 * 128 * 128), n, false);
     const buffers = service.holder.model.gpu.liveBuffers;
     const start = rss();
     await send(RUNS / 2);
