@@ -2,10 +2,14 @@
 // which then take the same PIL-exact resize and normalisation as in Node. Orientation comes from
 // EXIF as in Node; colour profiles and premultiplication are turned off so the pixels are the
 // file's. PNG decodes to the same bytes as sharp; JPEG decoders may differ by a few levels.
+// The file size and the JPEG scan count are checked before the browser decodes anything, the sides
+// and pixel count as soon as the decoder reports them, against the limits Node uses.
+import { countJpegScans } from '../image/jpeg-scans.js';
+import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
 import { rgbaToRgb8, rgb8ToTensor } from '../image/tensor.js';
 
 /** Largest image accepted, as in Node (8192 x 8192). */
-export const MAX_BROWSER_PIXELS = 8192 * 8192;
+export const MAX_BROWSER_PIXELS = MAX_INPUT_PIXELS;
 
 export interface DecodedImage {
   width: number;
@@ -15,6 +19,9 @@ export interface DecodedImage {
 }
 
 export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'image'): Promise<DecodedImage> {
+  if (blob.size > IMAGE_LIMITS.maxFileBytes) throw new Error(`${name}: ${blob.size} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
+  const scans = countJpegScans(new Uint8Array(await blob.arrayBuffer()), IMAGE_LIMITS.maxJpegScans);
+  if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`${name}: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' });
@@ -23,6 +30,7 @@ export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: st
   }
   try {
     const { width, height } = bitmap;
+    if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new Error(`${name}: ${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
     if (width * height > MAX_BROWSER_PIXELS) throw new Error(`${name}: ${width}x${height} is larger than the limit of ${MAX_BROWSER_PIXELS} pixels`);
     const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext('2d', { willReadFrequently: true });

@@ -9,6 +9,9 @@ import sharp from 'sharp';
 import { quotedMessage } from '../io/printable.js';
 import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
 import { countJpegScans } from './jpeg-scans.js';
+import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from './limits.js';
+
+export { IMAGE_LIMITS, MAX_INPUT_PIXELS };
 
 export interface Rgb8Image {
   width: number;
@@ -18,23 +21,6 @@ export interface Rgb8Image {
 }
 
 export class ImageError extends Error {}
-
-/** Largest image accepted (8192 x 8192); its RGB pixels alone take 192 MiB. */
-export const MAX_INPUT_PIXELS = 8192 * 8192;
-
-/**
- * What a decode may cost, bounded before any pixel is decoded: a 6 x 9,999,999 TIFF passes the pixel
- * limit but not the side limit; a progressive JPEG is decoded once per scan; a TIFF or GIF may hold
- * thousands of pages (only the first is decoded, but every page's header is read); the time budget
- * catches what the other limits miss.
- */
-export const IMAGE_LIMITS = {
-  maxFileBytes: 256 * 1024 * 1024,
-  maxSide: 16384,
-  maxJpegScans: 100,
-  maxPages: 256,
-  timeoutSeconds: 10,
-};
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 

@@ -15,11 +15,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { defaultThresholds, pickThreshold } from '../../src/detect/thresholds.js';
 import { decodeRgb8, loadImageTensor } from '../../src/image/preprocess.js';
+import { IMAGE_LIMITS } from '../../src/image/limits.js';
 import { readNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
 import { testGpu } from '../helpers/gpu.js';
 import { fixture, repoRoot } from '../helpers/paths.js';
 import { requires } from '../helpers/skip.js';
+import { manyScanJpeg } from '../hostile/build.js';
 
 const suiteOf = suite('web/browser');
 
@@ -229,6 +231,17 @@ test('JPEG: the browser decoder against sharp (libjpeg) on the same file, measur
   }
   // Both decoders follow the JPEG standard; their IDCT and chroma upsampling may round differently.
   assert.ok(Math.max(...worst) <= 4, `JPEG decoders differ by up to ${Math.max(...worst)} levels`);
+  await page.close();
+});
+
+test('the page refuses a JPEG with more scans than the limit before decoding it, naming the file', async () => {
+  const page = await openPage();
+  const message = await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const api = (globalThis as unknown as { rcae: typeof import('../../src/browser/index.js') }).rcae;
+    return api.decodeImage(new Blob([bytes], { type: 'image/jpeg' }), 'scans.jpg').then(() => 'decoded', (err: Error) => err.message);
+  }, base64(manyScanJpeg(IMAGE_LIMITS.maxJpegScans + 1)));
+  assert.is(message, `scans.jpg: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   await page.close();
 });
 
