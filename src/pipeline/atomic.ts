@@ -2,7 +2,7 @@
 // into place; temporaries still pending when the process is interrupted are removed. A command with
 // several outputs stages them all in an OutputSet and renames them only once every one is written.
 
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const pending = new Set<string>();
@@ -86,7 +86,9 @@ export async function writeFileAtomically(path: string, data: string | Uint8Arra
 
 /**
  * The outputs of one command, committed together: each is written to a temporary sibling, and only
- * when all are written are they renamed into place, so a failure leaves none of them behind.
+ * when all are written are they renamed into place, so a failure leaves none of them behind. A
+ * rename that fails during the commit undoes the ones before it: files that existed are moved aside
+ * first and put back, so the outputs appear all together or the old files stay as they were.
  */
 export class OutputSet {
   private readonly staged: { tmp: string; path: string }[] = [];
@@ -104,10 +106,24 @@ export class OutputSet {
   }
 
   commit(): void {
-    for (const { tmp, path } of this.staged) {
-      renameSync(tmp, path);
-      pending.delete(tmp);
+    const done: { path: string; old: string | null }[] = [];
+    try {
+      for (const { tmp, path } of this.staged) {
+        const old = existsSync(path) ? `${tmp}.old` : null;
+        if (old) renameSync(path, old);
+        done.push({ path, old });
+        renameSync(tmp, path);
+      }
+    } catch (err) {
+      // Put back what was there, newest first.
+      for (const { path, old } of done.reverse()) {
+        rmSync(path, { force: true });
+        if (old) renameSync(old, path);
+      }
+      throw err;
     }
+    for (const { old } of done) if (old) rmSync(old, { force: true });
+    for (const { tmp } of this.staged) pending.delete(tmp);
     this.staged.length = 0;
   }
 
