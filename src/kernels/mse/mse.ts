@@ -5,12 +5,14 @@ import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
+import { sampleMeanInclude } from '../sample-mean.js';
 
 const mseUniforms = uniformStruct('MseParams', { batch: 'u32', perSample: 'u32', tilesX: 'u32' });
 
 const shader = kernelShader({
   id: 'mse',
   source: 'kernels/mse/mse.wgsl',
+  includes: [sampleMeanInclude],
   uniforms: mseUniforms,
   storage: ['read', 'read', 'read_write'],
 });

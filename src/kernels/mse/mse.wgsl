@@ -1,7 +1,7 @@
 // Per-sample mean squared error: output[s] = mean over i < perSample of (a[s, i] - b[s, i])^2.
 // One workgroup per sample. Each invocation sums its strided share in chunks of CHUNK terms (a
 // short sequential sum per chunk, then one add per chunk into its running total), which keeps
-// every sequential f32 sum short; the WG partial sums then meet in a pairwise tree. For 49152
+// every sequential f32 sum short; the WG partial sums then meet in a pairwise tree (sample-mean.wgsl). For 49152
 // terms and WG = 256 no sequential run is longer than ~30 adds.
 
 override WG: u32 = 256u;
@@ -11,8 +11,6 @@ const CHUNK = 16u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -33,15 +31,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     total += part;
   }
-  partial[lid] = total;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) {
-      partial[lid] += partial[lid + width];
-    }
-    workgroupBarrier();
-  }
-  if (live && lid == 0u) {
-    output[sample] = partial[0] / f32(params.perSample);
-  }
+  storeSampleMean(lid, total, live, sample, params.perSample);
 }

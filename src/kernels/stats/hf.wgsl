@@ -6,12 +6,10 @@
 override WG: u32 = 256u;
 const CHUNK = 16u;
 
-@group(0) @binding(0) var<uniform> params: HfParams;
+@group(0) @binding(0) var<uniform> params: ImagePairParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
 
 fn reflect101(i: i32, n: i32) -> i32 {
   if (i < 0) { return -i; }
@@ -50,15 +48,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     total += part;
   }
-  partial[lid] = total;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) {
-      partial[lid] += partial[lid + width];
-    }
-    workgroupBarrier();
-  }
-  if (live && lid == 0u) {
-    output[sample] = partial[0] / f32(perSample);
-  }
+  storeSampleMean(lid, total, live, sample, perSample);
 }

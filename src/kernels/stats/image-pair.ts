@@ -1,7 +1,16 @@
-// What the per-sample statistics kernels bind: two batches of [C, H, W] float32 images (the input
-// and its reconstruction) and one float32 per sample out. The checks are the same for each kernel.
-import { GpuError } from '../../gpu/device.js';
+// What the per-sample statistics kernels over image pairs (hf, ssim) share: they bind two batches of
+// [C, H, W] float32 images (the input and its reconstruction) and one float32 per sample out, with
+// the same uniforms, checks and one-workgroup-per-sample grid; each brings its WGSL, its smallest
+// side and its FLOP count.
+import { GpuError, type Gpu } from '../../gpu/device.js';
+import { bindKernel, computePipeline, kernelShader, type WgslSource } from '../../gpu/shader.js';
+import { uniformStruct } from '../../gpu/uniforms.js';
+import { boundDispatch, type BoundDispatch } from '../dispatch.js';
+import { gridFor } from '../grid.js';
+import { sampleMeanInclude } from '../sample-mean.js';
 import type { ImageShape } from './reference.js';
+
+const imagePairUniforms = uniformStruct('ImagePairParams', { batch: 'u32', channels: 'u32', height: 'u32', width: 'u32', tilesX: 'u32' });
 
 export interface ImagePairBindArgs extends ImageShape {
   batch: number;
@@ -25,4 +34,41 @@ export function checkImagePair(label: string, args: ImagePairBindArgs, minSide: 
     if (buffer.size < n * 4) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${n * 4}`);
   }
   if (args.output === args.a || args.output === args.b) throw new GpuError(`${label}: the output buffer must not also be an input`);
+}
+
+/** The shader of an image-pair statistic; declared once per kernel, at module scope like every shader. */
+export function imagePairShader(name: string, source: WgslSource, prelude?: string) {
+  return kernelShader({ id: `stats-${name}`, source, prelude, includes: [sampleMeanInclude], uniforms: imagePairUniforms, storage: ['read', 'read', 'read_write'] });
+}
+
+export interface ImagePairKernelSpec {
+  /** Names the kernel in labels and errors. */
+  name: string;
+  shader: ReturnType<typeof imagePairShader>;
+  /** Workgroup size: the tree needs a power of two. */
+  wg: number;
+  /** Smallest height and width the statistic is defined for. */
+  minSide: number;
+  flops(args: ImagePairBindArgs): number;
+}
+
+export class ImagePairKernel {
+  private readonly pipeline: GPUComputePipeline;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly spec: ImagePairKernelSpec,
+  ) {
+    this.pipeline = computePipeline(gpu, spec.shader, { WG: spec.wg });
+  }
+
+  bind(args: ImagePairBindArgs): BoundDispatch {
+    const { gpu, spec } = this;
+    const { batch, channels, height, width } = args;
+    const label = `${spec.name} ${batch} x ${channels}x${height}x${width}`;
+    checkImagePair(label, args, spec.minSide);
+    const grid = gridFor(gpu, label, batch, 1);
+    const binding = bindKernel(gpu, spec.shader, label, { batch, channels, height, width, tilesX: grid.tilesX }, [args.a, args.b, args.output]);
+    return boundDispatch(gpu, label, this.pipeline, binding, grid.workgroups, spec.flops(args));
+  }
 }

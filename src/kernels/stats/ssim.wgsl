@@ -10,12 +10,10 @@ override WG: u32 = 128u;
 const K = 11u;                 // window side; the valid output is (H - K + 1) x (W - K + 1)
 const HALF = 5u;               // (K - 1) / 2: the centre tap
 
-@group(0) @binding(0) var<uniform> params: SsimParams;
+@group(0) @binding(0) var<uniform> params: ImagePairParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -71,15 +69,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       }
     }
   }
-  partial[lid] = total;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) {
-      partial[lid] += partial[lid + width];
-    }
-    workgroupBarrier();
-  }
-  if (live && lid == 0u) {
-    output[sample] = partial[0] / f32(params.channels * outH * outW);
-  }
+  storeSampleMean(lid, total, live, sample, params.channels * outH * outW);
 }
