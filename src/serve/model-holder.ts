@@ -45,6 +45,8 @@ const largestPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(n));
 
 export class ModelHolder {
   private current: Model | undefined;
+  /** The score of a pass on the current model; undefined: its reconstruction MSE. */
+  private measure: ((images: Float32Array) => Promise<Float32Array>) | undefined;
   private status: ModelState = 'loading';
   private recovery: Promise<void> | undefined;
   private readonly largestPass: number;
@@ -69,6 +71,8 @@ export class ModelHolder {
 
   private adopt(model: Model): void {
     this.current = model;
+    // Built once per model (the atypical score decodes its fit here), not once per pass.
+    this.measure = this.options.measure?.(model);
     this.status = 'ready';
     // A device destroyed by us (dispose) is not a loss; any other end of this device is.
     void model.gpu.device.lost.then((info) => {
@@ -120,7 +124,7 @@ export class ModelHolder {
   /** One batcher pass: the samples in power-of-two passes, results concatenated in order. */
   readonly score = async (samples: Float32Array, count: number, withReconstruction: boolean): Promise<Scored> => {
     const model = this.model;
-    const measure = this.options.measure?.(model);
+    const measure = this.measure;
     const per = samples.length / count;
     const error = new Float32Array(count);
     const reconstruction = withReconstruction ? new Float32Array(samples.length) : undefined;
