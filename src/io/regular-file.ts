@@ -38,6 +38,11 @@ export function checkRegular(path: string, st: Stats, maxBytes: number, what: st
   if (st.size > maxBytes) throw new FileRefusedError(`${path}: ${st.size} bytes is too large for ${what} (limit ${maxBytes})`);
 }
 
+/** A refusal as it is, any other failure while reading as one line naming `path`. */
+function readProblem(path: string, err: unknown): FileRefusedError {
+  return err instanceof FileRefusedError ? err : new FileRefusedError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+}
+
 /** The whole content of a regular file of at most `maxBytes`; errors are one line naming `path`. */
 export function readRegularFile(path: string, maxBytes: number, what: string): Buffer {
   let fd: number;
@@ -58,8 +63,7 @@ export function readRegularFile(path: string, maxBytes: number, what: string): B
     }
     return out.subarray(0, n);
   } catch (err) {
-    if (err instanceof FileRefusedError) throw err;
-    throw new FileRefusedError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw readProblem(path, err);
   } finally {
     closeSync(fd);
   }
@@ -85,8 +89,7 @@ export async function readRegularFileAsync(path: string, maxBytes: number, what:
     }
     return out.subarray(0, n);
   } catch (err) {
-    if (err instanceof FileRefusedError) throw err;
-    throw new FileRefusedError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw readProblem(path, err);
   } finally {
     await handle.close();
   }
