@@ -1,10 +1,14 @@
 // Per-sample mean SSIM over the valid 11x11 windows of each channel (Gaussian window, sigma 1.5;
 // GAUSS, C1 and C2 come from the prelude). One workgroup per sample; each invocation owns output
 // columns (the window's left edge x0 = lid, lid + WG, ...) and walks down the rows of every channel:
-// it filters each input row horizontally at its column into the five moments (a, b, a^2, b^2, ab),
-// keeps the last 11 rows' moments in a ring, and once 11 rows are in, filters the ring vertically
-// into one output pixel. No workgroup memory or barrier until the final pairwise tree of the
-// invocations' running sums: barriers are what software adapters pay most for.
+// it filters each input row horizontally at its column into the five moments (a, b, a^2, b^2, ab)
+// and feeds them to the vertical filter in transposed form: pending[k] holds the partial sum of the
+// output row that still awaits K - 1 - k input rows, so each new row is one multiply-add per pending
+// output and the oldest completes (pending[0] = sum over i of GAUSS[i] * row[r + i]). The pending
+// sums are indexed only by constants (fixed-count loops), so compilers keep them in registers; a
+// ring of past rows indexed by y % 11 would live in scratch memory. No workgroup memory or barrier
+// until the final pairwise tree of the invocations' running sums: barriers are what software
+// adapters pay most for.
 
 override WG: u32 = 128u;
 const K = 11u;                 // window side; the valid output is (H - K + 1) x (W - K + 1)
@@ -30,8 +34,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var c = 0u; c < channels; c++) {
     let plane = base + c * h * w;
     for (var x0 = lid; x0 < outW; x0 += WG) {
-      var ring: array<vec4f, K>;
-      var ringAb: array<f32, K>;
+      var pending: array<vec4f, K>;     // moments (a, b, a^2, b^2) of the pending output rows
+      var pendingAb: array<f32, K>;     // and their ab
+      var column = 0.0;
       for (var y = 0u; y < h; y++) {
         let row = plane + y * w + x0;
         // The window is symmetric: taps k and K - 1 - k share a weight, so add them first.
@@ -47,26 +52,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
           m += GAUSS[k] * vec4f(va + wa, vb + wb, va * va + wa * wa, vb * vb + wb * wb);
           ab += GAUSS[k] * (va * vb + wa * wb);
         }
-        ring[y % K] = m;
-        ringAb[y % K] = ab;
+        // Row y is tap K - 1 - k of pending[k + 1]'s output row, which moves down to pending[k];
+        // the window's symmetry makes that weight GAUSS[k].
+        for (var k = 0u; k + 1u < K; k++) {
+          pending[k] = pending[k + 1u] + GAUSS[k] * m;
+          pendingAb[k] = pendingAb[k + 1u] + GAUSS[k] * ab;
+        }
+        pending[K - 1u] = GAUSS[K - 1u] * m;
+        pendingAb[K - 1u] = GAUSS[K - 1u] * ab;
         if (y + 1u >= K) {
-          // Rows y - K + 1 .. y, top to bottom, meet the window's weights 0 .. K - 1.
-          let mid = (y + 1u + HALF) % K;
-          var s = GAUSS[HALF] * ring[mid];
-          var sab = GAUSS[HALF] * ringAb[mid];
-          for (var k = 0u; k < HALF; k++) {
-            let top = (y + 1u + k) % K;
-            let bottom = (y + K - k) % K;
-            s += GAUSS[k] * (ring[top] + ring[bottom]);
-            sab += GAUSS[k] * (ringAb[top] + ringAb[bottom]);
-          }
+          let s = pending[0];
           let mab = s.x * s.y;
           let va = s.z - s.x * s.x;
           let vb = s.w - s.y * s.y;
-          let cov = sab - mab;
-          total += ((2.0 * mab + C1) * (2.0 * cov + C2)) / ((s.x * s.x + s.y * s.y + C1) * (va + vb + C2));
+          let cov = pendingAb[0] - mab;
+          column += ((2.0 * mab + C1) * (2.0 * cov + C2)) / ((s.x * s.x + s.y * s.y + C1) * (va + vb + C2));
         }
       }
+      total += column;
     }
   }
   storeSampleMean(lid, total, live, sample, params.channels * outH * outW);
