@@ -1,6 +1,6 @@
 // Fits the atypical score's Gaussians on real images only: the latents of the even-numbered samples
 // give the latent Gaussian; the odd-numbered ones, whose latent distances are thus measured out of
-// sample as they will be on new images, give the Gaussian of the seven features; every sample gives
+// sample as they will be on new images, give the Gaussian of the six features; every sample gives
 // the baseline's Gaussian of input statistics.
 
 import type { Model } from '../model.js';
@@ -19,16 +19,16 @@ export interface FitRequest {
 export async function fitAtypical(model: Model, request: FitRequest): Promise<{ fit: AtypicalFit; count: number }> {
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const latents: Float32Array[] = [];
-  const stats: { error: Float32Array; hf: Float32Array; ssim: Float32Array }[] = [];
+  const stats: { error: Float32Array; hf: Float32Array }[] = [];
   const inputs: Float64Array[] = [];
   const progress = progressBar('fit (real)', undefined);
   let count = 0;
   try {
     for await (const b of sampleBatches(gatherSources([request.source]), shape, request.batch, request.every)) {
       const n = b.inputs.length;
-      const r = await model.measure(b.data, ['error', 'hf', 'ssim', 'latent']);
+      const r = await model.measure(b.data, ['error', 'hf', 'latent']);
       latents.push(r.latent!);
-      stats.push({ error: r.error!, hf: r.hf!, ssim: r.ssim! });
+      stats.push({ error: r.error!, hf: r.hf! });
       inputs.push(inputStatistics(b.data, n, shape.channels, shape.size));
       count += n;
       progress.update(count);

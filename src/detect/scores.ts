@@ -16,7 +16,7 @@ export const SCORE_DESCRIPTIONS: Record<Column, string> = {
   mse: 'mean squared error over C*H*W between the normalised input and its reconstruction (the published score)',
   hf: 'high-frequency error: mean over C*H*W of the squared 3x3 Laplacian of (input - reconstruction), reflect-101 borders',
   ssim: '1 - SSIM(input, reconstruction): 11x11 Gaussian window (sigma 1.5), data range 2, valid windows, mean over channels',
-  atypical: 'two-sided: Mahalanobis distance of (log mse, log hf, 1 - ssim, latent Mahalanobis distance, and the baseline\'s three input statistics) under a Gaussian fitted on real images',
+  atypical: 'two-sided: Mahalanobis distance of (log mse, log hf, latent Mahalanobis distance, and the baseline\'s three input statistics) under a Gaussian fitted on real images',
   baseline: 'model-free two-sided baseline: Mahalanobis distance of (log variance, log total variation, log Laplacian energy) of the input under a Gaussian fitted on real images',
 };
 
@@ -43,7 +43,7 @@ export const INPUT_FEATURE_NAMES = ['log variance', 'log total variation', 'log 
  * statistics: a blur or an upscale moves the reconstruction errors along their usual correlation,
  * which a Gaussian over the errors alone barely notices, but takes the input's fine detail away.
  */
-export const ATYPICAL_FEATURES = ['log mse', 'log hf', '1 - ssim', 'latent Mahalanobis distance', ...INPUT_FEATURE_NAMES] as const;
+export const ATYPICAL_FEATURES = ['log mse', 'log hf', 'latent Mahalanobis distance', ...INPUT_FEATURE_NAMES] as const;
 
 // Keeps the logarithms finite for a perfect reconstruction.
 const FLOOR = 1e-12;
@@ -55,14 +55,14 @@ export function endpointsOf(columns: readonly Column[]): Endpoint[] {
     if (c === 'mse') want.add('error');
     if (c === 'hf') want.add('hf');
     if (c === 'ssim') want.add('ssim');
-    if (c === 'atypical') ['error', 'hf', 'ssim', 'latent'].forEach((e) => want.add(e as Endpoint));
+    if (c === 'atypical') ['error', 'hf', 'latent'].forEach((e) => want.add(e as Endpoint));
   }
   return [...want];
 }
 
 /** The ATYPICAL_FEATURES of sample `s`, given its statistics, its latent's distance and the input statistics ([n, INPUT_FEATURES]). */
-export function atypicalFeatures(r: { error: Float32Array; hf: Float32Array; ssim: Float32Array }, s: number, latentDistance: number, input: Float64Array): number[] {
-  return [Math.log(Math.max(FLOOR, r.error[s])), Math.log(Math.max(FLOOR, r.hf[s])), 1 - r.ssim[s], latentDistance, ...input.subarray(s * INPUT_FEATURES, (s + 1) * INPUT_FEATURES)];
+export function atypicalFeatures(r: { error: Float32Array; hf: Float32Array }, s: number, latentDistance: number, input: Float64Array): number[] {
+  return [Math.log(Math.max(FLOOR, r.error[s])), Math.log(Math.max(FLOOR, r.hf[s])), latentDistance, ...input.subarray(s * INPUT_FEATURES, (s + 1) * INPUT_FEATURES)];
 }
 
 /**
@@ -86,7 +86,7 @@ export function scoreMeasure(model: Model, columns: readonly Column[], fit?: Aty
       else if (c === 'hf') out[c] = r.hf!;
       else if (c === 'ssim') out[c] = r.ssim!.map((v) => 1 - v);
       else if (c === 'atypical') {
-        const stats = { error: r.error!, hf: r.hf!, ssim: r.ssim! };
+        const stats = { error: r.error!, hf: r.hf! };
         const latent = mahalanobisRows(fit!.latent, r.latent!, n);
         out[c] = Float32Array.from({ length: n }, (_, s) => mahalanobis(fit!.features, atypicalFeatures(stats, s, latent[s], input)));
       } else out[c] = Float32Array.from({ length: n }, (_, s) => mahalanobis(fit!.input, input, s * INPUT_FEATURES));

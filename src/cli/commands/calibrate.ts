@@ -34,7 +34,7 @@ is above the threshold. Without fakes only the percentile levels are written, wi
 records its score (reconstruction_thresholds.score); detect refuses it for another score.
 
 The atypical score first fits Gaussians on the real images of --fit-real (never on fakes; --every
-applies, from the first image; --start does not): the latents of every other image, then the seven
+applies, from the first image; --start does not): the latents of every other image, then the six
 features of the others, whose latent distances are thus out of sample, and the input statistics of
 all (the baseline of rcae eval). The fit is stored in the file. Calibrate on real images the fit
 never saw: another source, or the same one with --start (e.g. --every 10 --start 5).
