@@ -80,11 +80,12 @@ export function comparisonGridPngBytes(grid: RgbPicture): Promise<Buffer> {
 }
 
 /**
- * One per-pixel map (size x size, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
+ * One per-pixel map (width x height, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
  * like the grid's error row, so maps drawn with the same scale compare.
  */
-export function heatMap(map: Float32Array, size: number, scale: number): { width: number; height: number; data: Uint8Array } {
-  const data = new Uint8Array(size * size * 3);
-  for (let p = 0; p < size * size; p++) data.set(ramp(Math.sqrt(map[p] / scale)), p * 3);
-  return { width: size, height: size, data };
+export function heatMap(map: Float32Array, width: number, height: number, scale: number): RgbPicture {
+  if (map.length !== width * height) throw new RangeError(`heat map: ${map.length} values is not ${width} x ${height}`);
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) data.set(ramp(Math.sqrt(map[p] / scale)), p * 3);
+  return { width, height, data };
 }
