@@ -11,6 +11,7 @@ import { errorMaps, mapAtSize, MAP_SCORES } from '../../src/detect/maps.js';
 import { heatMap } from '../../src/image/comparison-grid.js';
 import { loadImageSample } from '../../src/image/preprocess.js';
 import { readNpy } from '../../src/io/npy.js';
+import { writeNpy } from '../../src/pipeline/npy-file.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
@@ -87,6 +88,20 @@ test('detect --maps writes the same maps as reconstruct beside its rows', () => 
   assert.match(r.stderr, /wrote 7 x 2 anomaly maps into /);
   assert.equal(files(maps), files(join(tmp, 'mixed')));
   for (const name of files(maps)) assert.ok(readFileSync(join(maps, name)).equals(readFileSync(join(tmp, 'mixed', name))), name);
+});
+
+test('detect --maps maps an INVALID sample too: NaN is drawn at the top of the ramp', async () => {
+  const nan = join(tmp, 'nan.npy');
+  const data = (readNpy(npy).data as Float32Array).slice(0, PLANE);
+  data[5] = NaN;
+  writeNpy(nan, data, [1, 3, SIZE, SIZE]);
+  const maps = join(tmp, 'nan');
+  mkdirSync(maps);
+  const r = rcae(['detect', '--model', ckpt, '--level', '0.1', '--maps', maps, nan]);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).label, 'INVALID');
+  const { data: pixels } = await sharp(join(maps, '000000.mse.png')).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(Array.from(pixels.subarray(5 * 3, 5 * 3 + 3)), [252, 255, 164]);
 });
 
 test('a run that fails on a later input leaves no map (and no .npy) behind', () => {
