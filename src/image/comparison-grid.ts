@@ -32,7 +32,6 @@ function rampInto(t: number, out: Uint8Array, at: number): void {
   out[at + 2] = Math.round(lo[2] * (1 - f) + hi[2] * f);
 }
 
-
 const toByte = (v: number) => Math.max(0, Math.min(255, Math.round((v * 0.5 + 0.5) * 255)));
 
 export interface GridOptions {
