@@ -6,7 +6,7 @@
 import type { Model } from '../model.js';
 import { gatherSources, sampleBatches } from '../pipeline/inputs.js';
 import { progressBar } from '../pipeline/progress.js';
-import { fitGaussian, mahalanobis } from './gaussian.js';
+import { fitGaussian, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
 import { ATYPICAL_FEATURES, atypicalFeatures, type AtypicalFit } from './scores.js';
 
@@ -50,8 +50,9 @@ export async function fitAtypical(model: Model, request: FitRequest): Promise<{ 
   const featureRows: number[] = [];
   index = 0;
   latents.forEach((part, p) => {
+    const distances = mahalanobisRows(latent, part, part.length / dim);
     for (let s = 0; s < part.length / dim; s++, index++) {
-      if (index % 2 === 1) featureRows.push(...atypicalFeatures(stats[p], s, mahalanobis(latent, part, s * dim), inputs[p]));
+      if (index % 2 === 1) featureRows.push(...atypicalFeatures(stats[p], s, distances[s], inputs[p]));
     }
   });
   const features = fitGaussian(Float64Array.from(featureRows), count - even, ATYPICAL_FEATURES.length);

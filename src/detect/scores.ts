@@ -2,9 +2,9 @@
 // forward pass: the per-sample statistics come from the GPU (kernels/mse, kernels/stats) in the same
 // command buffer; only `atypical` combines them, with the latent, on the CPU under a fitted Gaussian.
 
-import type { Endpoint } from '../graph/executor.js';
+import type { Endpoint, RunResult } from '../graph/executor.js';
 import type { Model } from '../model.js';
-import { type GaussianFit, mahalanobis } from './gaussian.js';
+import { type GaussianFit, mahalanobis, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
 
 export const SCORES = ['mse', 'hf', 'ssim', 'atypical'] as const;
@@ -75,9 +75,11 @@ export function scoreMeasure(model: Model, columns: readonly Column[], fit?: Aty
   const { inChannels, imageSize } = model.arch;
   return async (images) => {
     const n = images.length / model.imageSize;
-    const r = want.length > 0 ? await model.measure(images, want) : {};
+    // The input statistics need only the images: the CPU computes them while the GPU runs the model.
+    const running = want.length > 0 ? model.measure(images, want) : Promise.resolve({});
     const needsInput = columns.includes('atypical') || columns.includes('baseline');
     const input = needsInput ? inputStatistics(images, n, inChannels, imageSize) : new Float64Array(0);
+    const r: RunResult = await running;
     const out: Record<string, Float32Array> = {};
     for (const c of columns) {
       if (c === 'mse') out[c] = r.error!;
@@ -85,7 +87,8 @@ export function scoreMeasure(model: Model, columns: readonly Column[], fit?: Aty
       else if (c === 'ssim') out[c] = r.ssim!.map((v) => 1 - v);
       else if (c === 'atypical') {
         const stats = { error: r.error!, hf: r.hf!, ssim: r.ssim! };
-        out[c] = Float32Array.from({ length: n }, (_, s) => mahalanobis(fit!.features, atypicalFeatures(stats, s, mahalanobis(fit!.latent, r.latent!, s * model.latentSize), input)));
+        const latent = mahalanobisRows(fit!.latent, r.latent!, n);
+        out[c] = Float32Array.from({ length: n }, (_, s) => mahalanobis(fit!.features, atypicalFeatures(stats, s, latent[s], input)));
       } else out[c] = Float32Array.from({ length: n }, (_, s) => mahalanobis(fit!.input, input, s * INPUT_FEATURES));
     }
     return out;

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fitGaussian, loadGaussian, mahalanobis, storeGaussian } from '../../src/detect/gaussian.js';
+import { fitGaussian, loadGaussian, mahalanobis, mahalanobisRows, storeGaussian } from '../../src/detect/gaussian.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 
 /** Standard normal draws (Box-Muller) from the project's seeded PRNG. */
@@ -67,7 +67,28 @@ test('stored fits round-trip exactly; damaged ones are refused with one line nam
   assert.throws(() => loadGaussian({ ...stored, precision_f64le_base64: stored.precision_f64le_base64.slice(4) }, 'f'), /must encode 3x3 float64/);
   const nan = storeGaussian({ ...fit, precision: fit.precision.map((v, i) => (i === 4 ? NaN : v)) });
   assert.throws(() => loadGaussian(nan, 'f'), /non-finite/);
+  // The distance reads only the upper triangle, so a file whose lower triangle differs is refused.
+  const skewed = storeGaussian({ ...fit, precision: fit.precision.map((v, i) => (i === 3 ? v + 1e-9 : v)) });
+  assert.throws(() => loadGaussian(skewed, 'f'), /f: the precision matrix is not symmetric \(row 0, column 1\)/);
   assert.throws(() => loadGaussian('x', 'f'), /f must be an object/);
+});
+
+test('distances of many rows (blocks of four and a remainder) equal the full quadratic form in float64', () => {
+  const dim = 37;
+  const fit = fitGaussian(normals(7, 120 * dim), 120, dim);
+  for (const n of [1, 3, 4, 9]) {
+    const offset = 5;
+    const x = normals(8 + n, offset + n * dim);
+    const got = mahalanobisRows(fit, x, n, offset);
+    assert.is(got.length, n);
+    for (let r = 0; r < n; r++) {
+      let q = 0;
+      for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) q += (x[offset + r * dim + i] - fit.mean[i]) * fit.precision[i * dim + j] * (x[offset + r * dim + j] - fit.mean[j]);
+      const expected = Math.sqrt(q);
+      assert.ok(Math.abs(got[r] - expected) <= 1e-12 * expected, `n ${n} row ${r}: ${got[r]}, expected ${expected}`);
+      assert.is(mahalanobis(fit, x, offset + r * dim), got[r]);
+    }
+  }
 });
 
 test.run();

@@ -63,6 +63,8 @@ test('hf: odd sizes and the smallest image, batch 1 and more', async () => {
   await check('hf', 5, { channels: 2, height: 13, width: 7 }, 53);
   await check('hf', 2, { channels: 3, height: 3, width: 41 }, 54);
   await check('hf', 1, { channels: 1, height: 67, width: 65 }, 55);
+  // Wider than the workgroup: invocations take a second column.
+  await check('hf', 2, { channels: 2, height: 5, width: 300 }, 56);
 });
 
 test('ssim: full-size images (3 x 128 x 128), batch 3, to 1e-5', async () => {
@@ -74,6 +76,8 @@ test('ssim: odd sizes, one window exactly, tiles cut at the edge, batch 1 and mo
   await check('ssim', 4, { channels: 3, height: 27, width: 12 }, 63);
   await check('ssim', 2, { channels: 2, height: 43, width: 37 }, 64);
   await check('ssim', 1, { channels: 3, height: 26, width: 59 }, 65);
+  // More windows across than the workgroup has invocations: they take a second column.
+  await check('ssim', 2, { channels: 2, height: 12, width: 300 }, 67);
 });
 
 test('identical inputs: hf exactly 0, ssim 1', async () => {

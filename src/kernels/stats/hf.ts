@@ -11,7 +11,7 @@ export class HfKernel extends ImagePairKernel {
     super(gpu, {
       name: 'hf',
       shader,
-      wg: 256,
+      wg: 128,
       minSide: HF_MIN_SIDE,
       // Per element: 5 differences, the 4 neighbour adds and a multiply-subtract, the square and its add.
       flops: ({ batch, channels, height, width }) => 14 * batch * channels * height * width,
