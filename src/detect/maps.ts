@@ -44,7 +44,7 @@ export function errorMaps(score: MapScore, images: Float32Array, reconstructions
  * resized with on the way in (Pillow's BILINEAR, triangle-filter.ts), in float64: enlarging
  * interpolates linearly between pixel centres, so the map is smooth under the image instead of
  * blocky; shrinking averages over each output pixel's footprint, so a small error spot is not
- * skipped as point sampling would. The weights are positive and sum to 1, so values stay within the
+ * skipped as point sampling would. The weights are non-negative and sum to 1, so values stay within the
  * map's range (a colour scale made for the map fits) and the mean stays close to the score, though
  * exactly the score only at the model's size. Sizes are bounded like decoded images (limits.ts).
  */

@@ -83,7 +83,7 @@ test('mapAtSize equals its float64 reference: odd and non-square sizes, 1x1 eith
     let worst = 0;
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
     assert.ok(worst <= 1e-6 * top, `${size} -> ${width}x${height}: off by ${worst} (largest value ${top})`);
-    // Positive weights summing to 1: no value leaves the map's range, so the colour scale still fits.
+    // Non-negative weights summing to 1: no value leaves the map's range, so the colour scale still fits.
     const [lo, hi] = [Math.min(...map), Math.max(...map)];
     assert.ok(got.every((v) => v >= lo - 1e-7 && v <= hi + 1e-7), `${size} -> ${width}x${height}: a value outside [${lo}, ${hi}]`);
   }
