@@ -3,7 +3,7 @@ import './node/platform.js';
 
 export * from './core.js';
 export { listAdapters } from './node/dawn.js';
-export { loadImageTensor } from './image/preprocess.js';
+export { loadImageSample, loadImageTensor, type ImageSample } from './image/preprocess.js';
 export { readNpy } from './io/npy.js';
 export { writeNpy } from './pipeline/npy-file.js';
 export { readThresholds, writeThresholds } from './detect/thresholds-file.js';

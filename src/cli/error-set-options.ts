@@ -1,6 +1,9 @@
-// Options shared by calibrate and eval: where the real and fake errors come from, and the checks
-// made before hours of scoring.
-import type { ErrorSetRequest } from '../detect/error-sets.js';
+// What calibrate and eval share: the options saying where the real and fake errors come from, the
+// checks made before hours of scoring, and the run that measures both sets with the model.
+import { measureErrorSets, type ErrorSetRequest, type ErrorSets } from '../detect/error-sets.js';
+import { scoreMeasure, type AtypicalFit, type Column } from '../detect/scores.js';
+import type { Model } from '../model.js';
+import { openModel } from './model-path.js';
 import { parseSynthetic, SYNTHETIC_DESCRIPTIONS, SYNTHETIC_KINDS, SyntheticError } from '../detect/synthetic.js';
 import { gpuOptions, gpuOptionsHelp, intOption, required, UsageError, type ParsedValues } from './args.js';
 
@@ -52,4 +55,20 @@ export function errorSetRequest(values: ParsedValues<typeof errorSetOptions>, fa
   const start = intOption(values.start, 'start', 0, 0);
   if (start >= every) throw new UsageError(`--start must be below --every (${every}), got ${start}`);
   return { real, fake: values.fake, synthetic, seed: intOption(values.seed, 'seed', 0, 0), batch: intOption(values.batch, 'batch', 32), every, start };
+}
+
+/**
+ * Opens the model, measures the real and fake sets of `request` for `columns` (with the atypical fit,
+ * where a column needs one, that `fitFor` makes on the open model: calibrate fits it on images, eval
+ * reads it from a thresholds file), and frees the model however measuring ends. The returned model
+ * runs no more; its weights and architecture stay readable for the report.
+ */
+export async function measureWithModel(values: ParsedValues<typeof errorSetOptions>, request: ErrorSetRequest, columns: readonly Column[], fitFor: (model: Model) => Promise<AtypicalFit | undefined> | AtypicalFit | undefined): Promise<{ model: Model; sets: ErrorSets }> {
+  const model = await openModel(values);
+  try {
+    const fit = await fitFor(model);
+    return { model, sets: await measureErrorSets(model, { ...request, measure: scoreMeasure(model, columns, fit) }) };
+  } finally {
+    model.dispose();
+  }
 }

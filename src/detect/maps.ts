@@ -1,6 +1,10 @@
-// Per-pixel anomaly maps of an image against its reconstruction, at the model's input size: where
-// the error is, for the scores that have a per-pixel form. The mean of a sample's map is its score
-// (mse: the MSE; hf: the high-frequency error), so a map shows how the score is made up.
+// Per-pixel anomaly maps of an image against its reconstruction: where the error is, for the scores
+// that have a per-pixel form. They are made at the model's input size, where the mean of a sample's
+// map is its score (mse: the MSE; hf: the high-frequency error), so a map shows how the score is made
+// up; mapAtSize brings one back to the size of the image it came from, to lay over that image.
+
+import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
+import { triangleWeights } from '../image/triangle-filter.js';
 
 export const MAP_SCORES = ['mse', 'hf'] as const;
 export type MapScore = (typeof MAP_SCORES)[number];
@@ -31,6 +35,46 @@ export function errorMaps(score: MapScore, images: Float32Array, reconstructions
         }
       }
     }
+  }
+  return out;
+}
+
+/**
+ * A `size` x `size` map (row-major) resampled to `width` x `height`, with the filter the image was
+ * resized with on the way in (Pillow's BILINEAR, triangle-filter.ts), in float64: enlarging
+ * interpolates linearly between pixel centres, so the map is smooth under the image instead of
+ * blocky; shrinking averages over each output pixel's footprint, so a small error spot is not
+ * skipped as point sampling would. The weights are non-negative and sum to 1, so values stay within the
+ * map's range (a colour scale made for the map fits) and the mean stays close to the score, though
+ * exactly the score only at the model's size. Sizes are bounded like decoded images (limits.ts).
+ */
+export function mapAtSize(map: Float32Array, size: number, width: number, height: number): Float32Array {
+  if (map.length !== size * size) throw new RangeError(`maps: ${map.length} values is not a ${size} x ${size} map`);
+  for (const [what, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > IMAGE_LIMITS.maxSide) throw new RangeError(`maps: ${what} must be an integer from 1 to ${IMAGE_LIMITS.maxSide}, got ${v}`);
+  }
+  if (width * height > MAX_INPUT_PIXELS) throw new RangeError(`maps: ${width}x${height} is larger than the limit of ${MAX_INPUT_PIXELS} pixels`);
+  // Rows first (size rows of `width`, small), then columns straight into the output.
+  const across = triangleWeights(size, width);
+  const rows = new Float64Array(size * width);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < width; x++) {
+      let v = 0;
+      for (let t = 0; t < across.count[x]; t++) v += across.weights[x * across.taps + t] * map[y * size + across.start[x] + t];
+      rows[y * width + x] = v;
+    }
+  }
+  const down = triangleWeights(size, height);
+  const out = new Float32Array(width * height);
+  const line = new Float64Array(width);
+  for (let y = 0; y < height; y++) {
+    line.fill(0);
+    for (let t = 0; t < down.count[y]; t++) {
+      const w = down.weights[y * down.taps + t];
+      const from = (down.start[y] + t) * width;
+      for (let x = 0; x < width; x++) line[x] += w * rows[from + x];
+    }
+    out.set(line, y * width);
   }
   return out;
 }

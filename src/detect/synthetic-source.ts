@@ -2,7 +2,7 @@
 // source, preprocessed exactly like real inputs (PIL-exact bilinear resize, then normalisation) and
 // delivered in batches shaped like the CLI input layer's.
 
-import { gatherSources, inSubset, type SampleBatch, type SampleShape } from '../pipeline/inputs.js';
+import { gatherSources, inSubset, type ImageSize, type SampleBatch, type SampleShape } from '../pipeline/inputs.js';
 import { decodeRgb8, isImagePath, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../image/preprocess.js';
 import { readTarEntries } from '../io/tar.js';
 import { manipulate, noiseImage, SyntheticError, type Manipulation, type SyntheticKind } from './synthetic.js';
@@ -75,16 +75,19 @@ export async function* syntheticBatches(request: SyntheticRequest, shape: Sample
   const images = kind === 'noise' ? noiseImages(count, shape.size, seed) : manipulatedImages(kind, realArgs, count, seed, request.every ?? 1, request.start ?? 0);
   const per = 3 * shape.size * shape.size;
   let inputs: string[] = [];
+  let sizes: ImageSize[] = [];
   let data = new Float32Array(Math.min(batchSize, count) * per);
   for await (const { input, image } of images) {
     const resized = resizeBilinearPil(image.data, image.width, image.height, shape.size, shape.size);
     data.set(toNormalizedChw(resized, shape.size, shape.size), inputs.length * per);
     inputs.push(input);
+    sizes.push({ width: image.width, height: image.height });
     if (inputs.length === batchSize) {
-      yield { inputs, data };
+      yield { inputs, sizes, data };
       inputs = [];
+      sizes = [];
       data = new Float32Array(batchSize * per);
     }
   }
-  if (inputs.length > 0) yield { inputs, data: data.slice(0, inputs.length * per) };
+  if (inputs.length > 0) yield { inputs, sizes, data: data.slice(0, inputs.length * per) };
 }

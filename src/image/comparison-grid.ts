@@ -16,11 +16,20 @@ const RAMP: readonly [number, number, number][] = [
   [252, 255, 164],
 ];
 
-function ramp(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
+/**
+ * Writes the ramp's colour at t (0 to 1, clamped) into out[at..at+2]. NaN (a sample whose input or
+ * reconstruction holds one) is drawn at the top, as the worst error. Writes in place, without
+ * allocating: a map at a photo's size has millions of pixels.
+ */
+function rampInto(t: number, out: Uint8Array, at: number): void {
+  const x = (Number.isNaN(t) ? 1 : Math.min(1, Math.max(0, t))) * (RAMP.length - 1);
   const i = Math.min(RAMP.length - 2, Math.floor(x));
   const f = x - i;
-  return [0, 1, 2].map((c) => Math.round(RAMP[i][c] * (1 - f) + RAMP[i + 1][c] * f)) as [number, number, number];
+  const lo = RAMP[i];
+  const hi = RAMP[i + 1];
+  out[at] = Math.round(lo[0] * (1 - f) + hi[0] * f);
+  out[at + 1] = Math.round(lo[1] * (1 - f) + hi[1] * f);
+  out[at + 2] = Math.round(lo[2] * (1 - f) + hi[2] * f);
 }
 
 const toByte = (v: number) => Math.max(0, Math.min(255, Math.round((v * 0.5 + 0.5) * 255)));
@@ -50,17 +59,18 @@ export function comparisonGrid(originals: Float32Array, reconstructions: Float32
     }
   }
   const scale = options.errorScale ?? errors.reduce((m, e) => Math.max(m, e), 1e-12);
-  const put = (row: number, n: number, p: number, rgb: readonly number[]) => {
+  const at = (row: number, n: number, p: number) => {
     const x = GAP + n * (size + GAP) + (p % size);
     const y = GAP + row * (size + GAP) + Math.floor(p / size);
-    data.set(rgb, (y * width + x) * 3);
+    return (y * width + x) * 3;
   };
+  const put = (row: number, n: number, p: number, rgb: readonly number[]) => data.set(rgb, at(row, n, p));
   const colour = (t: Float32Array, n: number, p: number) => Array.from({ length: 3 }, (_, c) => toByte(t[n * per + Math.min(c, channels - 1) * plane + p]));
   for (let n = 0; n < count; n++) {
     for (let p = 0; p < plane; p++) {
       put(0, n, p, colour(originals, n, p));
       put(1, n, p, colour(reconstructions, n, p));
-      put(2, n, p, ramp(Math.sqrt(errors[n * plane + p] / scale)));
+      rampInto(Math.sqrt(errors[n * plane + p] / scale), data, at(2, n, p));
     }
   }
   return { width, height, data, errorScale: scale };
@@ -80,11 +90,12 @@ export function comparisonGridPngBytes(grid: RgbPicture): Promise<Buffer> {
 }
 
 /**
- * One per-pixel map (size x size, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
+ * One per-pixel map (width x height, row-major) as an RGB8 heat map, coloured by sqrt(value / scale)
  * like the grid's error row, so maps drawn with the same scale compare.
  */
-export function heatMap(map: Float32Array, size: number, scale: number): { width: number; height: number; data: Uint8Array } {
-  const data = new Uint8Array(size * size * 3);
-  for (let p = 0; p < size * size; p++) data.set(ramp(Math.sqrt(map[p] / scale)), p * 3);
-  return { width: size, height: size, data };
+export function heatMap(map: Float32Array, width: number, height: number, scale: number): RgbPicture {
+  if (map.length !== width * height) throw new RangeError(`heat map: ${map.length} values is not ${width} x ${height}`);
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) rampInto(Math.sqrt(map[p] / scale), data, p * 3);
+  return { width, height, data };
 }

@@ -11,8 +11,20 @@ export { resizeBilinearPil, ResizeError } from './resize.js';
 export { IMAGE_EXTENSIONS, isImagePath, listImageFiles } from './files.js';
 export { toNormalizedChw } from './tensor.js';
 
+/** An image as the model takes it, and the size it had before the resize (for anomaly maps). */
+export interface ImageSample {
+  tensor: Float32Array;
+  width: number;
+  height: number;
+}
+
 /** Decodes, resizes to size x size and normalises one image; `label` names it in errors. */
-export async function loadImageTensor(input: string | Uint8Array, size = 128, label?: string): Promise<Float32Array> {
+export async function loadImageSample(input: string | Uint8Array, size = 128, label?: string): Promise<ImageSample> {
   const image = await decodeRgb8(input, label);
-  return rgb8ToTensor(image.data, image.width, image.height, size);
+  return { tensor: rgb8ToTensor(image.data, image.width, image.height, size), width: image.width, height: image.height };
+}
+
+/** loadImageSample's tensor alone. */
+export async function loadImageTensor(input: string | Uint8Array, size = 128, label?: string): Promise<Float32Array> {
+  return (await loadImageSample(input, size, label)).tensor;
 }

@@ -4,58 +4,26 @@
 // weights normalised in float64 then turned into 22-bit fixed point, rounding and clamping to uint8
 // after each pass, the horizontal pass first. torchvision's Resize on a PIL image calls exactly this.
 
+import { triangleWeights, type TriangleWeights } from './triangle-filter.js';
+
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
-const BILINEAR_SUPPORT = 1;
 
 export class ResizeError extends Error {}
 
-interface Coefficients {
-  /** Taps per output sample (the stride of `weights`). */
-  taps: number;
-  /** First source index per output sample. */
-  start: Int32Array;
-  /** Number of source samples used per output sample. */
-  count: Int32Array;
-  /** Fixed-point weights, `taps` per output sample. */
-  weights: Int32Array;
-}
-
-function triangle(x: number): number {
-  const a = Math.abs(x);
-  return a < 1 ? 1 - a : 0;
-}
+/** The triangle filter's weights in Pillow's fixed point. */
+type Coefficients = Omit<TriangleWeights, 'weights'> & { weights: Int32Array };
 
 /** precompute_coeffs + normalize_coeffs_8bpc for a resize of [0, inSize) onto outSize samples. */
 function coefficients(inSize: number, outSize: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = BILINEAR_SUPPORT * filterScale;
-  const invFilterScale = 1 / filterScale; // Pillow multiplies by the reciprocal; dividing can differ in the last bit
-  const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * taps);
-  const k = new Float64Array(taps);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    // C casts truncate toward zero; the clamps below make that equal to Pillow's rounding.
-    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-    let sum = 0;
-    for (let x = 0; x < xmax; x++) {
-      k[x] = triangle((x + xmin - center + 0.5) * invFilterScale);
-      sum += k[x];
-    }
-    for (let x = 0; x < xmax; x++) {
-      const w = sum !== 0 ? k[x] / sum : k[x];
-      weights[xx * taps + x] = Math.trunc(w < 0 ? -0.5 + w * ONE : 0.5 + w * ONE);
-    }
-    start[xx] = xmin;
-    count[xx] = xmax;
+  const { taps, start, count, weights } = triangleWeights(inSize, outSize);
+  const fixed = new Int32Array(weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i];
+    fixed[i] = Math.trunc(w < 0 ? -0.5 + w * ONE : 0.5 + w * ONE);
   }
-  return { taps, start, count, weights };
+  return { taps, start, count, weights: fixed };
 }
 
 function clip8(v: number): number {

@@ -4,7 +4,7 @@
 
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { isImagePath, listImageFiles, loadImageTensor } from '../image/preprocess.js';
+import { isImagePath, listImageFiles, loadImageSample, type ImageSample } from '../image/preprocess.js';
 import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
 import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
@@ -23,9 +23,17 @@ export type Source =
   /** `-`: one image or one .npy read whole from standard input (told apart by content). */
   | { kind: 'stdin'; path: typeof STDIN_INPUT };
 
+/** The width and height of an image before it was resized to the model's input. */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
 export interface SampleBatch {
   /** For each sample: the file (or `archive#member`) it came from. */
   inputs: string[];
+  /** For each sample: its image's size before the resize; null for a sample of a .npy tensor, which has none. */
+  sizes: (ImageSize | null)[];
   /** Samples concatenated, NCHW float32 normalised to [-1, 1]. */
   data: Float32Array;
 }
@@ -90,26 +98,30 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
   const keep = () => inSubset(seen++, every, start);
   const per = shape.channels * shape.size * shape.size;
   let inputs: string[] = [];
+  let sizes: (ImageSize | null)[] = [];
   let parts: Float32Array[] = [];
   const flush = (): SampleBatch => {
     const data = new Float32Array(inputs.length * per);
     parts.forEach((p, i) => data.set(p, i * per));
-    const batch = { inputs, data };
+    const batch = { inputs, sizes, data };
     inputs = [];
+    sizes = [];
     parts = [];
     return batch;
   };
   // Images decode concurrently (sharp works off the main thread); pending holds their promises in order.
-  let pending: { input: string; tensor: Promise<Float32Array> }[] = [];
-  const decode = (input: string, tensor: Promise<Float32Array>) => {
+  let pending: { input: string; sample: Promise<ImageSample> }[] = [];
+  const decode = (input: string, sample: Promise<ImageSample>) => {
     // Awaited in order later; the no-op handler keeps an early failure from being "unhandled" meanwhile.
-    tensor.catch(() => {});
-    pending.push({ input, tensor });
+    sample.catch(() => {});
+    pending.push({ input, sample });
   };
   const drainPending = async function* () {
     for (const p of pending) {
+      const { tensor, width, height } = await p.sample;
       inputs.push(p.input);
-      parts.push(await p.tensor);
+      sizes.push({ width, height });
+      parts.push(tensor);
       if (inputs.length === batchSize) yield flush();
     }
     pending = [];
@@ -119,19 +131,20 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
       yield* drainPending();
       const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
       if (bytes && !isNpyBytes(bytes)) {
-        if (keep()) decode(source.path, loadImageTensor(bytes, shape.size, 'standard input'));
+        if (keep()) decode(source.path, loadImageSample(bytes, shape.size, 'standard input'));
         continue;
       }
       const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
       for (let i = 0; i < count; i++) {
         if (!keep()) continue;
         inputs.push(source.path);
+        sizes.push(null);
         parts.push(data.subarray(i * per, (i + 1) * per));
         if (inputs.length === batchSize) yield flush();
       }
     } else if (source.kind === 'image') {
       if (!keep()) continue;
-      decode(source.path, loadImageTensor(source.path, shape.size));
+      decode(source.path, loadImageSample(source.path, shape.size));
       if (pending.length >= batchSize) yield* drainPending();
     } else {
       let any = false;
@@ -139,7 +152,7 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
         any = true;
         if (!keep()) continue;
         const input = `${source.path}#${entry.name}`;
-        decode(input, loadImageTensor(entry.data, shape.size, input));
+        decode(input, loadImageSample(entry.data, shape.size, input));
         if (pending.length >= batchSize) yield* drainPending();
       }
       if (!any) throw new InputError(`${source.path}: archive holds no images`);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errorMaps } from '../../src/detect/maps.js';
+import { errorMaps, mapAtSize } from '../../src/detect/maps.js';
 import { mseReference } from '../../src/kernels/mse/reference.js';
 import { hfReference } from '../../src/kernels/stats/reference.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
@@ -35,6 +35,78 @@ test('the error sits where the images differ', () => {
   // The Laplacian of a spike reaches its four neighbours.
   assert.is(hf.filter((v) => v > 0).length, 5);
   assert.throws(() => errorMaps('mse', images, recon, 2, 1, size), /do not hold 2 x 1 x 9 x 9/);
+});
+
+/**
+ * Float64 reference of mapAtSize, written without its separable passes or windows: each output
+ * pixel is the average of every map pixel weighted by the product of the two axes' triangle
+ * filters, centred on the output pixel's centre in map coordinates and stretched by the shrink factor.
+ */
+function mapAtSizeReference(map: Float32Array, size: number, width: number, height: number): Float64Array {
+  const axis = (outSize: number, o: number, i: number) => {
+    const scale = size / outSize;
+    const stretch = Math.max(scale, 1);
+    return Math.max(0, 1 - Math.abs((i + 0.5 - (o + 0.5) * scale) / stretch));
+  };
+  const out = new Float64Array(width * height);
+  for (let oy = 0; oy < height; oy++) {
+    for (let ox = 0; ox < width; ox++) {
+      let acc = 0;
+      let sum = 0;
+      for (let y = 0; y < size; y++) {
+        const wy = axis(height, oy, y);
+        if (wy === 0) continue;
+        for (let x = 0; x < size; x++) {
+          const w = wy * axis(width, ox, x);
+          acc += w * map[y * size + x];
+          sum += w;
+        }
+      }
+      out[oy * width + ox] = acc / sum;
+    }
+  }
+  return out;
+}
+
+test('mapAtSize equals its float64 reference: odd and non-square sizes, 1x1 either way, large ratios', () => {
+  const cases = [
+    [128, 40, 24], [128, 3, 300], [128, 1, 1], [1, 1, 1], [1, 9, 4], [5, 7, 3], [17, 17, 17], [16, 1000, 3], [2, 1500, 2000], [250, 2, 3], [31, 64, 1],
+  ];
+  for (const [size, width, height] of cases) {
+    const rand = mulberry32(size * 7919 + width * 31 + height);
+    // Squared errors: non-negative, with a few bright spots as real maps have.
+    const map = Float32Array.from({ length: size * size }, () => (rand() < 0.02 ? 1 : 0.01 * rand()));
+    const got = mapAtSize(map, size, width, height);
+    const expected = mapAtSizeReference(map, size, width, height);
+    assert.is(got.length, width * height, `${size} -> ${width}x${height}`);
+    const top = expected.reduce((m, v) => Math.max(m, v), 0);
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
+    assert.ok(worst <= 1e-6 * top, `${size} -> ${width}x${height}: off by ${worst} (largest value ${top})`);
+    // Non-negative weights summing to 1: no value leaves the map's range, so the colour scale still fits.
+    const [lo, hi] = [Math.min(...map), Math.max(...map)];
+    assert.ok(got.every((v) => v >= lo - 1e-7 && v <= hi + 1e-7), `${size} -> ${width}x${height}: a value outside [${lo}, ${hi}]`);
+  }
+});
+
+test('mapAtSize: the same size gives the map back, a constant stays constant, enlarging keeps the mean', () => {
+  const rand = mulberry32(3);
+  const map = Float32Array.from({ length: 33 * 33 }, () => rand());
+  assert.equal(Array.from(mapAtSize(map, 33, 33, 33)), Array.from(map));
+  assert.ok(mapAtSize(new Float32Array(33 * 33).fill(0.3), 33, 1001, 7).every((v) => Math.abs(v - 0.3) < 1e-7));
+  // A 128 map of a photo 4x its size: the mean moves by edge effects only.
+  const smooth = Float32Array.from({ length: 128 * 128 }, (_, i) => 1 + Math.sin(i / 300));
+  const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
+  assert.ok(Math.abs(mean(mapAtSize(smooth, 128, 512, 512)) - mean(smooth)) < 1e-3 * mean(smooth));
+});
+
+test('mapAtSize refuses sizes no decoded image can have, and a map of the wrong length', () => {
+  const map = new Float32Array(16);
+  assert.throws(() => mapAtSize(map, 4, 0, 3), /maps: width must be an integer from 1 to 16384, got 0/);
+  assert.throws(() => mapAtSize(map, 4, 3, 2.5), /maps: height must be an integer from 1 to 16384, got 2\.5/);
+  assert.throws(() => mapAtSize(map, 4, 16385, 1), /width must be an integer from 1 to 16384/);
+  assert.throws(() => mapAtSize(map, 4, 16384, 16384), /16384x16384 is larger than the limit of 67108864 pixels/);
+  assert.throws(() => mapAtSize(map, 5, 3, 3), /16 values is not a 5 x 5 map/);
 });
 
 test.run();

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { comparisonGrid } from '../../src/image/comparison-grid.js';
+import { comparisonGrid, heatMap } from '../../src/image/comparison-grid.js';
 
 test('grid places input, reconstruction and error map for each sample, on a white background', () => {
   const size = 4;
@@ -28,6 +28,17 @@ test('grid handles many large samples (no argument-spreading limits)', () => {
   for (let c = 0; c < 3; c++) originals[(count - 1) * 3 * plane + c * plane + 5] = 1;
   const g = comparisonGrid(originals, new Float32Array(count * 3 * plane), count, 3, 128);
   assert.is(g.errorScale, 1);
+});
+
+test('heat map: colour by sqrt(value / scale), clamped at the top, NaN at the top; any width x height', () => {
+  const scale = 0.25;
+  // sqrt(v / scale) = 0, 0.5 (the ramp's middle stop), 1, above 1, infinite, NaN.
+  const map = Float32Array.from([0, scale / 4, scale, 4 * scale, Infinity, NaN]);
+  const h = heatMap(map, 3, 2, scale);
+  assert.equal([h.width, h.height], [3, 2]);
+  const px = (p: number) => Array.from(h.data.subarray(p * 3, p * 3 + 3));
+  assert.equal([0, 1, 2, 3, 4, 5].map(px), [[0, 0, 4], [188, 55, 84], [252, 255, 164], [252, 255, 164], [252, 255, 164], [252, 255, 164]]);
+  assert.throws(() => heatMap(map, 2, 2, scale), /heat map: 6 values is not 2 x 2/);
 });
 
 test.run();

@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorSetRequest } from '../../src/cli/error-set-options.js';
@@ -51,6 +54,23 @@ test('a .npy of the wrong shape is named with what was expected', async () => {
   } catch (err) {
     assert.match((err as Error).message, /bad\.npy: expected float32 \[N,1,2,2\], got \[1,3,2,2\]/);
   }
+});
+
+test('each sample carries the size its image had before the resize; .npy samples have none', async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'm'));
+  const png = (width: number, height: number, path: string) => sharp(Buffer.alloc(width * height * 3, 90), { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await png(40, 24, join(dir, 'a.png'));
+  await png(7, 300, join(dir, 'm', 'b.png'));
+  await png(1, 1, join(dir, 'm', 'c.png'));
+  execFileSync('tar', ['-cf', join(dir, 'm.tar'), '-C', dir, 'm/b.png', 'm/c.png']);
+  const npy = join(dir, 't.npy');
+  writeNpy(npy, new Float32Array(2 * 3 * 4), [2, 3, 2, 2]);
+  const batches = [];
+  for await (const b of sampleBatches(gatherSources([join(dir, 'a.png'), npy, join(dir, 'm.tar')]), { channels: 3, size: 2 }, 2)) batches.push(b);
+  assert.equal(batches.map((b) => b.sizes.length), [2, 2, 1]);
+  assert.equal(batches.map((b) => b.inputs.length), [2, 2, 1]);
+  assert.equal(batches.flatMap((b) => b.sizes), [{ width: 40, height: 24 }, null, null, { width: 7, height: 300 }, { width: 1, height: 1 }]);
 });
 
 test.run();

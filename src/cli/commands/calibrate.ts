@@ -1,17 +1,14 @@
 import { basename } from 'node:path';
-import { measureErrorSets } from '../../detect/error-sets.js';
 import { histogramSvg, renderPng } from '../../detect/plots.js';
 import { fitAtypical } from '../../detect/atypical-fit.js';
-import { scoreMeasure } from '../../detect/scores.js';
 import { calibrateThresholds, LEVELS, thresholdsDocument } from '../../detect/thresholds.js';
 import { scoreOption, scoreOptionHelp } from '../score-option.js';
 import { writeThresholds } from '../../detect/thresholds-file.js';
 import { gpuOptions, intOption, parse, required, UsageError, type Command, type ParsedValues } from '../args.js';
 import { rowWriter } from '../format.js';
-import { openModel } from '../model-path.js';
 import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
-import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, measureWithModel } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
 
@@ -55,15 +52,11 @@ ${errorSetHelp}`,
     if (score !== 'atypical' && fitReal !== undefined) throw new UsageError(`--fit-real is for --score atypical; ${score} needs no fit`);
     const request = errorSetRequest(values, false);
     checkOutputPaths([{ path: out, option: 'out' }, ...(values.plot ? [{ path: values.plot, option: 'plot' }] : [])], [...errorSetInputs(values), ...(fitReal ? [fitReal] : [])]);
-    const model = await openModel(values);
-    let sets;
-    let fitted;
-    try {
-      fitted = fitReal === undefined ? undefined : await fitAtypical(model, { source: fitReal, batch: request.batch, every: request.every ?? 1 });
-      sets = await measureErrorSets(model, { ...request, measure: scoreMeasure(model, [score], fitted?.fit) });
-    } finally {
-      model.dispose();
-    }
+    let fitted: Awaited<ReturnType<typeof fitAtypical>> | undefined;
+    const { model, sets } = await measureWithModel(values, request, [score], async (open) => {
+      if (fitReal !== undefined) fitted = await fitAtypical(open, { source: fitReal, batch: request.batch, every: request.every ?? 1 });
+      return fitted?.fit;
+    });
     const real = sets.real[score];
     const fake = sets.fake?.[score];
     const calibration = calibrateThresholds(real, fake);

@@ -9,6 +9,9 @@ import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
+import { MAP_SCORES } from '../../detect/maps.js';
+import { mapsDirectory, mapsHelp, stageMaps } from '../anomaly-maps.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
 
 /** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
 export const EXIT_FAKE_FOUND = 3;
@@ -43,7 +46,7 @@ export function chooseThreshold(levelOption: string | undefined, thresholds: str
 export const detect: Command = {
   name: 'detect',
   summary: 'label inputs REAL or FAKE by comparing their detection score with a threshold',
-  help: `Usage: rcae detect [--model M] [--score S] [--thresholds T.json] [--level L] [--format table|jsonl|csv] INPUT...
+  help: `Usage: rcae detect [--model M] [--score S] [--thresholds T.json] [--level L] [--format table|jsonl|csv] [--maps DIR] INPUT...
 
 For each sample prints its score (column error; by default the reconstruction MSE), the threshold
 and the label: FAKE when error > threshold, REAL when error <= threshold, and INVALID when the error
@@ -71,16 +74,19 @@ ${scoreOptionHelp}
   --every K         label every K-th input only, in input order (default 1: all)
   --batch N         samples per GPU batch (default 32)
   -o, --out FILE    write rows to FILE (atomically) instead of stdout
+${mapsHelp(20)}.
+                    The maps cost a second forward pass per batch (for the reconstructions)
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string' }, score: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, format: { type: 'string' },
-      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, ...gpuOptions,
+      'fail-on-fake': { type: 'boolean' }, batch: { type: 'string' }, every: { type: 'string' }, out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, maps: { type: 'string' }, ...gpuOptions,
     }, 'detect');
     const format = formatOption(values.format, process.stdout.isTTY && !values.out ? 'table' : 'jsonl', values.json);
     const batch = intOption(values.batch, 'batch', 32);
     const every = intOption(values.every, 'every', 1);
     const score = scoreOption(values.score);
+    const maps = mapsDirectory(values.maps);
     checkOutputPaths(values.out ? [{ path: values.out, option: 'out' }] : [], [...positionals, values.model, values.thresholds].filter((p): p is string => p !== undefined));
     const threshold = chooseThreshold(values.level, values.thresholds, values.model, score);
     const model = await openModel(values);
@@ -93,7 +99,8 @@ ${gpuOptionsHelp}`,
       const fit = score === 'atypical' ? fitOfThresholds(file!.doc, file!.path, model.latentSize) : undefined;
       const columns = scoreMeasure(model, [score], fit);
       const measure = async (images: Float32Array) => (await columns(images))[score];
-      await withTextOutput(values.out, async (out) => {
+      // The maps are committed once every row is written, then the rows' file.
+      await withTextOutput(values.out, (out) => withOutputSet(async (outputs) => {
         const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting', measure })) {
           b.inputs.forEach((input, i) => {
@@ -103,16 +110,21 @@ ${gpuOptionsHelp}`,
             if (reason) invalid.push(`${printable(input)}: ${reason}`);
             rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
           });
+          if (maps) {
+            const reconstructions = await model.reconstruct(b.data);
+            await stageMaps(outputs, maps, { offset: b.offset, images: b.data, reconstructions, sizes: b.sizes }, model.arch.inChannels, model.arch.imageSize);
+          }
           total += b.inputs.length;
         }
         rows.end();
-      });
+      }));
     } finally {
       model.dispose();
     }
     const shown = invalid.slice(0, 10).map((line) => `  ${line}\n`).join('') + (invalid.length > 10 ? `  ... and ${invalid.length - 10} more\n` : '');
     process.stderr.write(`${flagged} of ${total} flagged FAKE (error > ${threshold.value}, level ${threshold.level})` +
       (invalid.length ? `; ${invalid.length} INVALID (error not finite):\n${shown}` : '\n'));
+    if (maps) process.stderr.write(`wrote ${total} x ${MAP_SCORES.length} anomaly maps into ${maps}\n`);
     return values['fail-on-fake'] && flagged + invalid.length > 0 ? EXIT_FAKE_FOUND : 0;
   },
 };

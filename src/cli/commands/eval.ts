@@ -1,16 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { measureErrorSets } from '../../detect/error-sets.js';
 import { evaluateDetector, type Evaluation } from '../../detect/evaluate.js';
 import { rocCurve } from '../../detect/metrics.js';
 import { histogramSvg, renderPng, rocCurvesSvg, rocPlotSvg } from '../../detect/plots.js';
-import { type Column, scoreMeasure, SCORES, type ScoreName } from '../../detect/scores.js';
+import { type Column, SCORES, type ScoreName } from '../../detect/scores.js';
 import { fitOfThresholds, type ThresholdsDocument } from '../../detect/thresholds.js';
 import { defaultThresholdsPath, thresholdsPathBeside } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
-import { openModel } from '../model-path.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
-import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest } from '../error-set-options.js';
+import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, measureWithModel } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor } from '../score-option.js';
 
@@ -101,15 +99,8 @@ ${errorSetHelp}`,
       files = { [score!]: { path, doc: readScoreThresholds(path, score!) } };
     } else files = {};
     const columns: Column[] = all ? [...SCORES, 'baseline'] : [score!];
-    const model = await openModel(values);
-    let sets;
-    try {
-      const atypical = files.atypical;
-      const fit = atypical && fitOfThresholds(atypical.doc, atypical.path, model.latentSize);
-      sets = await measureErrorSets(model, { ...request, measure: scoreMeasure(model, columns, fit) });
-    } finally {
-      model.dispose();
-    }
+    const atypical = files.atypical;
+    const { model, sets } = await measureWithModel(values, request, columns, (open) => atypical && fitOfThresholds(atypical.doc, atypical.path, open.latentSize));
     const fake = sets.fake!;
     const byColumn: Record<string, Evaluation> = {};
     for (const c of columns) byColumn[c] = evaluateDetector(sets.real[c], fake[c], c === 'baseline' ? undefined : files[c]?.doc);

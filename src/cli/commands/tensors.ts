@@ -1,15 +1,15 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
-import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { errorMaps, MAP_SCORES } from '../../detect/maps.js';
-import { comparisonGrid, comparisonGridPng, heatMap } from '../../image/comparison-grid.js';
+import { writeFileSync } from 'node:fs';
+import { MAP_SCORES } from '../../detect/maps.js';
+import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
 import { encodeNpy } from '../../io/npy.js';
-import { withOutputSet, writeAtomically } from '../../pipeline/atomic.js';
+import { withOutputSet } from '../../pipeline/atomic.js';
+import { mapsDirectory, mapsHelp, stageMaps } from '../anomaly-maps.js';
 import { checkOutputPaths } from '../outputs.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
-import { countSamples, gatherSources, sampleBatches } from '../../pipeline/inputs.js';
+import { countSamples, gatherSources, sampleBatches, type SampleBatch } from '../../pipeline/inputs.js';
 import { openModel } from '../model-path.js';
 import { progressBar } from '../../pipeline/progress.js';
 import { concatFloat32 } from '../../pipeline/concat.js';
@@ -20,28 +20,8 @@ archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor +
 
 const GRID_MAX = 12;
 
-/**
- * The value at the top of each map's colour ramp, the same for every image so maps compare: a
- * squared difference of 0.25 (a difference of half the [-1, 1] range) for mse, and 4x that
- * for hf, whose Laplacian sums five differences.
- */
-const MAP_SCALE = { mse: 0.25, hf: 1 } as const;
-
-/** Writes sample `offset + i`'s maps as DIR/NNNNNN.SCORE.png, each file atomically. */
-async function writeMaps(dir: string, images: Float32Array, reconstructions: Float32Array, offset: number, channels: number, size: number): Promise<void> {
-  const n = images.length / (channels * size * size);
-  for (const score of MAP_SCORES) {
-    const maps = errorMaps(score, images, reconstructions, n, channels, size);
-    for (let i = 0; i < n; i++) {
-      const path = join(dir, `${String(offset + i).padStart(6, '0')}.${score}.png`);
-      const picture = heatMap(maps.subarray(i * size * size, (i + 1) * size * size), size, MAP_SCALE[score]);
-      await writeAtomically(path, (tmp) => comparisonGridPng(tmp, picture));
-    }
-  }
-}
-
 /** Runs every input through `run`; keeps the first `keepInputs` samples' inputs (for the grid). */
-async function collect(model: Model, args: string[], batch: number, every: number, label: string, run: (data: Float32Array) => Promise<Float32Array>, keepInputs = 0) {
+async function collect(model: Model, args: string[], batch: number, every: number, label: string, run: (batch: SampleBatch) => Promise<Float32Array>, keepInputs = 0) {
   const sources = gatherSources(args, { stdin: true });
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const total = countSamples(sources);
@@ -52,7 +32,7 @@ async function collect(model: Model, args: string[], batch: number, every: numbe
   try {
     for await (const b of sampleBatches(sources, shape, batch, every)) {
       if (count < keepInputs) inputs.push(b.data.slice(0, (keepInputs - count) * model.imageSize));
-      parts.push(await run(b.data));
+      parts.push(await run(b));
       count += b.inputs.length;
       progress.update(count);
     }
@@ -78,18 +58,15 @@ Options:
   -o, --out F   output .npy${embed ? ' (required)' : ''}${embed ? '' : `
   --grid PNG    also (or only) draw the first ${GRID_MAX} inputs over their reconstructions, with a heat
                 map of the per-pixel squared error below (brighter = larger)
-  --maps DIR    also (or only) write per-image anomaly maps at the model's input size into the existing
-                DIR: NNNNNN.mse.png (per-pixel squared error, mean over channels; full scale 0.25) and
-                NNNNNN.hf.png (squared Laplacian of the error; full scale 1), NNNNNN the sample index`}
+${mapsHelp(16)}`}
   --every K     use every K-th input only, in input order (default 1: all)
   --batch N     samples per GPU batch (default 32)
 ${gpuOptionsHelp}`,
     async run(argv) {
       const { values, positionals } = parse(argv, { model: { type: 'string' }, out: { type: 'string', short: 'o' }, grid: { type: 'string' }, maps: { type: 'string' }, batch: { type: 'string' }, every: { type: 'string' }, ...gpuOptions }, name);
       const grid = embed ? undefined : values.grid;
-      const maps = embed ? undefined : values.maps;
       if (embed && (values.grid || values.maps)) throw new UsageError('--grid and --maps go with reconstruct');
-      if (maps && !(existsSync(maps) && statSync(maps).isDirectory())) throw new UsageError(`--maps: ${maps} is not an existing directory`);
+      const maps = mapsDirectory(values.maps);
       const out = (grid || maps) && !values.out ? undefined : required(values.out, 'out');
       if (out && !out.endsWith('.npy')) throw new UsageError(`--out must name a .npy file, got '${out}'`);
       if (grid && !grid.endsWith('.png')) throw new UsageError(`--grid must name a .png file, got '${grid}'`);
@@ -98,24 +75,27 @@ ${gpuOptionsHelp}`,
       checkOutputPaths([...(out ? [{ path: out, option: 'out' }] : []), ...(grid ? [{ path: grid, option: 'grid' }] : [])], [...positionals, ...(values.model ? [values.model] : [])]);
       const model = await openModel(values);
       try {
-        let mapped = 0;
-        const reconstructWithMaps = async (d: Float32Array) => {
-          const r = await model.reconstruct(d);
-          if (maps) await writeMaps(maps, d, r, mapped, model.arch.inChannels, model.arch.imageSize);
-          mapped += d.length / model.imageSize;
-          return r;
-        };
-        const { count, data, inputs } = await collect(model, positionals, batch, every, name, (d) => (embed ? model.encode(d) : reconstructWithMaps(d)), grid ? GRID_MAX : 0);
-        const shape = embed ? [count, model.latentSize] : [count, model.arch.inChannels, model.arch.imageSize, model.arch.imageSize];
-        const shown = Math.min(count, GRID_MAX);
-        const picture = grid ? comparisonGrid(inputs, data.subarray(0, shown * model.imageSize), shown, model.arch.inChannels, model.arch.imageSize) : undefined;
-        // Both files or neither: a failure writing the grid must not leave the .npy behind.
-        await withOutputSet(async (outputs) => {
+        const channels = model.arch.inChannels;
+        const size = model.arch.imageSize;
+        // Every output (the .npy, the grid, the maps) appears together or not at all.
+        const { count, shape, picture } = await withOutputSet(async (outputs) => {
+          let offset = 0;
+          const reconstructWithMaps = async (b: SampleBatch) => {
+            const r = await model.reconstruct(b.data);
+            if (maps) await stageMaps(outputs, maps, { offset, images: b.data, reconstructions: r, sizes: b.sizes }, channels, size);
+            offset += b.inputs.length;
+            return r;
+          };
+          const { count, data, inputs } = await collect(model, positionals, batch, every, name, (b) => (embed ? model.encode(b.data) : reconstructWithMaps(b)), grid ? GRID_MAX : 0);
+          const shape = embed ? [count, model.latentSize] : [count, channels, size, size];
+          const shown = Math.min(count, GRID_MAX);
+          const picture = grid ? comparisonGrid(inputs, data.subarray(0, shown * model.imageSize), shown, channels, size) : undefined;
           if (out) await outputs.stage(out, (tmp) => writeFileSync(tmp, encodeNpy(data, shape)));
           if (grid && picture) await outputs.stage(grid, (tmp) => comparisonGridPng(tmp, picture));
+          return { count, shape, picture };
         });
         if (out) process.stderr.write(`wrote ${out} [${shape.join(',')}]\n`);
-        if (grid && picture) process.stderr.write(`wrote ${grid}: ${shown} inputs over their reconstructions; heat map scaled to squared error ${picture.errorScale.toPrecision(3)}\n`);
+        if (grid && picture) process.stderr.write(`wrote ${grid}: ${Math.min(count, GRID_MAX)} inputs over their reconstructions; heat map scaled to squared error ${picture.errorScale.toPrecision(3)}\n`);
         if (maps) process.stderr.write(`wrote ${count} x ${MAP_SCORES.length} anomaly maps into ${maps}\n`);
       } finally {
         model.dispose();
