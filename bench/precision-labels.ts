@@ -32,7 +32,7 @@ async function errors(precision: Precision, inputs: readonly string[], every: nu
   const model = await loadModel(DEFAULT_MODEL_PATH, { precision });
   try {
     const out: number[] = [];
-    for await (const b of scoreInputs(model, inputs, { batch: 64, every, label: `scoring (${precision})` })) out.push(...b.error);
+    for await (const b of scoreInputs(model, inputs, { batch: 64, every, label: `scoring (${precision})`, measure: async (x) => ({ error: await model.reconstructionError(x) }) })) out.push(...b.measured.error);
     return { errors: Float32Array.from(out), variant: `${model.variant} ${model.precision}` };
   } finally {
     model.dispose();

@@ -45,13 +45,7 @@ function concatColumns(parts: ScoreSet[]): ScoreSet {
 
 async function sourceErrors(model: Model, measure: Measure, source: string, batch: number, label: string, every: number, start: number): Promise<ScoreSet> {
   const parts: ScoreSet[] = [];
-  // scoreInputs streams the inputs and draws progress; the columns ride along under its `error`.
-  let columns: ScoreSet = {};
-  const first = async (images: Float32Array) => {
-    columns = await measure(images);
-    return Object.values(columns)[0];
-  };
-  for await (const _ of scoreInputs(model, [source], { batch, label, every, start, measure: first })) parts.push(columns);
+  for await (const b of scoreInputs(model, [source], { batch, label, every, start, measure })) parts.push(b.measured);
   return concatColumns(parts);
 }
 

@@ -67,11 +67,12 @@ export function atypicalFeatures(r: { error: Float32Array; hf: Float32Array }, s
 
 /**
  * A function from a batch of normalised images to each column's per-sample values, from one forward
- * pass. atypical and baseline need `fit`.
+ * pass; `keep` adds GPU outputs of the same pass under their own names (e.g. 'reconstruction' for
+ * anomaly maps). atypical and baseline need `fit`.
  */
-export function scoreMeasure(model: Model, columns: readonly Column[], fit?: AtypicalFit): (images: Float32Array) => Promise<Record<string, Float32Array>> {
+export function scoreMeasure(model: Model, columns: readonly Column[], fit?: AtypicalFit, keep: readonly Endpoint[] = []): (images: Float32Array) => Promise<Record<string, Float32Array>> {
   if (!fit && columns.some((c) => c === 'atypical' || c === 'baseline')) throw new ScoreError('the atypical score and the baseline need a fit made on real images (rcae calibrate --score atypical --fit-real SRC)');
-  const want = endpointsOf(columns);
+  const want = [...new Set([...endpointsOf(columns), ...keep])];
   const { inChannels, imageSize } = model.arch;
   return async (images) => {
     const n = images.length / model.imageSize;
@@ -80,7 +81,7 @@ export function scoreMeasure(model: Model, columns: readonly Column[], fit?: Aty
     const needsInput = columns.includes('atypical') || columns.includes('baseline');
     const input = needsInput ? inputStatistics(images, n, inChannels, imageSize) : new Float64Array(0);
     const r: RunResult = await running;
-    const out: Record<string, Float32Array> = {};
+    const out: Record<string, Float32Array> = Object.fromEntries(keep.map((e) => [e, r[e]!]));
     for (const c of columns) {
       if (c === 'mse') out[c] = r.error!;
       else if (c === 'hf') out[c] = r.hf!;

@@ -1,26 +1,28 @@
-// Streams input samples through a model a batch at a time, reporting per-sample errors (and, when
-// asked, reconstructions) in input order, with a progress line for long runs.
+// Streams input samples through a model a batch at a time, reporting what a measure makes of each
+// batch (per-sample scores, and whatever else the caller asks of the same pass) in input order, with
+// a progress line for long runs.
 
 import type { Model } from '../model.js';
 import { countSamples, gatherSources, sampleBatches, type SampleBatch } from './inputs.js';
 import { progressBar } from './progress.js';
 
+/** Named arrays from one batch: per-sample scores ([n]) or tensors the caller asked for ([n, ...]). */
+export type Measured = Record<string, Float32Array>;
+
 export interface ScoredBatch extends SampleBatch {
   /** Index of the batch's first sample in the whole run. */
   offset: number;
-  error: Float32Array;
-  reconstruction?: Float32Array;
+  measured: Measured;
 }
 
 export interface ScoreOptions {
   batch: number;
-  withReconstruction?: boolean;
   label?: string;
   /** Score only every k-th sample (default 1: all), from the `start`-th (default 0). */
   every?: number;
   start?: number;
-  /** The per-sample score of a batch of images (default: the model's reconstruction error, MSE). */
-  measure?: (images: Float32Array) => Promise<Float32Array>;
+  /** What to make of a batch of images (detect/scores.ts scoreMeasure, or the model's own calls). */
+  measure: (images: Float32Array) => Promise<Measured>;
 }
 
 export async function* scoreInputs(model: Model, args: readonly string[], options: ScoreOptions): AsyncGenerator<ScoredBatch> {
@@ -33,12 +35,7 @@ export async function* scoreInputs(model: Model, args: readonly string[], option
   let offset = 0;
   try {
     for await (const batch of sampleBatches(sources, shape, options.batch, every, start)) {
-      if (options.withReconstruction) {
-        const r = await model.reconstructWithError(batch.data);
-        yield { ...batch, offset, error: r.error, reconstruction: r.reconstruction };
-      } else {
-        yield { ...batch, offset, error: await (options.measure ?? ((x) => model.reconstructionError(x)))(batch.data) };
-      }
+      yield { ...batch, offset, measured: await options.measure(batch.data) };
       offset += batch.inputs.length;
       progress.update(offset);
     }

@@ -75,7 +75,6 @@ ${scoreOptionHelp}
   --batch N         samples per GPU batch (default 32)
   -o, --out FILE    write rows to FILE (atomically) instead of stdout
 ${mapsHelp(20)}.
-                    The maps cost a second forward pass per batch (for the reconstructions)
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
@@ -97,23 +96,20 @@ ${gpuOptionsHelp}`,
       const file = threshold.file;
       if (file) await warnOnModelMismatch(file.path, file.doc, model);
       const fit = score === 'atypical' ? fitOfThresholds(file!.doc, file!.path, model.latentSize) : undefined;
-      const columns = scoreMeasure(model, [score], fit);
-      const measure = async (images: Float32Array) => (await columns(images))[score];
+      // The maps come from the same forward pass as the scores.
+      const measure = scoreMeasure(model, [score], fit, maps ? ['reconstruction'] : []);
       // The maps are committed once every row is written, then the rows' file.
       await withTextOutput(values.out, (out) => withOutputSet(async (outputs) => {
         const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting', measure })) {
           b.inputs.forEach((input, i) => {
-            const error = b.error[i];
+            const error = b.measured[score][i];
             const { label, reason } = labelFor(error, threshold.value);
             if (label === 'FAKE') flagged++;
             if (reason) invalid.push(`${printable(input)}: ${reason}`);
             rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
           });
-          if (maps) {
-            const reconstructions = await model.reconstruct(b.data);
-            await stageMaps(outputs, maps, { offset: b.offset, images: b.data, reconstructions, sizes: b.sizes }, model.arch.inChannels, model.arch.imageSize);
-          }
+          if (maps) await stageMaps(outputs, maps, { offset: b.offset, images: b.data, reconstructions: b.measured.reconstruction, sizes: b.sizes }, model.arch.inChannels, model.arch.imageSize);
           total += b.inputs.length;
         }
         rows.end();

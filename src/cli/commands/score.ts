@@ -43,12 +43,11 @@ ${gpuOptionsHelp}`,
     const model = await openModel(values);
     try {
       const fit = fitDoc ? fitOfThresholds(fitDoc, fitFile!, model.latentSize) : undefined;
-      const columns = scoreMeasure(model, [score], fit);
-      const measure = async (images: Float32Array) => (await columns(images))[score];
+      const measure = scoreMeasure(model, [score], fit);
       await withTextOutput(values.out, async (out) => {
         const rows = rowWriter(format, ['input', 'index', 'error'], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, measure })) {
-          b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, error: b.error[i] }));
+          b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, error: b.measured[score][i] }));
         }
         rows.end();
       });
