@@ -14,8 +14,15 @@ export class ModelUnavailableError extends Error {}
 
 export type ModelState = 'loading' | 'ready' | 'lost' | 'closed';
 
-/** A detection score for a model: per-sample values of one pass of images. */
-export type ScoreMeasure = (model: Model) => (images: Float32Array) => Promise<Float32Array>;
+/** One pass over images: the per-sample score and, when asked, the reconstructions of the same pass. */
+export type PassMeasure = (images: Float32Array, withReconstruction: boolean) => Promise<{ error: Float32Array; reconstruction?: Float32Array }>;
+
+/** A detection score for a model, built once per (re-)opened model. */
+export type ScoreMeasure = (model: Model) => PassMeasure;
+
+/** The default score: the model's reconstruction MSE. */
+const mseMeasure: ScoreMeasure = (model) => async (images, withReconstruction) =>
+  withReconstruction ? model.reconstructWithError(images) : { error: await model.reconstructionError(images) };
 
 export interface ModelHolderOptions {
   open: () => Promise<Model>;
@@ -45,8 +52,8 @@ const largestPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(n));
 
 export class ModelHolder {
   private current: Model | undefined;
-  /** The score of a pass on the current model; undefined: its reconstruction MSE. */
-  private measure: ((images: Float32Array) => Promise<Float32Array>) | undefined;
+  /** The score of a pass on the current model. */
+  private measure: PassMeasure | undefined;
   private status: ModelState = 'loading';
   private recovery: Promise<void> | undefined;
   private readonly largestPass: number;
@@ -72,7 +79,7 @@ export class ModelHolder {
   private adopt(model: Model): void {
     this.current = model;
     // Built once per model (the atypical score decodes its fit here), not once per pass.
-    this.measure = this.options.measure?.(model);
+    this.measure = (this.options.measure ?? mseMeasure)(model);
     this.status = 'ready';
     // A device destroyed by us (dispose) is not a loss; any other end of this device is.
     void model.gpu.device.lost.then((info) => {
@@ -124,7 +131,7 @@ export class ModelHolder {
   /** One batcher pass: the samples in power-of-two passes, results concatenated in order. */
   readonly score = async (samples: Float32Array, count: number, withReconstruction: boolean): Promise<Scored> => {
     const model = this.model;
-    const measure = this.measure;
+    const measure = this.measure!;
     const per = samples.length / count;
     const error = new Float32Array(count);
     const reconstruction = withReconstruction ? new Float32Array(samples.length) : undefined;
@@ -132,13 +139,9 @@ export class ModelHolder {
       for (let start = 0; start < count; ) {
         const n = Math.min(this.largestPass, largestPowerOfTwo(count - start));
         const part = samples.subarray(start * per, (start + n) * per);
-        if (reconstruction) {
-          const r = await model.reconstructWithError(part);
-          error.set(measure ? await measure(part) : r.error, start);
-          reconstruction.set(r.reconstruction, start * per);
-        } else {
-          error.set(measure ? await measure(part) : await model.reconstructionError(part), start);
-        }
+        const r = await measure(part, reconstruction !== undefined);
+        error.set(r.error, start);
+        reconstruction?.set(r.reconstruction!, start * per);
         start += n;
       }
     } catch (err) {

@@ -28,23 +28,31 @@ test('POST /v1/detect with a sample gives the label and error of rcae detect; SI
   }
 });
 
-test('--score hf and atypical: the score, threshold and label of rcae detect --score, the score in /v1/model', async () => {
+test('--score hf and atypical: the score, threshold and label of rcae detect --score (with and without the reconstruction of the same pass), the score in /v1/model', async () => {
+  const reconstructions: string[] = [];
   for (const score of ['hf', 'atypical']) {
     const server = await startServe(['--score', score]);
     try {
       const model = (await (await fetch(`${server.url}/v1/model`)).json()) as { score: string; default_threshold: number };
       assert.is(model.score, score);
       for (const name of ['noise-1.png', 'scene-1.png']) {
-        const res = await fetch(`${server.url}/v1/detect`, { method: 'POST', body: bytes(readFileSync(sample(name))) });
-        const answer = (await res.json()) as { error: number; threshold: number; label: string };
         const row = JSON.parse(rcae(['detect', '--score', score, '--format', 'jsonl', sample(name)]).stdout);
-        assert.equal([answer.error, answer.threshold, answer.label], [row.error, row.threshold, row.label], `${score} ${name}`);
-        assert.is(answer.threshold, model.default_threshold);
+        for (const query of ['', '?reconstruction=1']) {
+          const res = await fetch(`${server.url}/v1/detect${query}`, { method: 'POST', body: bytes(readFileSync(sample(name))) });
+          const answer = (await res.json()) as { error: number; threshold: number; label: string; reconstruction_png?: string };
+          assert.equal([answer.error, answer.threshold, answer.label], [row.error, row.threshold, row.label], `${score} ${name}${query}`);
+          assert.is(answer.threshold, model.default_threshold);
+          assert.is(answer.reconstruction_png !== undefined, query !== '', `${score} ${name}${query}: reconstruction`);
+          if (answer.reconstruction_png) reconstructions.push(answer.reconstruction_png);
+        }
       }
     } finally {
       server.child.kill('SIGKILL');
     }
   }
+  // One model, whatever the score: the same reconstruction of each image.
+  assert.equal(reconstructions.slice(0, 2), reconstructions.slice(2));
+  assert.is.not(reconstructions[0], reconstructions[1]);
 });
 
 test('SIGTERM: the request in flight is answered, new connections are refused, exit 0', async () => {

@@ -1,7 +1,7 @@
 import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
 import { fitOfThresholds, parseLevel, pickThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
-import type { Model } from '../../model.js';
 import { startService } from '../../serve/server.js';
+import type { ScoreMeasure } from '../../serve/model-holder.js';
 import type { ThresholdChoice } from '../../serve/routes.js';
 import { version } from '../../node/version.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
@@ -27,13 +27,16 @@ function thresholdChoice(level: string | undefined, thresholds: string | undefin
   return { fallback, levels, pick: (text) => pickThreshold(file?.doc, parseLevel(text)), file };
 }
 
-/** The per-sample score of a pass for each (re-)opened model; mse is the model's own error. */
-function measureFor(score: ScoreName, file: { path: string; doc: ThresholdsDocument } | undefined): ((model: Model) => (images: Float32Array) => Promise<Float32Array>) | undefined {
-  if (score === 'mse') return undefined;
+/** The per-sample score of a pass for each (re-)opened model, with the reconstructions of the same pass when asked. */
+function measureFor(score: ScoreName, file: { path: string; doc: ThresholdsDocument } | undefined): ScoreMeasure {
   return (model) => {
     const fit = score === 'atypical' ? fitOfThresholds(file!.doc, file!.path, model.latentSize) : undefined;
-    const columns = scoreMeasure(model, [score], fit);
-    return async (images) => (await columns(images))[score];
+    const plain = scoreMeasure(model, [score], fit);
+    const withReconstructions = scoreMeasure(model, [score], fit, ['reconstruction']);
+    return async (images, withReconstruction) => {
+      const r = await (withReconstruction ? withReconstructions : plain)(images);
+      return { error: r[score], reconstruction: r.reconstruction };
+    };
   };
 }
 
