@@ -8,6 +8,22 @@ const layerShapes = (variants) => ({ tests: ['kernels/layer-shapes'], env: { RCA
 
 export const MUTANTS = [
   {
+    id: 'hf: the row above the first reflects to the first row itself',
+    file: 'src/kernels/stats/hf.wgsl',
+    from: 'var above = diff(plane + w + x);',
+    to: 'var above = diff(plane + x);',
+    tests: ['kernels/stats'],
+    env: {},
+  },
+  {
+    id: 'ssim: the partner column reuses the first column\'s window',
+    file: 'src/kernels/stats/ssim.wgsl',
+    from: 'var m1 = GAUSS[HALF] * px[HALF + 1u];',
+    to: 'var m1 = GAUSS[HALF] * px[HALF];',
+    tests: ['kernels/stats'],
+    env: {},
+  },
+  {
     id: 'shared: channel block offset wraps after two blocks',
     file: 'src/kernels/conv2d/conv2d-shared.wgsl',
     from: 'let m4Base = (wid.y % params.mBlocks) * 16u;',
