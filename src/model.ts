@@ -173,8 +173,8 @@ export class Model {
 
   /**
    * Several outputs of one forward pass (one command buffer per chunk): any of 'latent' [n, latentDim],
-   * 'reconstruction', and the per-sample statistics 'error' (MSE), 'hf' (mean square of the 3x3
-   * Laplacian of input minus reconstruction) and 'ssim' (mean SSIM), each [n], computed on the GPU.
+   * 'reconstruction', and the per-sample statistics 'error' (MSE), 'hf' (mean square over the interior
+   * pixels of the 3x3 Laplacian of the channel mean of input minus reconstruction) and 'ssim' (mean SSIM), each [n], computed on the GPU.
    */
   async measure(images: Float32Array, want: readonly Endpoint[]): Promise<RunResult> {
     if (want.length === 0) throw new Error('measure: ask for at least one output');

@@ -8,10 +8,10 @@ const layerShapes = (variants) => ({ tests: ['kernels/layer-shapes'], env: { RCA
 
 export const MUTANTS = [
   {
-    id: 'hf: the row above the first reflects to the first row itself',
+    id: 'hf: the channel mean skips the last channel',
     file: 'src/kernels/stats/hf.wgsl',
-    from: 'var above = diff(plane + w + x);',
-    to: 'var above = diff(plane + x);',
+    from: 'for (var c = 0u; c < params.channels; c++) {',
+    to: 'for (var c = 0u; c + 1u < params.channels; c++) {',
     tests: ['kernels/stats'],
     env: {},
   },

@@ -21,9 +21,9 @@ const MAP_SCALE = { mse: 0.25, hf: 1 } as const;
 const MAPS_HELP = [
   'write per-image anomaly maps into the existing DIR: NNNNNN.mse.png (per-pixel squared',
   'error, mean over channels; full scale 0.25) and NNNNNN.hf.png (squared Laplacian of the',
-  'error; full scale 1), NNNNNN the sample index. Each map is made at the model\'s input',
-  'size and resampled (bilinear, as the input was) to its image\'s width x height; samples',
-  'of a .npy tensor have no original size and keep the model\'s',
+  'channel mean of the error, 0 on the border; full scale 1), NNNNNN the sample index. Each',
+  'map is made at the model\'s input size and resampled (bilinear, as the input was) to its',
+  'image\'s width x height; samples of a .npy tensor have no original size and keep the model\'s',
 ];
 
 /** The --maps lines of a command's help, the descriptions starting at column `column`. */

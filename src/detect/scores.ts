@@ -14,7 +14,7 @@ export type Column = ScoreName | 'baseline';
 
 export const SCORE_DESCRIPTIONS: Record<Column, string> = {
   mse: 'mean squared error over C*H*W between the normalised input and its reconstruction (the published score)',
-  hf: 'high-frequency error: mean over C*H*W of the squared 3x3 Laplacian of (input - reconstruction), reflect-101 borders',
+  hf: 'high-frequency error: mean over the interior pixels of the squared 3x3 Laplacian of the channel mean of (input - reconstruction)',
   ssim: '1 - SSIM(input, reconstruction): 11x11 Gaussian window (sigma 1.5), data range 2, valid windows, mean over channels',
   atypical: 'two-sided: Mahalanobis distance of (log mse, log hf, latent Mahalanobis distance, and the baseline\'s three input statistics) under a Gaussian fitted on real images',
   baseline: 'model-free two-sided baseline: Mahalanobis distance of (log variance, log total variation, log Laplacian energy) of the input under a Gaussian fitted on real images',

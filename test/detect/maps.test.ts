@@ -5,8 +5,8 @@ import { mseReference } from '../../src/kernels/mse/reference.js';
 import { hfReference } from '../../src/kernels/stats/reference.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 
-test('each map averages to its sample\'s score (mse, hf), for odd sizes and several samples', () => {
-  for (const [n, channels, size] of [[1, 1, 2], [3, 3, 17], [2, 2, 32]]) {
+test('each map averages to its sample\'s score (mse over every pixel, hf over the interior), for odd sizes and several samples', () => {
+  for (const [n, channels, size] of [[1, 1, 3], [3, 3, 17], [2, 2, 32]]) {
     const rand = mulberry32(n * 100 + size);
     const images = Float32Array.from({ length: n * channels * size * size }, () => rand() * 2 - 1);
     const recon = images.map((v) => v + (rand() - 0.5) * 0.2);
@@ -16,7 +16,11 @@ test('each map averages to its sample\'s score (mse, hf), for odd sizes and seve
       const maps = errorMaps(score, images, recon, n, channels, size);
       assert.is(maps.length, n * plane);
       for (let s = 0; s < n; s++) {
-        const mean = maps.subarray(s * plane, (s + 1) * plane).reduce((a, b) => a + b, 0) / plane;
+        // hf leaves the border out: its map is 0 there and the score is the interior's mean.
+        const counted = score === 'hf' ? (size - 2) ** 2 : plane;
+        const map = maps.subarray(s * plane, (s + 1) * plane);
+        if (score === 'hf') for (let i = 0; i < size; i++) assert.equal([map[i], map[plane - 1 - i], map[i * size], map[i * size + size - 1]], [0, 0, 0, 0]);
+        const mean = map.reduce((a, b) => a + b, 0) / counted;
         assert.ok(Math.abs(mean - expected[score][s]) <= 1e-5 * expected[score][s], `${score} ${n}x${channels}x${size}: sample ${s} map mean ${mean} vs ${expected[score][s]}`);
       }
     }

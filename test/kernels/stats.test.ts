@@ -59,9 +59,10 @@ test('hf: full-size images (3 x 128 x 128), batch 3, to 1e-5 relative', async ()
 });
 
 test('hf: odd sizes and the smallest image, batch 1 and more', async () => {
-  await check('hf', 1, { channels: 1, height: 2, width: 2 }, 52);
+  await check('hf', 1, { channels: 1, height: 3, width: 3 }, 52);
   await check('hf', 5, { channels: 2, height: 13, width: 7 }, 53);
   await check('hf', 2, { channels: 3, height: 3, width: 41 }, 54);
+  await check('hf', 3, { channels: 1, height: 40, width: 3 }, 57);
   await check('hf', 1, { channels: 1, height: 67, width: 65 }, 55);
   // Wider than the workgroup: invocations take a second column.
   await check('hf', 2, { channels: 2, height: 5, width: 300 }, 56);
@@ -92,7 +93,7 @@ test('shapes the statistics cannot take are refused', async () => {
   const gpu = await testGpu();
   const buffer = gpu.upload(new Float32Array(400), 'x');
   const output = poisoned(gpu, 2, 'out');
-  assert.throws(() => new HfKernel(gpu).bind({ batch: 1, channels: 1, height: 1, width: 9, a: buffer, b: buffer, output }), /at least 2x2/);
+  assert.throws(() => new HfKernel(gpu).bind({ batch: 1, channels: 1, height: 1, width: 9, a: buffer, b: buffer, output }), /at least 3x3/);
   assert.throws(() => new SsimKernel(gpu).bind({ batch: 1, channels: 1, height: 10, width: 30, a: buffer, b: buffer, output }), /at least 11x11/);
   assert.throws(() => new SsimKernel(gpu).bind({ batch: 2, channels: 1, height: 11, width: 20, a: buffer, b: buffer, output }), /needs 1760/);
   buffer.destroy();

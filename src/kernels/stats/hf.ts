@@ -1,5 +1,6 @@
-// Per-sample high-frequency error: the mean over C*H*W of the squared 3x3 Laplacian of a - b
-// (reference.ts hfReference). Beside the MSE it weighs fine detail the reconstruction lost or added.
+// Per-sample high-frequency error: the mean over the interior pixels of the squared 3x3 Laplacian of
+// the channel mean of a - b (reference.ts hfReference). Beside the MSE it weighs fine detail in
+// brightness that the reconstruction lost or added.
 import type { Gpu } from '../../gpu/device.js';
 import { ImagePairKernel, imagePairShader } from './image-pair.js';
 import { HF_MIN_SIDE } from './reference.js';
@@ -13,8 +14,9 @@ export class HfKernel extends ImagePairKernel {
       shader,
       wg: 128,
       minSide: HF_MIN_SIDE,
-      // Per element: 5 differences, the 4 neighbour adds and a multiply-subtract, the square and its add.
-      flops: ({ batch, channels, height, width }) => 14 * batch * channels * height * width,
+      // Per interior pixel: three channel means of differences (2C each, and the divide), the 4
+      // neighbour adds and a multiply-subtract, the square and its add.
+      flops: ({ batch, channels, height, width }) => batch * (height - 2) * (width - 2) * (3 * (2 * channels + 1) + 7),
     });
   }
 }

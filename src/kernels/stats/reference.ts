@@ -1,12 +1,5 @@
 // Float64 references for the per-sample image statistics beside the MSE: the high-frequency error
-// (mean square of the 3x3 Laplacian of input minus reconstruction) and the mean SSIM.
-
-/** The border rule of the Laplacian: reflect without repeating the edge (OpenCV's BORDER_REFLECT_101). */
-export function reflect101(i: number, n: number): number {
-  if (i < 0) return -i;
-  if (i >= n) return 2 * (n - 1) - i;
-  return i;
-}
+// (mean square of the 3x3 Laplacian of the channel mean of input minus reconstruction) and the mean SSIM.
 
 export interface ImageShape {
   channels: number;
@@ -14,35 +7,34 @@ export interface ImageShape {
   width: number;
 }
 
-/** Smallest side the high-frequency error accepts (reflect-101 needs a neighbour on each side). */
-export const HF_MIN_SIDE = 2;
+/** Smallest side the high-frequency error accepts: one interior pixel. */
+export const HF_MIN_SIDE = 3;
 
 /**
- * Per-pixel Laplacian of d = a - b for one sample (a, b: [C, H, W] from `offset`), reflect-101 at the
- * borders: L[y,x] = d[y-1,x] + d[y+1,x] + d[y,x-1] + d[y,x+1] - 4 d[y,x].
+ * Per-pixel Laplacian of the channel mean of d = a - b for one sample (a, b: [C, H, W] from
+ * `offset`), at the interior pixels ([H-2, W-2]; no border rule):
+ * L[y,x] = g[y-1,x] + g[y+1,x] + g[y,x-1] + g[y,x+1] - 4 g[y,x], g = mean over channels of d.
  */
 export function laplacianOfDifference(a: ArrayLike<number>, b: ArrayLike<number>, offset: number, shape: ImageShape): Float64Array {
   const { channels, height: h, width: w } = shape;
-  const out = new Float64Array(channels * h * w);
-  const d = (c: number, y: number, x: number) => {
-    const i = offset + (c * h + reflect101(y, h)) * w + reflect101(x, w);
-    return a[i] - b[i];
-  };
+  const g = new Float64Array(h * w);
   for (let c = 0; c < channels; c++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) out[(c * h + y) * w + x] = d(c, y - 1, x) + d(c, y + 1, x) + d(c, y, x - 1) + d(c, y, x + 1) - 4 * d(c, y, x);
-    }
+    for (let i = 0; i < h * w; i++) g[i] += (a[offset + c * h * w + i] - b[offset + c * h * w + i]) / channels;
+  }
+  const out = new Float64Array((h - 2) * (w - 2));
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) out[(y - 1) * (w - 2) + x - 1] = g[(y - 1) * w + x] + g[(y + 1) * w + x] + g[y * w + x - 1] + g[y * w + x + 1] - 4 * g[y * w + x];
   }
   return out;
 }
 
-/** Per-sample high-frequency error: the mean over C*H*W of the squared Laplacian of a - b. */
+/** Per-sample high-frequency error: the mean over the interior pixels of the squared Laplacian of the channel-mean difference. */
 export function hfReference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, shape: ImageShape): Float64Array {
   const perSample = shape.channels * shape.height * shape.width;
   const out = new Float64Array(batch);
   for (let s = 0; s < batch; s++) {
     const lap = laplacianOfDifference(a, b, s * perSample, shape);
-    out[s] = lap.reduce((sum, v) => sum + v * v, 0) / perSample;
+    out[s] = lap.reduce((sum, v) => sum + v * v, 0) / lap.length;
   }
   return out;
 }
