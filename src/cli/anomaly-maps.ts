@@ -13,17 +13,19 @@ import { UsageError } from './args.js';
 
 /**
  * The value at the top of each map's colour ramp, the same for every image so maps compare: a
- * squared difference of 0.25 (a difference of half the [-1, 1] range) for mse, and 4x that
- * for hf, whose Laplacian sums five differences.
+ * squared difference of 0.25 (a difference of half the [-1, 1] range) for mse, 4x that for hf,
+ * whose Laplacian sums five differences, and 1 - SSIM = 1 (no structure in common) for ssim.
  */
-const MAP_SCALE = { mse: 0.25, hf: 1 } as const;
+const MAP_SCALE = { mse: 0.25, hf: 1, ssim: 1 } as const;
 
 const MAPS_HELP = [
   'write per-image anomaly maps into the existing DIR: NNNNNN.mse.png (per-pixel squared',
-  'error, mean over channels; full scale 0.25) and NNNNNN.hf.png (squared Laplacian of the',
-  'channel mean of the error, 0 on the border; full scale 1), NNNNNN the sample index. Each',
-  'map is made at the model\'s input size and resampled (bilinear, as the input was) to its',
-  'image\'s width x height; samples of a .npy tensor have no original size and keep the model\'s',
+  'error, mean over channels; full scale 0.25), NNNNNN.hf.png (squared Laplacian of the',
+  'channel mean of the error, 0 on the border; full scale 1) and NNNNNN.ssim.png (1 - SSIM',
+  'of the 11x11 window centred there, 0 on the 5-pixel border; full scale 1), NNNNNN the',
+  'sample index. Each map is made at the model\'s input size and resampled (bilinear, as the',
+  'input was) to its image\'s width x height; samples of a .npy tensor have no original size',
+  'and keep the model\'s',
 ];
 
 /** The --maps lines of a command's help, the descriptions starting at column `column`. */

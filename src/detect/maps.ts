@@ -5,16 +5,18 @@
 
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
 import { triangleWeights } from '../image/triangle-filter.js';
-import { HF_MIN_SIDE, laplacianOfDifference } from '../kernels/stats/reference.js';
+import { HF_MIN_SIDE, laplacianOfDifference, SSIM_C1, SSIM_C2, SSIM_WINDOW, ssimWeights } from '../kernels/stats/reference.js';
 
-export const MAP_SCORES = ['mse', 'hf'] as const;
+export const MAP_SCORES = ['mse', 'hf', 'ssim'] as const;
 export type MapScore = (typeof MAP_SCORES)[number];
 
 /**
  * `[n, size * size]` maps of n NCHW samples (square, `channels` x `size` x `size`): per pixel, the
  * mean over channels of (input - reconstruction)^2 for mse; for hf, the squared 3x3 Laplacian of
  * the channel mean of (input - reconstruction) at the interior pixels and 0 on the border, which the
- * score leaves out (its value is the mean over the interior).
+ * score leaves out (its value is the mean over the interior); for ssim, the mean over channels of
+ * 1 - SSIM of the 11x11 window centred on each pixel, where the whole window fits, and 0 on the
+ * 5-pixel border (the score is the mean over the window centres).
  */
 export function errorMaps(score: MapScore, images: Float32Array, reconstructions: Float32Array, n: number, channels: number, size: number): Float32Array {
   const plane = size * size;
@@ -26,13 +28,68 @@ export function errorMaps(score: MapScore, images: Float32Array, reconstructions
       for (let c = 0; c < channels; c++) {
         for (let i = 0; i < plane; i++) out[s * plane + i] += (images[s * per + c * plane + i] - reconstructions[s * per + c * plane + i]) ** 2 / channels;
       }
-    } else if (size >= HF_MIN_SIDE) {
+    } else if (score === 'hf' && size >= HF_MIN_SIDE) {
       const lap = laplacianOfDifference(images, reconstructions, s * per, { channels, height: size, width: size });
       const inner = size - 2;
       for (let y = 0; y < inner; y++) for (let x = 0; x < inner; x++) out[s * plane + (y + 1) * size + x + 1] = lap[y * inner + x] ** 2;
+    } else if (score === 'ssim' && size >= SSIM_WINDOW) {
+      ssimDissimilarity(images, reconstructions, s * per, channels, size, out.subarray(s * plane, (s + 1) * plane));
     }
   }
   return out;
+}
+
+const SSIM_HALF = (SSIM_WINDOW - 1) / 2;
+
+/**
+ * Adds the mean over channels of 1 - SSIM at each window centre of one sample into `map` (size x
+ * size): the Gaussian window is separable, so each of the five moments (a, b, a^2, b^2, ab) is
+ * filtered along rows and then down columns, as the GPU kernel does; kernels/stats/reference.ts
+ * ssimMap is the direct 11x11 sum it is tested against.
+ */
+function ssimDissimilarity(a: Float32Array, b: Float32Array, offset: number, channels: number, size: number, map: Float32Array): void {
+  const g = ssimWeights();
+  const valid = size - SSIM_WINDOW + 1;
+  // The five moments of each row's windows: a, b, a^2, b^2, ab.
+  const [ra, rb, raa, rbb, rab] = Array.from({ length: 5 }, () => new Float64Array(size * valid));
+  for (let c = 0; c < channels; c++) {
+    const plane = offset + c * size * size;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < valid; x++) {
+        let ma = 0, mb = 0, aa = 0, bb = 0, ab = 0;
+        for (let j = 0; j < SSIM_WINDOW; j++) {
+          const va = a[plane + y * size + x + j];
+          const vb = b[plane + y * size + x + j];
+          ma += g[j] * va;
+          mb += g[j] * vb;
+          aa += g[j] * va * va;
+          bb += g[j] * vb * vb;
+          ab += g[j] * va * vb;
+        }
+        const at = y * valid + x;
+        ra[at] = ma;
+        rb[at] = mb;
+        raa[at] = aa;
+        rbb[at] = bb;
+        rab[at] = ab;
+      }
+    }
+    for (let y = 0; y < valid; y++) {
+      for (let x = 0; x < valid; x++) {
+        let ma = 0, mb = 0, aa = 0, bb = 0, ab = 0;
+        for (let i = 0; i < SSIM_WINDOW; i++) {
+          const at = (y + i) * valid + x;
+          ma += g[i] * ra[at];
+          mb += g[i] * rb[at];
+          aa += g[i] * raa[at];
+          bb += g[i] * rbb[at];
+          ab += g[i] * rab[at];
+        }
+        const ssim = ((2 * ma * mb + SSIM_C1) * (2 * (ab - ma * mb) + SSIM_C2)) / ((ma * ma + mb * mb + SSIM_C1) * (aa - ma * ma + bb - mb * mb + SSIM_C2));
+        map[(y + SSIM_HALF) * size + x + SSIM_HALF] += (1 - ssim) / channels;
+      }
+    }
+  }
 }
 
 /**

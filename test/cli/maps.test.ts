@@ -22,7 +22,7 @@ const tmp = tempDir();
 const SIZE = 128;
 const PLANE = 3 * SIZE * SIZE;
 /** The full scales the help gives: 0.25 for mse, 1 for hf. */
-const FULL_SCALE = { mse: 0.25, hf: 1 } as const;
+const FULL_SCALE = { mse: 0.25, hf: 1, ssim: 1 } as const;
 
 async function png(name: string, width: number, height: number): Promise<string> {
   const rand = mulberry32(width * 1000 + height);
@@ -33,7 +33,7 @@ async function png(name: string, width: number, height: number): Promise<string>
 
 const files = (dir: string) => readdirSync(dir).sort();
 
-/** Checks DIR's two maps of sample `index` against its input and its reconstruction in `recon`. */
+/** Checks DIR's maps of sample `index` against its input and its reconstruction in `recon`. */
 async function assertMaps(dir: string, index: number, input: Float32Array, recon: Float32Array, at: { width: number; height: number } | null) {
   const { width, height } = at ?? { width: SIZE, height: SIZE };
   for (const score of MAP_SCORES) {
@@ -55,7 +55,7 @@ test('reconstruct --maps: a 40x24 PNG gives 40x24 maps of its own error', async 
   const out = join(tmp, 'one.npy');
   const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, '-o', out, a]);
   assert.is(r.status, 0, r.stderr);
-  assert.equal(files(maps), ['000000.hf.png', '000000.mse.png']);
+  assert.equal(files(maps), ['000000.hf.png', '000000.mse.png', '000000.ssim.png']);
   await assertMaps(maps, 0, (await loadImageSample(a)).tensor, readNpy(out).data as Float32Array, { width: 40, height: 24 });
 });
 
@@ -68,8 +68,8 @@ test('batches of mixed sizes: each map at its own image\'s size, .npy samples at
   // Batches of 3: [a, npy 0, npy 1], [npy 2, npy 3, b], [c].
   const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, '-o', out, '--batch', '3', a, npy, b, c]);
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stderr, /wrote 7 x 2 anomaly maps into /);
-  assert.equal(files(maps), Array.from({ length: 7 }, (_, i) => [`00000${i}.hf.png`, `00000${i}.mse.png`]).flat());
+  assert.match(r.stderr, /wrote 7 x 3 anomaly maps into /);
+  assert.equal(files(maps), Array.from({ length: 7 }, (_, i) => [`00000${i}.hf.png`, `00000${i}.mse.png`, `00000${i}.ssim.png`]).flat());
   const recon = readNpy(out).data as Float32Array;
   const tensors = readNpy(npy).data as Float32Array;
   for (const [index, path] of [[0, a], [5, b], [6, c]] as const) {
@@ -85,7 +85,7 @@ test('detect --maps writes the same maps as reconstruct beside its rows', () => 
   const r = rcae(['detect', '--model', ckpt, '--level', '0.1', '--maps', maps, '--batch', '3', a, npy, b, c]);
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout.trim().split('\n').length, 7);
-  assert.match(r.stderr, /wrote 7 x 2 anomaly maps into /);
+  assert.match(r.stderr, /wrote 7 x 3 anomaly maps into /);
   assert.equal(files(maps), files(join(tmp, 'mixed')));
   for (const name of files(maps)) assert.ok(readFileSync(join(maps, name)).equals(readFileSync(join(tmp, 'mixed', name))), name);
 });

@@ -2,27 +2,50 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorMaps, mapAtSize } from '../../src/detect/maps.js';
 import { mseReference } from '../../src/kernels/mse/reference.js';
-import { hfReference } from '../../src/kernels/stats/reference.js';
+import { hfReference, ssimMap, ssimReference } from '../../src/kernels/stats/reference.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 
-test('each map averages to its sample\'s score (mse over every pixel, hf over the interior), for odd sizes and several samples', () => {
-  for (const [n, channels, size] of [[1, 1, 3], [3, 3, 17], [2, 2, 32]]) {
+test('each map averages to its sample\'s score (mse over every pixel, hf and ssim over the pixels their windows fit), for odd sizes and several samples', () => {
+  for (const [n, channels, size] of [[1, 1, 11], [3, 3, 17], [2, 2, 32]]) {
     const rand = mulberry32(n * 100 + size);
     const images = Float32Array.from({ length: n * channels * size * size }, () => rand() * 2 - 1);
     const recon = images.map((v) => v + (rand() - 0.5) * 0.2);
     const plane = size * size;
-    const expected = { mse: mseReference(images, recon, n, channels * plane), hf: hfReference(images, recon, n, { channels, height: size, width: size }) };
-    for (const score of ['mse', 'hf'] as const) {
+    const shape = { channels, height: size, width: size };
+    const expected = { mse: mseReference(images, recon, n, channels * plane), hf: hfReference(images, recon, n, shape), ssim: ssimReference(images, recon, n, shape).map((v) => 1 - v) };
+    for (const score of ['mse', 'hf', 'ssim'] as const) {
       const maps = errorMaps(score, images, recon, n, channels, size);
       assert.is(maps.length, n * plane);
       for (let s = 0; s < n; s++) {
-        // hf leaves the border out: its map is 0 there and the score is the interior's mean.
-        const counted = score === 'hf' ? (size - 2) ** 2 : plane;
+        // hf leaves a 1-pixel border out and ssim a 5-pixel one: their maps are 0 there and the
+        // score is the mean over the rest.
+        const border = { mse: 0, hf: 1, ssim: 5 }[score];
+        const counted = (size - 2 * border) ** 2;
         const map = maps.subarray(s * plane, (s + 1) * plane);
-        if (score === 'hf') for (let i = 0; i < size; i++) assert.equal([map[i], map[plane - 1 - i], map[i * size], map[i * size + size - 1]], [0, 0, 0, 0]);
+        for (let i = 0; i < size; i++) {
+          for (let j = 0; j < border; j++) assert.equal([map[j * size + i], map[plane - 1 - j * size - i], map[i * size + j], map[i * size + size - 1 - j]], [0, 0, 0, 0]);
+        }
         const mean = map.reduce((a, b) => a + b, 0) / counted;
         assert.ok(Math.abs(mean - expected[score][s]) <= 1e-5 * expected[score][s], `${score} ${n}x${channels}x${size}: sample ${s} map mean ${mean} vs ${expected[score][s]}`);
       }
+    }
+  }
+});
+
+test('the ssim map is 1 - SSIM of the window centred on each pixel, mean over channels (the direct 11x11 sum)', () => {
+  const [channels, size] = [3, 19];
+  const rand = mulberry32(7);
+  const images = Float32Array.from({ length: channels * size * size }, () => rand() * 2 - 1);
+  const recon = images.map((v) => v * 0.8 + (rand() - 0.5) * 0.3);
+  const map = errorMaps('ssim', images, recon, 1, channels, size);
+  const direct = ssimMap(images, recon, 0, { channels, height: size, width: size });
+  const valid = size - 10;
+  for (let y = 0; y < valid; y++) {
+    for (let x = 0; x < valid; x++) {
+      let expected = 0;
+      for (let c = 0; c < channels; c++) expected += (1 - direct[(c * valid + y) * valid + x]) / channels;
+      const got = map[(y + 5) * size + x + 5];
+      assert.ok(Math.abs(got - expected) <= 1e-6, `(${y + 5}, ${x + 5}): ${got} vs ${expected}`);
     }
   }
 });
