@@ -20,11 +20,19 @@ export interface DecodedImage {
 
 export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'image'): Promise<DecodedImage> {
   if (blob.size > IMAGE_LIMITS.maxFileBytes) throw new Error(`${name}: ${blob.size} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
-  const scans = countJpegScans(new Uint8Array(await blob.arrayBuffer()), IMAGE_LIMITS.maxJpegScans);
-  if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`${name}: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
+  // Only a JPEG's bytes are read here (to count its scans); the decoder then takes them from memory,
+  // so no file is read twice. Other formats go to the decoder as they are.
+  const head = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
+  let source = blob;
+  if (head[0] === 0xff && head[1] === 0xd8) {
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const scans = countJpegScans(bytes, IMAGE_LIMITS.maxJpegScans);
+    if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`${name}: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
+    source = new Blob([bytes], { type: blob.type });
+  }
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(blob, { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' });
+    bitmap = await createImageBitmap(source, { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' });
   } catch (err) {
     throw new Error(`${name}: cannot decode image (${(err as Error).message || 'unsupported or corrupt'})`);
   }
