@@ -1,4 +1,4 @@
-// Anomaly maps through the real CLI on the w8 fixture: one mse and one hf map per sample, at the size
+// Anomaly maps through the real CLI on the w8 fixture: an mse, an hf and an ssim map per sample, at the size
 // of the image it came from (the model's for .npy samples), in sample index order across batches of
 // mixed sizes, each coloured from that sample's own reconstruction; the same maps from detect; and
 // none at all when the run fails.
