@@ -4,7 +4,7 @@
 
 import type { SampleBatch } from '../pipeline/inputs.js';
 import { progressBar } from '../pipeline/progress.js';
-import { scoreInputs } from '../pipeline/scoring.js';
+import { scoreInputs, type Measured, type ScoreOptions } from '../pipeline/scoring.js';
 import type { Model } from '../model.js';
 import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
 import { syntheticBatches } from './synthetic-source.js';
@@ -25,8 +25,9 @@ export interface ErrorSetRequest {
   measure?: Measure;
 }
 
-export type Measure = (images: Float32Array) => Promise<Record<string, Float32Array>>;
-export type ScoreSet = Record<string, Float32Array>;
+/** Each column's values over a set: the measures of its batches, concatenated. */
+export type ScoreSet = Measured;
+export type Measure = ScoreOptions['measure'];
 
 export interface ErrorSets {
   real: ScoreSet;

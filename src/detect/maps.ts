@@ -5,7 +5,7 @@
 
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
 import { triangleWeights } from '../image/triangle-filter.js';
-import { HF_MIN_SIDE, laplacianOfDifference, SSIM_C1, SSIM_C2, SSIM_WINDOW, ssimWeights } from '../kernels/stats/reference.js';
+import { HF_MIN_SIDE, laplacianOfDifference, SSIM_WINDOW, ssimOfMoments, ssimWeights } from '../kernels/stats/reference.js';
 
 export const MAP_SCORES = ['mse', 'hf', 'ssim'] as const;
 export type MapScore = (typeof MAP_SCORES)[number];
@@ -85,8 +85,7 @@ function ssimDissimilarity(a: Float32Array, b: Float32Array, offset: number, cha
           bb += g[i] * rbb[at];
           ab += g[i] * rab[at];
         }
-        const ssim = ((2 * ma * mb + SSIM_C1) * (2 * (ab - ma * mb) + SSIM_C2)) / ((ma * ma + mb * mb + SSIM_C1) * (aa - ma * ma + bb - mb * mb + SSIM_C2));
-        map[(y + SSIM_HALF) * size + x + SSIM_HALF] += (1 - ssim) / channels;
+        map[(y + SSIM_HALF) * size + x + SSIM_HALF] += (1 - ssimOfMoments(ma, mb, aa, bb, ab)) / channels;
       }
     }
   }

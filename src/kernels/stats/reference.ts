@@ -28,15 +28,18 @@ export function laplacianOfDifference(a: ArrayLike<number>, b: ArrayLike<number>
   return out;
 }
 
+/** The mean of each sample's per-pixel values, `perPixel(offset)` giving those of the sample at `offset`. */
+function meanPerSample(batch: number, shape: ImageShape, perPixel: (offset: number) => Float64Array): Float64Array {
+  const perSample = shape.channels * shape.height * shape.width;
+  return Float64Array.from({ length: batch }, (_, s) => {
+    const values = perPixel(s * perSample);
+    return values.reduce((sum, v) => sum + v, 0) / values.length;
+  });
+}
+
 /** Per-sample high-frequency error: the mean over the interior pixels of the squared Laplacian of the channel-mean difference. */
 export function hfReference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, shape: ImageShape): Float64Array {
-  const perSample = shape.channels * shape.height * shape.width;
-  const out = new Float64Array(batch);
-  for (let s = 0; s < batch; s++) {
-    const lap = laplacianOfDifference(a, b, s * perSample, shape);
-    out[s] = lap.reduce((sum, v) => sum + v * v, 0) / lap.length;
-  }
-  return out;
+  return meanPerSample(batch, shape, (offset) => laplacianOfDifference(a, b, offset, shape).map((v) => v * v));
 }
 
 /** SSIM's Gaussian window: 11 taps, sigma 1.5 (Wang et al. 2004), normalised to sum 1. */
@@ -53,6 +56,12 @@ export function ssimWeights(): Float64Array {
 export const SSIM_DATA_RANGE = 2;
 export const SSIM_C1 = (0.01 * SSIM_DATA_RANGE) ** 2;
 export const SSIM_C2 = (0.03 * SSIM_DATA_RANGE) ** 2;
+
+/** SSIM of one window from its Gaussian-weighted moments: the means of a and b, of a^2 and b^2, and of ab. */
+export function ssimOfMoments(ma: number, mb: number, aa: number, bb: number, ab: number): number {
+  const va = aa - ma * ma, vb = bb - mb * mb, cov = ab - ma * mb;
+  return ((2 * ma * mb + SSIM_C1) * (2 * cov + SSIM_C2)) / ((ma * ma + mb * mb + SSIM_C1) * (va + vb + SSIM_C2));
+}
 
 /**
  * Per-pixel SSIM of one sample over the valid windows ([C, H-10, W-10]): Gaussian-weighted means,
@@ -79,8 +88,7 @@ export function ssimMap(a: ArrayLike<number>, b: ArrayLike<number>, offset: numb
             ab += wt * a[k] * b[k];
           }
         }
-        const va = aa - ma * ma, vb = bb - mb * mb, cov = ab - ma * mb;
-        out[(c * oh + y) * ow + x] = ((2 * ma * mb + SSIM_C1) * (2 * cov + SSIM_C2)) / ((ma * ma + mb * mb + SSIM_C1) * (va + vb + SSIM_C2));
+        out[(c * oh + y) * ow + x] = ssimOfMoments(ma, mb, aa, bb, ab);
       }
     }
   }
@@ -89,11 +97,5 @@ export function ssimMap(a: ArrayLike<number>, b: ArrayLike<number>, offset: numb
 
 /** Per-sample mean SSIM between a and b. */
 export function ssimReference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, shape: ImageShape): Float64Array {
-  const perSample = shape.channels * shape.height * shape.width;
-  const out = new Float64Array(batch);
-  for (let s = 0; s < batch; s++) {
-    const map = ssimMap(a, b, s * perSample, shape);
-    out[s] = map.reduce((x, y) => x + y, 0) / map.length;
-  }
-  return out;
+  return meanPerSample(batch, shape, (offset) => ssimMap(a, b, offset, shape));
 }
