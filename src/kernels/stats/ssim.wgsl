@@ -6,9 +6,10 @@
 // holds the partial sum of the output row that still awaits K - 1 - k input rows, so each new row is
 // one multiply-add per pending output and the oldest completes (pending[0] = sum over i of
 // GAUSS[i] * row[r + i]). The arrays are indexed only by constants (fixed-count loops), so compilers
-// keep them in registers; a ring of past rows indexed by y % 11 would live in scratch memory (3x
-// slower on llvmpipe). No workgroup memory or barrier until the final pairwise tree of the
-// invocations' running sums: barriers are what software adapters pay most for.
+// keep them in registers; a ring of past rows indexed by y % 11 would live in scratch memory (the
+// ring kernel took about twice this one's time side by side on llvmpipe; bench/NOTES.md). No
+// workgroup memory or barrier until the final pairwise tree of the invocations' running sums:
+// barriers are what software adapters pay most for.
 
 override WG: u32 = 64u;
 const K = 11u;                 // window side; the valid output is (H - K + 1) x (W - K + 1)
