@@ -4,19 +4,21 @@
 // gemm-frag-builtin.wgsl (tensor cores) or gemm-frag-emulated.wgsl (the same semantics in plain
 // WGSL, so that this tiling runs and is tested anywhere). Results leave a fragment through a
 // per-subgroup patch of workgroup memory, from which the subgroup's invocations apply the epilogue.
+// The fragment file declares the entry point, because it alone knows how invocations form subgroups:
+// on the hardware their subgroup and lane come from builtins (Dawn accepts only subgroup_id as a
+// subgroup-uniform fragment offset), in the emulation from the invocation index.
 // WG = SGP * SGC * SG; BP = SGP * FM * FRAG_M; BC = SGC * FN * FRAG_N.
 
 override TRANSPOSED: bool = false;
 
 var<workgroup> tileC: array<f32, SGP * SGC * FRAG_M * FRAG_N>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+// `g`: this invocation's subgroup; `lane`: its index there.
+fn gemmMatrix(wid: vec3u, lid: u32, g: u32, lane: u32) {
   let p = place(wid);
   let steps = stepCount(p);
   setup(p, lid);
-  fragInit(lid);
-  let g = lid / SG;
+  fragInit(lane);
   let gp = g / SGC;
   let gc = g % SGC;
   var acc: array<array<FragAcc, FN>, FM>;
@@ -57,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     for (var j = 0u; j < FN; j++) {
       fragStore(acc[i][j], own);
       workgroupBarrier();
-      for (var e = lid % SG; e < FRAG_M * FRAG_N; e += SG) {
+      for (var e = lane; e < FRAG_M * FRAG_N; e += SG) {
         emit(p, (gp * FM + i) * FRAG_M + e / FRAG_N, (gc * FN + j) * FRAG_N + e % FRAG_N, tileC[own + e]);
       }
       workgroupBarrier();

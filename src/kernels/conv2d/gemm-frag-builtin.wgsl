@@ -6,7 +6,7 @@ alias FragAcc = subgroup_matrix_result<f32, FRAG_N, FRAG_M>;
 alias FragLeft = subgroup_matrix_left<CT, FRAG_K, FRAG_M>;
 alias FragRight = subgroup_matrix_right<CT, FRAG_N, FRAG_K>;
 
-fn fragInit(lid: u32) {}
+fn fragInit(lane: u32) {}
 
 fn fragZero() -> FragAcc {
   return FragAcc();
@@ -26,4 +26,10 @@ fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
 
 fn fragStore(c: FragAcc, at: u32) {
   subgroupMatrixStore<row_major>(&tileC, at, c, FRAG_N);
+}
+
+// The hardware need not number subgroups lid / SG, and only subgroup_id passes Dawn's uniformity check.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) g: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  gemmMatrix(wid, lid, g, lane);
 }

@@ -15,8 +15,8 @@ struct FragRight { at: u32 }
 
 var<private> fragLane: u32;
 
-fn fragInit(lid: u32) {
-  fragLane = lid % SG;
+fn fragInit(lane: u32) {
+  fragLane = lane;
 }
 
 fn fragZero() -> FragAcc {
@@ -50,4 +50,10 @@ fn fragStore(c: FragAcc, at: u32) {
   for (var t = 0u; t < EPL; t++) {
     tileC[at + fragLane + t * SG] = c[t];
   }
+}
+
+// Virtual subgroups: consecutive runs of SG invocations.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  gemmMatrix(wid, lid, lid / SG, lid % SG);
 }
