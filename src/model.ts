@@ -2,11 +2,11 @@
 // Blob, resolve its architecture and tensors, and run it on the GPU. Platform-neutral: paths and
 // the default model go through src/platform.ts, adapters through Gpu.open's provider.
 
-import { Gpu, type OpenOptions } from './gpu/device.js';
+import { Gpu, GpuError, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
 import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
-import { type KernelVariant, parseVariant } from './kernels/variants.js';
+import { type KernelVariant, defaultVariant, fallbackOf, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
 import { platform } from './platform.js';
 import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
@@ -86,6 +86,19 @@ export interface LoadOptions extends OpenOptions {
    * the built-in heuristic.
    */
   tuning?: (gpu: Gpu) => TileTable;
+  /**
+   * Told, in one line, when the kernels asked for do not compile on the device and the model falls
+   * back (see Model.fallbacks). Default: console.warn.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/** A kernel family that did not compile on the device, what ran instead, and the compiler's message. */
+export interface Fallback {
+  /** Variant and precision, as `rcae bench` prints them: 'matrix f16'. */
+  variant: string;
+  to: string;
+  reason: string;
 }
 
 /** A loaded model. Inputs are float32 NCHW images normalised to [-1, 1] ([n, 3, 128, 128] for the reference). */
@@ -101,6 +114,8 @@ export class Model {
     private readonly ownsGpu: boolean,
     private readonly executor: Executor,
     readonly weights: Omit<ResolvedWeights, 'params'>,
+    /** The kernel families that did not compile here, in the order they were tried (usually none). */
+    readonly fallbacks: readonly Fallback[],
   ) {
     this.arch = executor.plan.arch;
     this.parameterCount = parameterCount(this.arch);
@@ -113,11 +128,28 @@ export class Model {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
       const envVariant = platform().env('RCAE_CONV_VARIANT');
-      const variant = options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : undefined);
-      const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
-        new Executor(gpu, buildPlan(resolved.arch), resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, precision: options.precision, variant, tiles: options.tuning?.(gpu) }));
+      const precision = options.precision ?? 'f32';
+      let choice = { variant: options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : defaultVariant(gpu, precision)), precision };
+      const plan = buildPlan(resolved.arch);
+      const tiles = options.tuning?.(gpu);
+      const fallbacks: Fallback[] = [];
       const { params: _params, ...weights } = resolved;
-      return new Model(gpu, !options.gpu, executor, weights);
+      for (;;) {
+        const executor = await gpu.checked(`${resolved.path}: building the model on the GPU`, () =>
+          new Executor(gpu, plan, resolved.params, { maxChunk: options.maxChunk, onProgress: options.onProgress, tiles, ...choice }));
+        try {
+          await executor.compile();
+          return new Model(gpu, !options.gpu, executor, weights, fallbacks);
+        } catch (err) {
+          executor.destroy();
+          const next = fallbackOf(choice.variant, choice.precision);
+          if (!next || !(err instanceof GpuError)) throw err;
+          const fallback = { variant: `${choice.variant} ${choice.precision}`, to: `${next.variant} ${next.precision}`, reason: err.message };
+          (options.onWarning ?? console.warn)(`warning: ${gpu.adapter.description || gpu.adapter.device}: the ${fallback.variant} kernels do not compile (${fallback.reason}); running ${fallback.to} instead`);
+          fallbacks.push(fallback);
+          choice = next;
+        }
+      }
     } catch (err) {
       if (!options.gpu) gpu.destroy();
       throw err;

@@ -30,6 +30,16 @@ export interface OpenOptions {
    * out of bounds instead of being clamped. Off by default; never used by the tests. Dawn (Node) only.
    */
   fastUnsafe?: boolean;
+  /**
+   * Open with the Dawn toggles a real GPU gets (allow_unsafe_apis, vulkan_enable_f16_on_nvidia) even
+   * on a software adapter, so that path is exercised without a GPU. Dawn (Node) only.
+   */
+  gpuToggles?: boolean;
+  /**
+   * 'null': Dawn's null backend, which offers every feature and compiles shaders but runs nothing
+   * (the kernel compile gate). Dawn (Node) only.
+   */
+  backend?: 'null';
 }
 
 /** A subgroup-matrix shape the device offers for f16 operands and f32 results. */

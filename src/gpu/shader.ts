@@ -105,24 +105,63 @@ function layoutsOf(gpu: Gpu, shader: KernelShader<UniformFields>): { group: GPUB
   return layouts;
 }
 
+/** A shader and the override constants of one pipeline made from it. */
+export interface PipelineRequest<F extends UniformFields = UniformFields> {
+  shader: KernelShader<F>;
+  constants: OverrideConstants;
+}
+
+function moduleOf(gpu: Gpu, shader: KernelShader<UniformFields>): GPUShaderModule {
+  const cache = cacheOf(gpu);
+  let module = cache.modules.get(shader.id);
+  if (!module) {
+    module = gpu.device.createShaderModule({ label: shader.id, code: shader.code });
+    cache.modules.set(shader.id, module);
+  }
+  return module;
+}
+
+function pipelineDescriptor(gpu: Gpu, shader: KernelShader<UniformFields>, constants: OverrideConstants): GPUComputePipelineDescriptor {
+  return { label: pipelineKey(shader, constants), layout: layoutsOf(gpu, shader).pipeline, compute: { module: moduleOf(gpu, shader), entryPoint: 'main', constants: { ...constants } } };
+}
+
 export function computePipeline(gpu: Gpu, shader: KernelShader<UniformFields>, constants: OverrideConstants): GPUComputePipeline {
   const cache = cacheOf(gpu);
   const key = pipelineKey(shader, constants);
   let pipeline = cache.pipelines.get(key);
   if (!pipeline) {
-    let module = cache.modules.get(shader.id);
-    if (!module) {
-      module = gpu.device.createShaderModule({ label: shader.id, code: shader.code });
-      cache.modules.set(shader.id, module);
-    }
-    pipeline = gpu.device.createComputePipeline({
-      label: key,
-      layout: layoutsOf(gpu, shader).pipeline,
-      compute: { module, entryPoint: 'main', constants: { ...constants } },
-    });
+    pipeline = gpu.device.createComputePipeline(pipelineDescriptor(gpu, shader, constants));
     cache.pipelines.set(key, pipeline);
   }
   return pipeline;
+}
+
+/** The compiler's errors for a shader's module on this device, one line each ([] when it compiles). */
+export async function shaderErrors(gpu: Gpu, shader: KernelShader<UniformFields>): Promise<string[]> {
+  // A module that does not compile also raises a validation error; its messages are read below, and
+  // caught here it cannot fail the next unrelated GPU call.
+  gpu.device.pushErrorScope('validation');
+  const module = moduleOf(gpu, shader);
+  await gpu.device.popErrorScope();
+  const info = await module.getCompilationInfo();
+  return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message.replace(/\s+/g, ' ').trim()}`);
+}
+
+/**
+ * Creates a pipeline and waits for the device's verdict: resolves once it is compiled and cached
+ * (later computePipeline calls reuse it), rejects with the compiler's or validator's message.
+ */
+export async function compilePipeline(gpu: Gpu, request: PipelineRequest): Promise<void> {
+  const cache = cacheOf(gpu);
+  const key = pipelineKey(request.shader, request.constants);
+  if (cache.pipelines.has(key)) return;
+  const errors = await shaderErrors(gpu, request.shader);
+  if (errors.length > 0) throw new GpuError(`${request.shader.id}: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
+  try {
+    cache.pipelines.set(key, await gpu.device.createComputePipelineAsync(pipelineDescriptor(gpu, request.shader, request.constants)));
+  } catch (err) {
+    throw new GpuError(`${key}: ${(err as Error).message.replace(/\s+/g, ' ').trim()}`);
+  }
 }
 
 /** Number of distinct pipelines compiled on this device (for tests and diagnostics). */

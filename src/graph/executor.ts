@@ -8,6 +8,7 @@
 // precision never shows outside.
 
 import { GpuError, type Gpu } from '../gpu/device.js';
+import { compilePipeline, pipelineKey, type PipelineRequest } from '../gpu/shader.js';
 import { toFloat16 } from '../gpu/f16.js';
 import { ConvKernel, packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
 import { GemmConvKernel, gemmHeuristic, tileKey, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
@@ -64,6 +65,13 @@ export function convSpecOf(plan: Plan, node: Exclude<Node, { kind: 'stat' }>): {
   const [, inH, inW] = plan.values[node.input].shape;
   const spec = { inChannels: node.inChannels, outChannels: node.outChannels, kernel: node.kernel, stride: node.stride, padding: node.padding, transposed: node.transposed, activation: node.activation, leakySlope: slope, residual: node.residual !== undefined };
   return { spec, inH, inW };
+}
+
+/** Storage of a value under the GEMM family: the graph's endpoints f32 NCHW, the rest NHWC in `precision`. */
+export function valueFormat(plan: Plan, v: number, precision: Precision): TensorFormat {
+  const { io } = plan;
+  if (v === io.image || v === io.reconstruction || v === io.latent) return { layout: 'nchw', type: 'f32' };
+  return { layout: 'nhwc', type: precision };
 }
 
 /** The key under which a layer's tuned tile is stored: its GEMM-relevant shape. */
@@ -152,11 +160,8 @@ export class Executor {
     this.maxChunk = Math.max(1, Math.min(options.maxChunk ?? Infinity, byBinding, byBudget));
   }
 
-  /** Storage of a value under the GEMM family: the graph's endpoints f32 NCHW, the rest NHWC. */
   private format(v: number): TensorFormat {
-    const { io } = this.plan;
-    if (v === io.image || v === io.reconstruction || v === io.latent) return { layout: 'nchw', type: 'f32' };
-    return { layout: 'nhwc', type: this.precision };
+    return valueFormat(this.plan, v, this.precision);
   }
 
   private uploadWeights(packed: { weight: Float32Array; bias: Float32Array }, name: string): { weight: GPUBuffer; bias: GPUBuffer } {
@@ -230,6 +235,34 @@ export class Executor {
     return { tile: gemmHeuristic(this.gpu, spec, chunk, inH, inW, this.precision, gemmBackendOf(this.variant)), source: 'heuristic' };
   }
 
+  /** A GEMM layer's kernel at `chunk` samples: the tile is chosen per chunk. */
+  private gemmAt(node: Node, gemm: GemmConvKernel, chunk: number): GemmConvKernel {
+    return new GemmConvKernel(this.gpu, gemm.spec, { ...gemm.options, tile: this.tileOf(node, chunk)!.tile });
+  }
+
+  /** Every pipeline a run of `chunk` samples binds, whatever it asks for. */
+  private pipelinesAt(chunk: number): PipelineRequest[] {
+    return [...this.resources].flatMap(([node, r]): PipelineRequest[] => {
+      if (node.kind === 'stat') return [r.stat!.pipelineRequest];
+      const { inH, inW } = convSpecOf(this.plan, node);
+      if (r.gemm) return this.gemmAt(node, r.gemm, chunk).pipelinesAt(chunk, inH, inW);
+      return [r.linear ? r.linear.pipelineAt(chunk) : r.conv!.pipelineAt(chunk, inH, inW)];
+    });
+  }
+
+  /**
+   * Compiles, in parallel, every pipeline a run may bind: at one sample and at a full chunk, the
+   * two ends between which tiles and tilings change. Rejects with the first compiler or validation
+   * message, so that a model can fall back before it runs anything; runs later reuse the pipelines.
+   */
+  async compile(): Promise<void> {
+    const requests = new Map<string, PipelineRequest>();
+    for (const chunk of new Set([1, this.maxChunk])) {
+      for (const r of this.pipelinesAt(chunk)) requests.set(pipelineKey(r.shader, r.constants), r);
+    }
+    await Promise.all([...requests.values()].map((r) => compilePipeline(this.gpu, r)));
+  }
+
   private segment(request: RunRequest): Node[] {
     const { nodes, decodeStart, statsStart } = this.plan;
     if (request.from === 'latent') {
@@ -265,8 +298,7 @@ export class Executor {
       }
       if (r.gemm) {
         const { inH, inW } = convSpecOf(plan, node);
-        const gemm = new GemmConvKernel(gpu, r.gemm.spec, { ...r.gemm.options, tile: this.tileOf(node, chunk)!.tile });
-        return gemm.bind({ batch: chunk, inH, inW, input: at(node.input), output: at(node.output), residual: node.kind === 'conv' && node.residual !== undefined ? at(node.residual) : undefined, weight: r.weight!, bias: r.bias! });
+        return this.gemmAt(node, r.gemm, chunk).bind({ batch: chunk, inH, inW, input: at(node.input), output: at(node.output), residual: node.kind === 'conv' && node.residual !== undefined ? at(node.residual) : undefined, weight: r.weight!, bias: r.bias! });
       }
       if (node.kind === 'linear') {
         return r.linear!.bind({ batch: chunk, input: at(node.input), output: at(node.output), weight: r.weight!, bias: r.bias! });

@@ -38,6 +38,16 @@ export function defaultVariant(gpu: Gpu, precision: Precision): KernelVariant {
   return gpu.subgroupMinSize >= 8 ? 'subgroup' : 'register';
 }
 
+/**
+ * What a model runs instead when `variant` at `precision` does not compile on the device: tensor
+ * cores (or their emulation) -> f16 FMA tiles -> f32 FMA tiles; nothing after that.
+ */
+export function fallbackOf(variant: KernelVariant, precision: Precision): { variant: KernelVariant; precision: Precision } | undefined {
+  if (variant === 'matrix' || variant === 'matrix-emulated') return { variant: 'tile', precision: 'f16' };
+  if (variant === 'tile' && precision === 'f16') return { variant: 'tile', precision: 'f32' };
+  return undefined;
+}
+
 /** Why `variant` cannot run on this device at this precision, or null. */
 export function variantProblem(gpu: Gpu, variant: KernelVariant, precision: Precision): string | null {
   if (precision === 'f16' && !gpu.features.has('shader-f16')) return "f16 needs the adapter's shader-f16 feature";

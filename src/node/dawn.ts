@@ -82,10 +82,19 @@ function pickAdapter(found: DawnAdapter[], wanted: string | undefined): DawnAdap
 const GPU_TOGGLES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
 const FAST_UNSAFE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer_div_and_mod'];
 
+// Dawn's null backend is never listed among the adapters: it is asked for by name.
+async function nullAdapter(toggles: string[]): Promise<FoundAdapter> {
+  const adapter = await dawnInstance(['backend=null', `enable-dawn-features=${toggles.join(',')}`]).requestAdapter();
+  if (!adapter) throw new GpuError("this Dawn build has no null backend");
+  return { summary: { ...summarizeAdapter(0, 'null', adapter), description: "Dawn's null backend (compiles shaders, runs nothing)" }, adapter, toggles };
+}
+
 async function requestDawnAdapter(opts: OpenOptions): Promise<FoundAdapter> {
+  const extra = opts.fastUnsafe ? FAST_UNSAFE_TOGGLES : [];
+  if (opts.backend === 'null') return nullAdapter([...GPU_TOGGLES, ...extra]);
   const picked = pickAdapter(await findAdapters(), opts.adapter ?? process.env.RCAE_ADAPTER);
   const { summary } = picked;
-  const toggles = [...(summary.isSoftware ? [] : GPU_TOGGLES), ...(opts.fastUnsafe ? FAST_UNSAFE_TOGGLES : [])];
+  const toggles = [...(summary.isSoftware && !opts.gpuToggles ? [] : GPU_TOGGLES), ...extra];
   if (toggles.length === 0) return { summary, adapter: picked.adapter, toggles };
   // Toggles are per Dawn instance: ask again for the same adapter through an instance that has them.
   const again = await dawnInstance([...picked.flags, `enable-dawn-features=${toggles.join(',')}`]).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);

@@ -6,10 +6,10 @@
 import type { Gpu } from '../gpu/device.js';
 import { toFloat16 } from '../gpu/f16.js';
 import type { Architecture } from '../graph/architecture.js';
-import { convSpecOf, layerKey } from '../graph/executor.js';
+import { convSpecOf, layerKey, valueFormat } from '../graph/executor.js';
 import { buildPlan, type Node } from '../graph/plan.js';
 import { packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
-import { EMULATED_FRAGMENT, GemmConvKernel, gemmHeuristic, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
+import { GemmConvKernel, fragmentOf, gemmHeuristic, type GemmDevice, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
 import { type KernelVariant, KERNEL_VARIANTS, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
 
@@ -32,9 +32,8 @@ export interface TuneResult {
 }
 
 /** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
-export function candidateTiles(gpu: Gpu, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend): GemmTile[] {
-  const fragment = gpu.fragment ?? EMULATED_FRAGMENT;
-  const base = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
+export function candidateTiles(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend, fragment = fragmentOf(gpu, backend)): GemmTile[] {
+  const base = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend, fragment);
   const shapes: GemmTile[] = [base];
   if (backend === 'fma') {
     for (const [bp, bc, tp, tc] of [[128, 128, 8, 8], [128, 64, 8, 4], [64, 64, 4, 4], [64, 128, 4, 8], [256, 4, 4, 4], [128, 16, 8, 4]]) {
@@ -110,8 +109,7 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
   if (problem) throw new Error(`cannot tune ${variant} ${precision} here: ${problem}`);
   const backend = gemmBackendOf(variant);
   const plan = buildPlan(arch);
-  const { io } = plan;
-  const format = (v: number): TensorFormat => (v === io.image || v === io.reconstruction || v === io.latent ? { layout: 'nchw', type: 'f32' } : { layout: 'nhwc', type: precision });
+  const format = (v: number) => valueFormat(plan, v, precision);
   const layers = new Map<string, Exclude<Node, { kind: 'stat' }>>();
   for (const node of plan.nodes) {
     if (node.kind === 'stat') continue;

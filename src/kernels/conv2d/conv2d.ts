@@ -3,7 +3,7 @@
 // memory), 'subgroup' (the same with weights shared across lanes by subgroup broadcast; the fastest
 // on CPU-emulated adapters) and 'shared' (workgroup-memory tiles, the classic shape for real GPUs).
 import { GpuError, type Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
@@ -118,6 +118,27 @@ function subgroupTiling(spec: ConvSpec, pixels: number): Tiling {
 // 16 x 16 invocations, each 4 channels x 4 pixels: a 64 x 64 output tile, K staged 16 at a time.
 const sharedTiling: Tiling = { constants: {}, pixelsPerGroup: 64, channelsPerGroup: 64 };
 
+function tilingOf(variant: ConvVariant, spec: ConvSpec, pixels: number): Tiling {
+  if (variant === 'register') return registerTiling(spec, pixels);
+  if (variant === 'subgroup') return subgroupTiling(spec, pixels);
+  return sharedTiling;
+}
+
+/** Output pixels per stride phase (a transposed convolution runs stride^2 phases), over the batch. */
+function phasePixels(spec: ConvSpec, batch: number, inH: number, inW: number) {
+  const [outH, outW] = convOutputSize(spec, inH, inW);
+  const phases = spec.transposed ? spec.stride * spec.stride : 1;
+  const phaseH = spec.transposed ? Math.ceil(outH / spec.stride) : outH;
+  const phaseW = spec.transposed ? Math.ceil(outW / spec.stride) : outW;
+  return { phases, phaseH, phaseW, pixels: batch * phaseH * phaseW };
+}
+
+/** The pipeline `variant` runs a layer with when its output has `pixels` pixels (per stride phase). */
+export function convPipeline(variant: ConvVariant, spec: ConvSpec, pixels: number): PipelineRequest {
+  const constants = { ...tilingOf(variant, spec, pixels).constants, ACTIVATION: activationId(spec.activation), TRANSPOSED: spec.transposed ? 1 : 0, RESIDUAL: spec.residual ? 1 : 0 };
+  return { shader: shaders[variant], constants };
+}
+
 function defaultVariant(gpu: Gpu): ConvVariant {
   if (!gpu.adapter.isSoftware) return 'shared';
   return gpu.subgroupMinSize >= 8 ? 'subgroup' : 'register';
@@ -198,10 +219,10 @@ export class ConvKernel {
     }
   }
 
-  private tiling(pixels: number): Tiling {
-    if (this.variant === 'register') return registerTiling(this.spec, pixels);
-    if (this.variant === 'subgroup') return subgroupTiling(this.spec, pixels);
-    return sharedTiling;
+
+  /** The pipeline a bind of `batch` samples of `inH` x `inW` uses. */
+  pipelineAt(batch: number, inH: number, inW: number): PipelineRequest {
+    return convPipeline(this.variant, this.spec, phasePixels(this.spec, batch, inH, inW).pixels);
   }
 
   bind(args: ConvBindArgs): BoundDispatch {
@@ -227,17 +248,10 @@ export class ConvKernel {
       throw new ConvSpecError(`${label}: the output buffer must not also be an input`);
     }
 
-    const phases = spec.transposed ? spec.stride * spec.stride : 1;
-    const phaseH = spec.transposed ? Math.ceil(outH / spec.stride) : outH;
-    const phaseW = spec.transposed ? Math.ceil(outW / spec.stride) : outW;
-    const pixels = batch * phaseH * phaseW;
-    const tiling = this.tiling(pixels);
-    const pipeline = computePipeline(gpu, shaders[this.variant], {
-      ...tiling.constants,
-      ACTIVATION: activationId(spec.activation),
-      TRANSPOSED: spec.transposed ? 1 : 0,
-      RESIDUAL: spec.residual ? 1 : 0,
-    });
+    const { phases, phaseH, phaseW, pixels } = phasePixels(spec, batch, inH, inW);
+    const tiling = tilingOf(this.variant, spec, pixels);
+    const request = convPipeline(this.variant, spec, pixels);
+    const pipeline = computePipeline(gpu, request.shader, request.constants);
     const mBlocks = Math.ceil(spec.outChannels / tiling.channelsPerGroup);
     const tiles = Math.ceil(pixels / tiling.pixelsPerGroup);
     const grid = gridFor(gpu, label, tiles, phases * mBlocks, this.gridCap);

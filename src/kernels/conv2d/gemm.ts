@@ -10,7 +10,7 @@
 // Each tile configuration is its own shader: a small generated prelude (element types, tile
 // constants) in front of the WGSL files, cached by the configuration's key.
 import { GpuError, type FragmentShape, type Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader, type KernelShader, type WgslExtension } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type KernelShader, type PipelineRequest, type WgslExtension } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { activationId, activationInclude } from '../activation.js';
 import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
@@ -60,6 +60,11 @@ export interface GemmOptions {
   tile?: GemmTile;
   /** Fewer workgroups along x than the device allows (tests use it to fold tiles into z). */
   gridCap?: number;
+  /**
+   * The subgroup-matrix shape of 'matrix' tiles: default the device's. The compile gate names shapes
+   * the device does not report (Dawn's null backend reports none).
+   */
+  fragment?: FragmentShape;
 }
 
 const gemmFields = {
@@ -92,6 +97,14 @@ const gemmUniforms = uniformStruct('GemmParams', gemmFields);
 const here = (file: string) => `kernels/conv2d/${file}`;
 const REDUCE_WG = 256;
 
+/**
+ * What choosing a tile reads of a device: its limits, features, subgroup sizes and fragment shape.
+ * A Gpu is one; the compile gate also passes GPU-class limits that the device at hand lacks.
+ */
+export type GemmDevice = Pick<Gpu, 'features' | 'fragment' | 'subgroupMinSize' | 'subgroupMaxSize'> & {
+  limits: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
+};
+
 /** Invocations per workgroup of a tile. */
 export function tileInvocations(tile: GemmTile, fragment: FragmentShape): number {
   return tile.backend === 'fma' ? (tile.bc / tile.tc!) * (tile.bp / tile.tp!) : tile.sgp! * tile.sgc! * fragment.subgroup;
@@ -108,7 +121,7 @@ export function tileStorageBytes(tile: GemmTile, fragment: FragmentShape): numbe
 }
 
 /** Why `tile` cannot run here, or null. */
-export function tileProblem(gpu: Gpu, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
+export function tileProblem(gpu: GemmDevice, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
   const { bp, bc, bk, splitK } = tile;
   if (![bp, bc, bk, splitK].every((v) => Number.isInteger(v) && v >= 1)) return 'tile sizes must be positive integers';
   if (bk % 4 !== 0 || bc % 4 !== 0) return 'bk and bc must be multiples of 4';
@@ -126,7 +139,12 @@ export function tileProblem(gpu: Gpu, tile: GemmTile, precision: Precision, frag
   if (invocations > gpu.limits.maxComputeInvocationsPerWorkgroup) return `${invocations} invocations exceed the adapter's ${gpu.limits.maxComputeInvocationsPerWorkgroup}`;
   const bytes = tileStorageBytes(tile, fragment);
   if (bytes > gpu.limits.maxComputeWorkgroupStorageSize) return `${bytes} bytes of workgroup memory exceed the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`;
-  if (tile.backend === 'matrix' && !gpu.fragment) return 'this device has no subgroup matrices';
+  if (tile.backend === 'matrix') {
+    if (!gpu.features.has('chromium-experimental-subgroup-matrix')) return 'this device has no subgroup matrices';
+    if (fragment.subgroup < gpu.subgroupMinSize || fragment.subgroup > gpu.subgroupMaxSize) return `${fragment.subgroup}-wide subgroups are outside this device's ${gpu.subgroupMinSize}..${gpu.subgroupMaxSize}`;
+    // WebGPU's rule for subgroup-matrix shaders: every subgroup full, whatever size the device picks.
+    if (invocations % gpu.subgroupMaxSize !== 0) return `${invocations} invocations are not a multiple of the adapter's largest subgroup (${gpu.subgroupMaxSize})`;
+  }
   return null;
 }
 
@@ -214,6 +232,27 @@ function reduceShader(k: ShaderKey): KernelShader<GemmFields> {
   return shader;
 }
 
+/**
+ * The pipelines a layer runs with `tile`: the GEMM, and under split-K the reduction. Whether the
+ * input loads vec4 follows from the layer and the tile, so one layer and tile always compile alike.
+ */
+export function gemmPipelines(spec: ConvSpec, options: GemmOptions, tile: GemmTile, fragment: FragmentShape): PipelineRequest<GemmFields>[] {
+  const vec4 = options.input.layout === 'nhwc' && spec.inChannels % tile.bk === 0;
+  const key: ShaderKey = { precision: options.precision, input: options.input, output: options.output, vec4, tile, fragment };
+  const main = { shader: gemmShader(key), constants: { TRANSPOSED: spec.transposed ? 1 : 0 } };
+  return tile.splitK === 1 ? [main] : [main, { shader: reduceShader(key), constants: { WG: REDUCE_WG } }];
+}
+
+/** The backend a device runs GEMM layers with at `precision` when not told: tensor cores where it has them. */
+export function defaultGemmBackend(gpu: GemmDevice, precision: Precision): GemmBackend {
+  return precision === 'f16' && gpu.fragment ? 'matrix' : 'fma';
+}
+
+/** The fragment shape of `backend`'s tiles: 'matrix' the given or the device's; the emulation always its own. */
+export function fragmentOf(gpu: GemmDevice, backend: GemmBackend, given?: FragmentShape): FragmentShape {
+  return backend === 'matrix' ? given ?? gpu.fragment ?? EMULATED_FRAGMENT : EMULATED_FRAGMENT;
+}
+
 /** The GEMM's shape for one layer at one batch: rows (pixels per phase), K per phase, phases. */
 export function gemmShape(spec: ConvSpec, batch: number, inH: number, inW: number): { pixels: number; kTotal: number; phases: number; outH: number; outW: number; phaseH: number; phaseW: number } {
   const [outH, outW] = convOutputSize(spec, inH, inW);
@@ -240,14 +279,12 @@ function splitFor(workgroups: number, kTotal: number, bk: number): number {
  * otherwise, a narrow 256x4 tile for layers of <= 4 output channels (the RGB output), split-K where
  * the output alone cannot fill the GPU, and the deepest K step that fits the workgroup memory.
  */
-export function gemmHeuristic(gpu: Gpu, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backendOverride?: GemmBackend): GemmTile {
-  const fragment = gpu.fragment ?? EMULATED_FRAGMENT;
+export function gemmHeuristic(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend = defaultGemmBackend(gpu, precision), fragment = fragmentOf(gpu, backend)): GemmTile {
   const { pixels, kTotal, phases } = gemmShape(spec, batch, inH, inW);
-  const matrix = backendOverride ?? (precision === 'f16' && gpu.fragment ? 'matrix' : 'fma');
   const candidates: GemmTile[] = [];
-  if (matrix !== 'fma' && spec.outChannels > 4) {
+  if (backend !== 'fma' && spec.outChannels > 4) {
     const wide = spec.outChannels > 32;
-    for (const bk of [32, 16]) candidates.push({ backend: matrix, bp: 2 * 2 * fragment.m, bc: (wide ? 2 : 1) * 2 * fragment.n, bk, sgp: 2, sgc: wide ? 2 : 1, fm: 2, fn: 2, splitK: 1 });
+    for (const bk of [32, 16]) candidates.push({ backend, bp: 2 * 2 * fragment.m, bc: (wide ? 2 : 1) * 2 * fragment.n, bk, sgp: 2, sgc: wide ? 2 : 1, fm: 2, fn: 2, splitK: 1 });
   } else if (spec.outChannels <= 4) {
     for (const bk of [16, 8]) candidates.push({ backend: 'fma', bp: 256, bc: 4, bk, tp: 4, tc: 4, splitK: 1 });
   } else {
@@ -275,7 +312,14 @@ export class GemmConvKernel {
 
   /** The tile this layer runs with at `batch` (the given one, else the heuristic's). */
   tileFor(batch: number, inH: number, inW: number): GemmTile {
-    return this.options.tile ?? gemmHeuristic(this.gpu, this.spec, batch, inH, inW, this.options.precision);
+    const { tile, precision, fragment } = this.options;
+    return tile ?? gemmHeuristic(this.gpu, this.spec, batch, inH, inW, precision, defaultGemmBackend(this.gpu, precision), fragment);
+  }
+
+  /** The pipelines a bind of `batch` samples of `inH` x `inW` uses. */
+  pipelinesAt(batch: number, inH: number, inW: number): PipelineRequest<GemmFields>[] {
+    const tile = this.tileFor(batch, inH, inW);
+    return gemmPipelines(this.spec, this.options, tile, fragmentOf(this.gpu, tile.backend, this.options.fragment));
   }
 
   bind(args: ConvBindArgs): BoundDispatch {
@@ -286,8 +330,8 @@ export class GemmConvKernel {
       throw new ConvSpecError(`${label}: batch and input size must be positive integers`);
     }
     const shape = gemmShape(spec, batch, inH, inW);
-    const fragment = options.tile?.backend === 'matrix' || (!options.tile && gpu.fragment) ? gpu.fragment ?? EMULATED_FRAGMENT : EMULATED_FRAGMENT;
     const tile = this.tileFor(batch, inH, inW);
+    const fragment = fragmentOf(gpu, tile.backend, options.fragment);
     const problem = tileProblem(gpu, tile, options.precision, fragment);
     if (problem) throw new GpuError(`${label}: tile ${tileKey(tile)}: ${problem}`);
     const mPad = packedOutputChannels(spec.outChannels);
@@ -309,9 +353,6 @@ export class GemmConvKernel {
     }
     if (outTotal * tile.splitK > 0xffffffff) throw new GpuError(`${label}: split-K partials exceed a u32 index range`);
 
-    const vec4 = options.input.layout === 'nhwc' && spec.inChannels % tile.bk === 0;
-    const key: ShaderKey = { precision: options.precision, input: options.input, output: options.output, vec4, tile, fragment };
-    const overrides = { TRANSPOSED: spec.transposed ? 1 : 0 };
     const mBlocks = Math.ceil(spec.outChannels / tile.bc);
     const kSlice = Math.ceil(shape.kTotal / tile.splitK / tile.bk) * tile.bk;
     const grid = gridFor(gpu, label, Math.ceil(shape.pixels / tile.bp), shape.phases * mBlocks * tile.splitK, options.gridCap);
@@ -342,19 +383,18 @@ export class GemmConvKernel {
     const flops = convFlops(spec, batch, inH, inW);
     // Without a residual the binding is never read; the bias buffer stands in (read-only aliasing is allowed).
     const residual = args.residual ?? args.bias;
-    const shader = gemmShader(key);
-    const main = computePipeline(gpu, shader, { ...overrides });
-    if (tile.splitK === 1) {
-      const binding = bindKernel(gpu, shader, label, values, [args.input, args.weight, args.bias, residual, args.output]);
-      return dispatchSequence(gpu, label, [{ pipeline: main, binding, workgroups: grid.workgroups }], flops);
+    const [main, reduce] = gemmPipelines(spec, options, tile, fragment);
+    const pipeline = computePipeline(gpu, main.shader, main.constants);
+    if (!reduce) {
+      const binding = bindKernel(gpu, main.shader, label, values, [args.input, args.weight, args.bias, residual, args.output]);
+      return dispatchSequence(gpu, label, [{ pipeline, binding, workgroups: grid.workgroups }], flops);
     }
     const partial = gpu.createBuffer(outTotal * tile.splitK * 4, 'storage', `${label} split-K partials`);
-    const steps: DispatchStep[] = [{ pipeline: main, binding: bindKernel(gpu, shader, label, values, [args.input, args.weight, args.bias, residual, partial]), workgroups: grid.workgroups }];
-    const reduce = reduceShader(key);
+    const steps: DispatchStep[] = [{ pipeline, binding: bindKernel(gpu, main.shader, label, values, [args.input, args.weight, args.bias, residual, partial]), workgroups: grid.workgroups }];
     const reduceGrid = gridFor(gpu, `${label} reduce`, Math.ceil(outTotal / REDUCE_WG), 1, options.gridCap);
     steps.push({
-      pipeline: computePipeline(gpu, reduce, { WG: REDUCE_WG }),
-      binding: bindKernel(gpu, reduce, `${label} reduce`, { ...values, tilesX: reduceGrid.tilesX }, [partial, args.bias, residual, args.output]),
+      pipeline: computePipeline(gpu, reduce.shader, reduce.constants),
+      binding: bindKernel(gpu, reduce.shader, `${label} reduce`, { ...values, tilesX: reduceGrid.tilesX }, [partial, args.bias, residual, args.output]),
       workgroups: reduceGrid.workgroups,
     });
     return dispatchSequence(gpu, label, steps, flops, [partial]);

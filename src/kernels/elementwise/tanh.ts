@@ -1,6 +1,6 @@
 // Standalone tanh over a flat f32 buffer, overflow-safe for any finite input (see activation.wgsl).
 import { GpuError, type Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { activationId, activationInclude } from '../activation.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
@@ -18,6 +18,8 @@ const shader = kernelShader({
 
 const WG = 64;
 
+export const TANH_PIPELINE: PipelineRequest = { shader, constants: { WG, ACTIVATION: activationId('tanh') } };
+
 export interface TanhBindArgs {
   count: number;
   input: GPUBuffer;
@@ -28,7 +30,7 @@ export class TanhKernel {
   private readonly pipeline: GPUComputePipeline;
 
   constructor(private readonly gpu: Gpu) {
-    this.pipeline = computePipeline(gpu, shader, { WG, ACTIVATION: activationId('tanh') });
+    this.pipeline = computePipeline(gpu, TANH_PIPELINE.shader, TANH_PIPELINE.constants);
   }
 
   bind(args: TanhBindArgs): BoundDispatch {

@@ -1,6 +1,6 @@
 // Fully connected layer y = act(x W^T + b) on [batch, features] rows (PyTorch weight [out, in]).
 import type { Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
@@ -75,8 +75,20 @@ export function packLinearWeights(spec: LinearSpec, weight: Float32Array, bias: 
   return packConvWeights(asConv, weight, bias);
 }
 
+type LinearGeometry = { WG: number; TO: number };
+const geometries: Record<'narrow' | 'wide', LinearGeometry> = { narrow: { WG: 8, TO: 4 }, wide: { WG: 64, TO: 1 } };
+
+/** The pipeline a layer of `spec` runs with in `geometry` at `batch` samples. */
+export function linearPipeline(spec: LinearSpec, geometry: LinearGeometry, batch: number): PipelineRequest {
+  // Samples per weight load: one for a single sample (no redundant input reads), else four.
+  return { shader, constants: { ...geometry, TB: batch === 1 ? 1 : 4, ACTIVATION: activationId(spec.activation) } };
+}
+
+/** Every geometry a linear kernel may take (for the compile gate). */
+export const LINEAR_GEOMETRIES: readonly LinearGeometry[] = Object.values(geometries);
+
 export class LinearKernel {
-  private readonly geometry: { WG: number; TO: number };
+  private readonly geometry: LinearGeometry;
 
   constructor(
     private readonly gpu: Gpu,
@@ -85,7 +97,12 @@ export class LinearKernel {
   ) {
     checkSpec(spec);
     const shape = options.shape ?? (gpu.adapter.isSoftware ? 'narrow' : 'wide');
-    this.geometry = shape === 'narrow' ? { WG: 8, TO: 4 } : { WG: 64, TO: 1 };
+    this.geometry = geometries[shape];
+  }
+
+  /** The pipeline a bind of `batch` samples uses. */
+  pipelineAt(batch: number): PipelineRequest {
+    return linearPipeline(this.spec, this.geometry, batch);
   }
 
   bind(args: LinearBindArgs): BoundDispatch {
@@ -101,9 +118,9 @@ export class LinearKernel {
       ['bias', args.bias, outPadded],
     ]);
     if ([args.input, args.weight, args.bias].includes(args.output)) throw new LinearSpecError(`${label}: the output buffer must not also be an input`);
-    // Samples per weight load: one for a single sample (no redundant input reads), else four.
-    const tb = batch === 1 ? 1 : 4;
-    const pipeline = computePipeline(gpu, shader, { ...geometry, TB: tb, ACTIVATION: activationId(spec.activation) });
+    const request = this.pipelineAt(batch);
+    const pipeline = computePipeline(gpu, request.shader, request.constants);
+    const tb = request.constants.TB;
     const grid = gridFor(gpu, label, Math.ceil(spec.outFeatures / (geometry.WG * geometry.TO * 4)), Math.ceil(batch / tb));
     const binding = bindKernel(
       gpu,

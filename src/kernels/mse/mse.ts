@@ -1,7 +1,7 @@
 // Per-sample reconstruction error: the mean of (a - b)^2 over each sample's perSample elements
 // (PyTorch's reconstruction_error(x, reduction='none')).
 import { GpuError, type Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
@@ -20,6 +20,8 @@ const shader = kernelShader({
 // The tree needs a power of two.
 const WG = 256;
 
+export const MSE_PIPELINE: PipelineRequest = { shader, constants: { WG } };
+
 export interface MseBindArgs {
   batch: number;
   perSample: number;
@@ -31,9 +33,10 @@ export interface MseBindArgs {
 
 export class MseKernel {
   private readonly pipeline: GPUComputePipeline;
+  readonly pipelineRequest = MSE_PIPELINE;
 
   constructor(private readonly gpu: Gpu) {
-    this.pipeline = computePipeline(gpu, shader, { WG });
+    this.pipeline = computePipeline(gpu, MSE_PIPELINE.shader, MSE_PIPELINE.constants);
   }
 
   bind(args: MseBindArgs): BoundDispatch {

@@ -3,7 +3,7 @@
 // the same uniforms, checks and one-workgroup-per-sample grid; each brings its WGSL, its smallest
 // side and its FLOP count.
 import { GpuError, type Gpu } from '../../gpu/device.js';
-import { bindKernel, computePipeline, kernelShader, type WgslSource } from '../../gpu/shader.js';
+import { bindKernel, computePipeline, kernelShader, type PipelineRequest, type WgslSource } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
 import { boundDispatch, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
@@ -52,14 +52,20 @@ export interface ImagePairKernelSpec {
   flops(args: ImagePairBindArgs): number;
 }
 
+export function imagePairPipeline(spec: ImagePairKernelSpec): PipelineRequest {
+  return { shader: spec.shader, constants: { WG: spec.wg } };
+}
+
 export class ImagePairKernel {
   private readonly pipeline: GPUComputePipeline;
+  readonly pipelineRequest: PipelineRequest;
 
   constructor(
     private readonly gpu: Gpu,
     private readonly spec: ImagePairKernelSpec,
   ) {
-    this.pipeline = computePipeline(gpu, spec.shader, { WG: spec.wg });
+    this.pipelineRequest = imagePairPipeline(spec);
+    this.pipeline = computePipeline(gpu, this.pipelineRequest.shader, this.pipelineRequest.constants);
   }
 
   bind(args: ImagePairBindArgs): BoundDispatch {
