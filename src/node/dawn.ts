@@ -86,11 +86,15 @@ async function requestDawnAdapter(opts: OpenOptions): Promise<FoundAdapter> {
   const picked = pickAdapter(await findAdapters(), opts.adapter ?? process.env.RCAE_ADAPTER);
   const { summary } = picked;
   const toggles = [...(summary.isSoftware ? [] : GPU_TOGGLES), ...(opts.fastUnsafe ? FAST_UNSAFE_TOGGLES : [])];
-  if (toggles.length === 0) return { summary, adapter: picked.adapter, toggles };
+  const disabledToggles = opts.exactTimestamps ? ['timestamp_quantization'] : [];
+  if (toggles.length === 0 && disabledToggles.length === 0) return { summary, adapter: picked.adapter, toggles, disabledToggles };
   // Toggles are per Dawn instance: ask again for the same adapter through an instance that has them.
-  const again = await dawnInstance([...picked.flags, `enable-dawn-features=${toggles.join(',')}`]).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-  if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${toggles.join(', ')}`);
-  return { summary, adapter: again, toggles };
+  const flags = [...picked.flags];
+  if (toggles.length > 0) flags.push(`enable-dawn-features=${toggles.join(',')}`);
+  if (disabledToggles.length > 0) flags.push(`disable-dawn-features=${disabledToggles.join(',')}`);
+  const again = await dawnInstance(flags).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${flags.slice(picked.flags.length).join(' ')}`);
+  return { summary, adapter: again, toggles, disabledToggles };
 }
 
 setGpuProvider({ requestAdapter: requestDawnAdapter });
