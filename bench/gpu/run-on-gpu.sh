@@ -24,7 +24,7 @@
 #                 bench steps then run the tuned tiles
 # Environment (defaults in brackets):
 #   RCAE_BATCHES [256] (f32, f16)   RCAE_BIG_BATCHES [1024] (big)   RCAE_TUNE_BATCH [256]
-#   TORCH_BATCHES [256,1024]   RCAE_BENCH_ARGS, RCAE_TUNE_ARGS, TORCH_ARGS: extra flags
+#   TORCH_BATCHES [256,1024]   RCAE_BENCH_ARGS, TORCH_ARGS, RCAE_TUNE_ARGS [--candidates 6]: extra flags
 #   step limits in seconds: ADAPTERS_TIMEOUT [15] per loader tried (two at most count), SMI_TIMEOUT [10],
 #   INFO_TIMEOUT [30], BENCH_TIMEOUT [70] and BIG_TIMEOUT [45] and TUNE_TIMEOUT [45] per precision,
 #   TORCH_TIMEOUT [90]: 480 in all; RCAE_DEADLINE [480]: no step runs past this many seconds from the start
@@ -213,10 +213,11 @@ torch_step() {
 tune_step() {
   local p=$1 limit
   limit=$(limit_for "$TUNE_TIMEOUT")
-  # Tuning stops itself 10 s before the limit and keeps what it timed (rcae tune --max-seconds).
+  # Tuning stops itself 10 s before the limit and keeps what it timed (rcae tune --max-seconds); a few
+  # candidates per layer, so that it reaches every layer.
   # shellcheck disable=SC2086 # RCAE_TUNE_ARGS is a list of flags
   step "tune $p" "$limit" "$R/tune-$p.json" "$NODE" bin/rcae.js tune --precision "$p" --batch "${RCAE_TUNE_BATCH:-256}" \
-    --cache "$R/tune.json" --max-seconds $((limit > 20 ? limit - 10 : limit / 2)) --json ${RCAE_TUNE_ARGS:-}
+    --cache "$R/tune.json" --max-seconds $((limit > 20 ? limit - 10 : limit / 2)) --json ${RCAE_TUNE_ARGS---candidates 6}
 }
 
 main() {
