@@ -50,6 +50,7 @@ export interface TuneFile {
   untuned?: string[];
   total_ms: number;
   heuristic_total_ms: number;
+  fallbacks?: Fallback[];
 }
 
 export interface AdapterInfo {

@@ -7,7 +7,7 @@
 // Usage: node dist/bench/gpu/summary.js RESULTS_DIR [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { type AdapterInfo, type BenchFile, type RunResults, readResults } from './results.js';
+import { type AdapterInfo, type BenchFile, type RunResults, type TuneFile, readResults } from './results.js';
 
 /** The targets of issue 18 at batch 256, against the PyTorch variant each precision answers to. */
 const TARGETS = [
@@ -113,10 +113,14 @@ function slowestLayers(benches: BenchFile[]): string[] {
   return lines;
 }
 
-function fallbacks(benches: BenchFile[]): string[] {
-  const reported = benches.filter((b) => Array.isArray(b.fallbacks));
+/** Kernel variants that fell back, from every bench and tune file that reports them (rcae builds before the field report none). */
+function fallbacks(benches: BenchFile[], tunes: TuneFile[]): string[] {
+  const reported = [
+    ...benches.filter((b) => Array.isArray(b.fallbacks)).map((b) => ({ who: b.model.precision, list: b.fallbacks! })),
+    ...tunes.filter((t) => Array.isArray(t.fallbacks)).map((t) => ({ who: `${t.precision} (rcae tune)`, list: t.fallbacks! })),
+  ];
   if (reported.length === 0) return [];
-  const rows = reported.flatMap((b) => b.fallbacks!.map((f) => `| ${b.model.precision} | ${f.variant} | ${f.to} | ${f.reason.replace(/\|/g, '\\|').replace(/\s+/g, ' ')} |`));
+  const rows = reported.flatMap(({ who, list }) => list.map((f) => `| ${who} | ${f.variant} | ${f.to} | ${String(f.reason).replace(/\|/g, '\\|').replace(/\s+/g, ' ')} |`));
   if (rows.length === 0) return ['## Fallbacks', '', 'None: every kernel variant compiled and ran.', ''];
   return ['## Fallbacks', '', '| precision | variant | fell back to | reason |', '| --- | --- | --- | --- |', ...new Set(rows), ''];
 }
@@ -172,7 +176,7 @@ function steps(r: RunResults): string[] {
 
 export function renderSummary(r: RunResults): string {
   const benches = r.benches.map((b) => b.result).sort((a, b) => a.date.localeCompare(b.date));
-  const parts = [header(r, benches), throughput(r, benches), [''], slowestLayers(benches), fallbacks(benches), chunking(benches), tuning(r), steps(r)];
+  const parts = [header(r, benches), throughput(r, benches), [''], slowestLayers(benches), fallbacks(benches, r.tunes.map((t) => t.result)), chunking(benches), tuning(r), steps(r)];
   return parts.flat().join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }
 

@@ -78,6 +78,7 @@ test('a full run: the paste-ready table, ratios, targets, slowest layers, fallba
     'rcae-bench-f16.json': bench({ precision: 'f16', batches: [{ batch: 256, gpu: 11000, e2e: 8000, chunks: 1 }], profile: { batch: 256, ms: [1, 2, 3, 4, 5, 6] }, fallbacks: [{ variant: 'matrix f16', to: 'tile f16', reason: "error: 'subgroupMatrixStore' requires | argument 1\n to be uniform" }] }),
     'rcae-bench-f32-big.json': bench({ precision: 'f32', batches: [{ batch: 1024, e2e: 3000, chunks: 2 }], maxChunk: 600, fallbacks: [] }),
     'tune-f32.json': { precision: 'f32', batch: 256, timing: { method: 'timestamp queries', floor_ms: 2, samples: 3, timestamp_quantization: 'off' }, layers: [{ layer: 'a', ms: 1, heuristic: { ms: 1.5 } }], untuned: ['b'], total_ms: 1, heuristic_total_ms: 1.5 },
+    'tune-f16.json': { precision: 'f16', batch: 256, layers: [], total_ms: 0, heuristic_total_ms: 0, fallbacks: [{ variant: 'matrix f16 64x64x32', to: 'tile f16', reason: 'pipeline creation failed' }] },
     'torch-baseline.json': torch,
   });
   const text = renderSummary(readResults(dir));
@@ -95,6 +96,7 @@ test('a full run: the paste-ready table, ratios, targets, slowest layers, fallba
   assert.match(f32Rows[0], /^\| layer1 \| 256x64x64x64 \| tile f32 fma 128x64x16 t8x4 k1 \(heuristic\) #1 \| 5\.500 \|/);
   assert.match(text, /f16, batch 256 \(timestamp queries around each dispatch; timestamp quantization off\):\n\n\| layer \|[^\n]*\n[^\n]*\n\| layer5 \|/);
   assert.ok(text.includes("| f16 | matrix f16 | tile f16 | error: 'subgroupMatrixStore' requires \\| argument 1 to be uniform |"), 'the fallback, one line, pipes escaped');
+  assert.ok(text.includes('| f16 (rcae tune) | matrix f16 64x64x32 | tile f16 | pipeline creation failed |'), 'a fallback tune reports');
   assert.match(text, /- f32, batch 1024: at most 600 samples per command buffer, set by the 4096\.0 MiB activation budget .*; batch 1024 ran in 2 chunks/);
   assert.ok(text.includes('| f32 | 256 | 1 | 1 | 1.000 | 1.500 | 1.50x | timestamp queries, samples >= 2 ms, quantization off |'));
   assert.ok(text.includes('| bench f16 big | timed out | 45 | 45 |  |'));
