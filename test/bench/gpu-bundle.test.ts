@@ -6,7 +6,7 @@
 // and what comes back checked against the device machine's limits: at most 8 files of 16 MiB, no
 // folders, 480 s of step limits, a complete summary.md.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -235,7 +235,10 @@ const lavapipeMissing = existsSync(lavapipeIcd) ? null : `no lavapipe ICD at ${l
 
 requires(bundle, lavapipeMissing, { ci: true })('run-on-gpu.sh never overruns: a step the deadline leaves no time for is cut or skipped; the loader matches first time', () => {
   const out = join(work, 'deadline');
-  const run = sh('bash bench/gpu/run-on-gpu.sh --loader system info f32', {
+  // A carried tuning cache (a second, tuned call) becomes the run's own, which the bench steps read.
+  const carried = join(work, 'carried-tune.json');
+  writeFileSync(carried, JSON.stringify({ format: 'rcae-tune-cache', version: 1, devices: {} }));
+  const run = sh(`bash bench/gpu/run-on-gpu.sh --loader system --tune-cache '${carried}' info f32`, {
     OUT: out, VK_DRIVER_FILES: lavapipeIcd, RCAE_EXPECT_ADAPTER: 'llvmpipe', RCAE_DEADLINE: '8', RCAE_BATCHES: '1', NODE_PATH: undefined,
   });
   const log = readFileSync(join(out, 'run.log'), 'utf8');
@@ -252,6 +255,7 @@ requires(bundle, lavapipeMissing, { ci: true })('run-on-gpu.sh never overruns: a
   assert.ok(bench.limit <= 8, `bench f32 limit ${bench.limit}`);
   assert.match(log, /^failed: .*bench f32$/m);
   assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /^\| bench f32 \| (timed out|skipped) \|/m);
+  assert.is(readFileSync(join(out, 'results', 'tune.json'), 'utf8'), readFileSync(carried, 'utf8'));
 });
 
 bundle.run();
