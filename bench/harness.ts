@@ -6,11 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { Bench } from 'tinybench';
 import { Gpu } from '../src/gpu/device.js';
+import { probeTimestampQuantization } from '../src/gpu/timestamps.js';
 import '../src/node/platform.js';
 import { referenceArchitecture } from '../src/graph/architecture.js';
 import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';
 import { referenceForward } from '../src/graph/reference.js';
+import type { Chunking } from '../src/graph/chunking.js';
 import type { TileTable } from '../src/graph/executor.js';
 import type { Precision } from '../src/kernels/conv2d/gemm.js';
 import type { KernelVariant } from '../src/kernels/variants.js';
@@ -44,6 +46,8 @@ export interface BenchConfig {
   fastUnsafe?: boolean;
   /** Tuned tiles for the device (from `rcae tune`'s cache). */
   tuning?: (gpu: Gpu) => TileTable;
+  /** Samples per command buffer in place of the activation budget (the binding limit still caps it). */
+  maxChunk?: number;
   /** Called with progress lines (stderr). */
   log: (line: string) => void;
 }
@@ -62,6 +66,8 @@ export interface RunFigures {
   pct_of_peak: number;
   outputs_match: boolean | null;
   max_abs_diff?: number;
+  /** Command buffers the batch ran in (rcae rows; > 1 when the batch is over the chunk size). */
+  chunks?: number;
   note?: string;
 }
 
@@ -85,6 +91,8 @@ export interface BenchResult {
   model: { source: string; base_width: number; parameters: number; gflop_per_sample: number; precision: Precision; variant: KernelVariant; tuned_layers: number };
   peak_gflops: number;
   peak_method: string;
+  /** Samples per command buffer and what set it (see src/graph/chunking.ts). */
+  chunking: { max_chunk: number; limited_by: Chunking['limitedBy']; reason: string; per_sample_bytes: number; largest_value_bytes: number; binding_limit_bytes: number; budget_bytes: number | null };
   runs: RunFigures[];
   layers: { batch: number; method: string; rows: LayerFigures[] } | null;
 }
@@ -98,7 +106,7 @@ function gitCommit(): string | null {
 }
 
 async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string; resolved: ResolvedWeights }> {
-  const options = { gpu, precision: config.precision, variant: config.variant, tuning: config.tuning };
+  const options = { gpu, precision: config.precision, variant: config.variant, tuning: config.tuning, maxChunk: config.maxChunk };
   if (config.model) {
     const resolved = await resolveWeights(config.model);
     return { model: await Model.create(resolved, options), source: config.model, resolved };
@@ -139,13 +147,17 @@ async function measure(name: string, fn: () => Promise<unknown>, config: BenchCo
 }
 
 export async function runBench(config: BenchConfig): Promise<BenchResult> {
-  const gpu = await Gpu.open({ adapter: config.adapter, fastUnsafe: config.fastUnsafe });
+  const gpu = await Gpu.open({ adapter: config.adapter, fastUnsafe: config.fastUnsafe, exactTimestamps: true });
   try {
     config.log(`adapter: ${gpu.adapter.vendor} ${gpu.adapter.device || gpu.adapter.description} (${gpu.adapter.backend})`);
+    const quantization = await probeTimestampQuantization(gpu);
+    config.log(`timestamp quantization: ${quantization}`);
     const peak = await measurePeakGflops(gpu);
     config.log(`attainable peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.method})`);
     const { model, source, resolved } = await loadBenchModel(config, gpu);
     config.log(`kernels: ${model.variant} ${model.precision}${gpu.toggles.length ? `, toggles ${gpu.toggles.join(',')}` : ''}`);
+    const { chunking } = model;
+    config.log(`chunks of at most ${chunking.maxChunk} samples: ${chunking.reason}`);
     const tolerance = model.precision === 'f16' ? F16_OUTPUT_TOLERANCE : OUTPUT_TOLERANCE;
     const runs: RunFigures[] = [];
     let layers: BenchResult['layers'] = null;
@@ -165,11 +177,13 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
         const rcaeRow = figures('rcae', batch, 'end-to-end', e2e, flops, peak.gflops);
         rcaeRow.max_abs_diff = maxAbsDiff(output, reference, model.imageSize);
         rcaeRow.outputs_match = rcaeRow.max_abs_diff <= tolerance;
+        rcaeRow.chunks = Math.ceil(batch / chunking.maxChunk);
         rcaeRow.note = 'sample 0 vs float64 CPU reference';
+        if (rcaeRow.chunks > 1) rcaeRow.note += `; ${rcaeRow.chunks} chunks of <= ${chunking.maxChunk} samples (${chunking.limitedBy}), so no GPU-only row`;
         runs.push(rcaeRow);
-        if (batch <= model.maxChunk) {
+        if (batch <= chunking.maxChunk) {
           const gpuOnly = await measure(`rcae gpu b${batch}`, () => model.forwardResident(batch), config);
-          runs.push(figures('rcae', batch, 'gpu', gpuOnly, flops, peak.gflops));
+          runs.push({ ...figures('rcae', batch, 'gpu', gpuOnly, flops, peak.gflops), chunks: 1 });
         }
         const last = runs[runs.length - 1];
         config.log(`rcae batch ${batch}: ${last.samples_per_s.toFixed(2)} samples/s (${last.timing}), ${last.gflops.toFixed(1)} GFLOP/s`);
@@ -196,12 +210,16 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
     return {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}` },
-      adapter: { ...gpu.adapter, features: [...gpu.features].sort(), toggles: gpu.toggles, fragment: gpu.fragment ?? null },
+      adapter: { ...gpu.adapter, features: [...gpu.features].sort(), toggles: gpu.toggles, disabled_toggles: gpu.disabledToggles, timestamp_quantization: quantization, fragment: gpu.fragment ?? null },
       versions: { rcae: version(), node: process.version },
       commit: gitCommit(),
       model: { source, base_width: model.arch.baseWidth, parameters: model.parameterCount, gflop_per_sample: model.flopsPerSample / 1e9, precision: model.precision, variant: model.variant, tuned_layers: tunedLayers },
       peak_gflops: peak.gflops,
       peak_method: peak.method,
+      chunking: {
+        max_chunk: chunking.maxChunk, limited_by: chunking.limitedBy, reason: chunking.reason, per_sample_bytes: chunking.perSampleBytes,
+        largest_value_bytes: chunking.largestValueBytes, binding_limit_bytes: chunking.bindingLimitBytes, budget_bytes: chunking.budgetBytes,
+      },
       runs,
       layers,
     };
@@ -237,7 +255,7 @@ async function profileLayers(model: Model, config: BenchConfig, gpu: Gpu): Promi
   const method = gpu.features.has('timestamp-query') ? 'timestamp queries around each dispatch' : 'unavailable: adapter lacks timestamp-query';
   if (!gpu.features.has('timestamp-query')) return { batch, method, rows: [] };
   const profile = await model.profileLayers(batch);
-  const total = profile.reduce((s, l) => s + l.ms, 0);
+  const total = profile.reduce((s, l) => s + (Number.isFinite(l.ms) ? l.ms : 0), 0);
   const rows = profile
     .map((l) => ({ name: l.name, shape: l.shape, kernel: l.kernel, gflop: l.flops / 1e9, ms: l.ms, gflops: l.ms > 0 ? l.flops / 1e6 / l.ms : 0, pct_of_total: (100 * l.ms) / total }))
     .sort((a, b) => b.ms - a.ms);
@@ -253,14 +271,15 @@ export function markdownSummary(r: BenchResult): string {
   const a = r.adapter as { vendor?: string; device?: string; description?: string; backend?: string };
   lines.push(`## rcae bench — ${r.model.source}`, '');
   lines.push(`Adapter: ${a.vendor ?? ''} ${a.device || a.description || ''} (${a.backend ?? ''}); machine: ${r.machine.cpu}, ${r.machine.cores} cores; commit ${r.commit ?? 'unknown'}; ${r.date}`);
-  lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample; kernels ${r.model.variant} ${r.model.precision} (${r.model.tuned_layers} layers tuned). Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`, '');
+  lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample; kernels ${r.model.variant} ${r.model.precision} (${r.model.tuned_layers} layers tuned). Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`);
+  lines.push(`Chunks of at most ${r.chunking.max_chunk} samples per command buffer: ${r.chunking.reason}. Timestamp quantization: ${String((r.adapter as { timestamp_quantization?: string }).timestamp_quantization ?? 'unknown')}.`, '');
   const rcae = new Map(r.runs.filter((x) => x.engine === 'rcae' && x.timing === 'end-to-end').map((x) => [x.batch, x.samples_per_s]));
-  lines.push('| engine | timing | batch | samples/s (median) | min–max | ms/batch | GFLOP/s | % of peak | vs rcae | outputs match |');
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  lines.push('| engine | timing | batch | chunks | samples/s (median) | min–max | ms/batch | GFLOP/s | % of peak | vs rcae | outputs match |');
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const x of r.runs) {
     const ratio = x.engine === 'rcae' ? '' : rcae.has(x.batch) ? `${fixed(x.samples_per_s / rcae.get(x.batch)!, 2)}x` : '';
     const match = x.outputs_match === null ? 'n/a' : x.outputs_match ? `yes (${x.max_abs_diff?.toExponential(1) ?? ''})` : `NO (${x.max_abs_diff?.toExponential(1) ?? x.note ?? ''})`;
-    lines.push(`| ${x.engine} | ${x.timing} | ${x.batch} | ${fixed(x.samples_per_s, 2)} | ${fixed(x.samples_per_s_min, 2)}–${fixed(x.samples_per_s_max, 2)} | ${fixed(x.ms_per_batch, 1)} | ${fixed(x.gflops, 1)} | ${fixed(x.pct_of_peak, 1)} | ${ratio} | ${match}${x.note ? ` — ${x.note}` : ''} |`);
+    lines.push(`| ${x.engine} | ${x.timing} | ${x.batch} | ${x.chunks ?? ''} | ${fixed(x.samples_per_s, 2)} | ${fixed(x.samples_per_s_min, 2)}–${fixed(x.samples_per_s_max, 2)} | ${fixed(x.ms_per_batch, 1)} | ${fixed(x.gflops, 1)} | ${fixed(x.pct_of_peak, 1)} | ${ratio} | ${match}${x.note ? ` — ${x.note}` : ''} |`);
   }
   if (r.layers && r.layers.rows.length > 0) {
     lines.push('', `### Per-layer profile (batch ${r.layers.batch}, ${r.layers.method})`, '');

@@ -4,6 +4,7 @@
 
 import { Gpu, GpuError, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
+import type { Chunking } from './graph/chunking.js';
 import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
 import { type KernelVariant, defaultVariant, fallbackOf, parseVariant } from './kernels/variants.js';
@@ -70,7 +71,10 @@ export interface LoadOptions extends OpenOptions {
   gpu?: Gpu;
   /** Override the architecture instead of reading or inferring it. */
   architecture?: Architecture;
-  /** Largest number of samples per command buffer (default: what fits the device and ~1 GiB). */
+  /**
+   * Samples per command buffer, in place of the activation budget (1 GiB on a software adapter, twice
+   * the largest storage binding on a GPU); the binding limit still caps it. Default: what both allow.
+   */
   maxChunk?: number;
   /** Called after each chunk with samples done and total. */
   onProgress?: (done: number, total: number) => void;
@@ -226,6 +230,11 @@ export class Model {
   /** Largest number of samples run in one command buffer; larger batches are split. */
   get maxChunk(): number {
     return this.executor.maxChunk;
+  }
+
+  /** maxChunk and what set it: the binding limit, the activation budget or the maxChunk option. */
+  get chunking(): Chunking {
+    return this.executor.chunking;
   }
 
   /** One forward pass over `batch` (<= maxChunk) samples already on the GPU: GPU time only, for benchmarks. */

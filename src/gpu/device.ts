@@ -40,6 +40,12 @@ export interface OpenOptions {
    * (the kernel compile gate). Dawn (Node) only.
    */
   backend?: 'null';
+  /**
+   * Turn off Dawn's timestamp quantization (the `timestamp_quantization` toggle), which rounds every
+   * timestamp query down to ~65 us so that pages cannot time each other. For benchmarks, per-layer
+   * profiles and tuning, whose small dispatches it would read as 0 or 65 us. Dawn (Node) only.
+   */
+  exactTimestamps?: boolean;
 }
 
 /** A subgroup-matrix shape the device offers for f16 operands and f32 results. */
@@ -60,6 +66,8 @@ export interface FoundAdapter {
   summary: AdapterSummary;
   adapter: GPUAdapter;
   toggles: string[];
+  /** Dawn toggles turned off (disable-dawn-features). */
+  disabledToggles: string[];
 }
 
 /** Where adapters come from: Dawn in Node (src/node/dawn.ts), navigator.gpu in a browser. */
@@ -92,7 +100,7 @@ export const navigatorGpuProvider: GpuProvider = {
     if (!gpu) throw new GpuError('WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled, or Node with the rcae-webgpu package');
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new GpuError('WebGPU is present but offers no adapter: it is disabled for this GPU or this browser (in Chrome, chrome://gpu says why)');
-    return { summary: summarizeAdapter(0, 'browser', adapter), adapter, toggles: [] };
+    return { summary: summarizeAdapter(0, 'browser', adapter), adapter, toggles: [], disabledToggles: [] };
   },
 };
 
@@ -157,12 +165,14 @@ export class Gpu {
   readonly subgroupMatrixConfigs: readonly MatrixConfig[];
   /** Dawn toggles the device was made with. */
   readonly toggles: readonly string[];
+  /** Dawn toggles turned off for it (timestamp_quantization for exactTimestamps). */
+  readonly disabledToggles: readonly string[];
   private lostReason: string | undefined;
   private uncaptured: string | undefined;
   private destroyed = false;
   private live = 0;
 
-  private constructor(device: GPUDevice, adapter: AdapterSummary, subgroups: { min: number; max: number }, configs: MatrixConfig[], toggles: string[]) {
+  private constructor(device: GPUDevice, adapter: AdapterSummary, subgroups: { min: number; max: number }, configs: MatrixConfig[], toggles: { enabled: string[]; disabled: string[] }) {
     this.device = device;
     this.adapter = adapter;
     this.features = new Set(device.features);
@@ -171,7 +181,8 @@ export class Gpu {
     this.subgroupMaxSize = this.features.has('subgroups') ? subgroups.max : 0;
     this.subgroupMatrixConfigs = configs;
     this.fragment = this.features.has('chromium-experimental-subgroup-matrix') && this.features.has('shader-f16') ? pickFragment(configs, this.subgroupMinSize, this.subgroupMaxSize) : undefined;
-    this.toggles = toggles;
+    this.toggles = toggles.enabled;
+    this.disabledToggles = toggles.disabled;
     void device.lost.then((info) => {
       if (!this.destroyed) this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -183,7 +194,7 @@ export class Gpu {
   }
 
   static async open(opts: OpenOptions = {}): Promise<Gpu> {
-    const { adapter, summary, toggles } = await provider.requestAdapter(opts);
+    const { adapter, summary, toggles, disabledToggles } = await provider.requestAdapter(opts);
     const requiredFeatures = wantedFeatures.filter((f) => adapter.features.has(f));
     let device: GPUDevice;
     try {
@@ -192,7 +203,7 @@ export class Gpu {
       throw new GpuError(`cannot create a device on ${summary.description || summary.device}: ${(err as Error).message}`);
     }
     const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
-    return new Gpu(device, summary, { min: info.subgroupMinSize ?? 0, max: info.subgroupMaxSize ?? 0 }, subgroupMatrixConfigs(adapter), toggles);
+    return new Gpu(device, summary, { min: info.subgroupMinSize ?? 0, max: info.subgroupMaxSize ?? 0 }, subgroupMatrixConfigs(adapter), { enabled: toggles, disabled: disabledToggles });
   }
 
   private ensureUsable(what: string): void {
@@ -306,6 +317,7 @@ export function gpuInfo(gpu: Gpu): object {
     adapter: gpu.adapter,
     backend: gpu.adapter.backend,
     toggles: gpu.toggles,
+    disabledToggles: gpu.disabledToggles,
     features: [...gpu.features].sort(),
     subgroupMinSize: gpu.subgroupMinSize,
     subgroupMaxSize: gpu.subgroupMaxSize,

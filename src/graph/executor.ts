@@ -10,6 +10,7 @@
 import { GpuError, type Gpu } from '../gpu/device.js';
 import { compilePipeline, pipelineKey, type PipelineRequest } from '../gpu/shader.js';
 import { toFloat16 } from '../gpu/f16.js';
+import { PassTimestamps } from '../gpu/timestamps.js';
 import { ConvKernel, packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
 import { GemmConvKernel, gemmHeuristic, tileKey, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
@@ -18,6 +19,7 @@ import { MseKernel } from '../kernels/mse/mse.js';
 import { HfKernel } from '../kernels/stats/hf.js';
 import { SsimKernel } from '../kernels/stats/ssim.js';
 import { type KernelVariant, defaultVariant, gemmBackendOf, isGemmVariant, nchwVariantOf, variantProblem } from '../kernels/variants.js';
+import { type Chunking, activationFootprint, chunkingFor, valueBytes } from './chunking.js';
 import { foldBatchNorm } from './fold.js';
 import { type LinearNode, type Node, type ParamStore, type Plan, type Statistic, type StatNode, type Value, assignSlots, planFlops, valueSize } from './plan.js';
 
@@ -110,7 +112,10 @@ interface Bound {
 }
 
 export interface ExecutorOptions {
-  /** Largest number of samples per command buffer; default: what fits the device limits and ~1 GiB. */
+  /**
+   * Samples per command buffer, in place of the activation budget (activationBudget); the adapter's
+   * storage-binding limit still caps it. Default: what the budget and that limit allow.
+   */
   maxChunk?: number;
   /** Called after each chunk with the number of samples done so far. */
   onProgress?: (done: number, total: number) => void;
@@ -122,8 +127,6 @@ export interface ExecutorOptions {
   tiles?: TileTable;
 }
 
-const DEFAULT_ACTIVATION_BUDGET = 1 << 30;
-
 function required(params: ParamStore, name: string): Float32Array {
   const t = params.get(name);
   if (!t) throw new Error(`missing parameter ${name}`);
@@ -134,10 +137,12 @@ export class Executor {
   private readonly resources: Map<Node, NodeResources>;
   private readonly bound = new Map<string, Bound>();
   readonly maxChunk: number;
+  /** Why maxChunk is what it is. */
+  readonly chunking: Chunking;
   readonly precision: Precision;
   readonly variant: KernelVariant;
-  /** Bytes per element of each value (f16 tensors between GEMM layers take 2). */
-  private readonly elementBytes: (v: Value) => number;
+  /** Bytes per sample of each value (f16 tensors between GEMM layers take 2 per element). */
+  private readonly valueBytes: (v: Value) => number;
 
   constructor(
     private readonly gpu: Gpu,
@@ -149,15 +154,10 @@ export class Executor {
     this.variant = options.variant ?? defaultVariant(gpu, this.precision);
     const problem = variantProblem(gpu, this.variant, this.precision);
     if (problem) throw new GpuError(`${gpu.adapter.description || gpu.adapter.device}: ${problem}`);
-    const io = new Set(Object.values(plan.io));
-    this.elementBytes = (v) => (io.has(v.id) || this.precision === 'f32' ? 4 : 2);
+    this.valueBytes = valueBytes(plan, this.precision);
     this.resources = new Map(plan.nodes.map((node) => [node, this.prepare(node, params)]));
-    const bytesOf = (v: Value) => valueSize(v) * this.elementBytes(v);
-    const largest = Math.max(...plan.values.map(bytesOf));
-    const perSample = assignSlots(plan, plan.nodes, io, bytesOf).slotSizes.reduce((a, b) => a + b, 0);
-    const byBinding = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / largest);
-    const byBudget = Math.floor(DEFAULT_ACTIVATION_BUDGET / perSample);
-    this.maxChunk = Math.max(1, Math.min(options.maxChunk ?? Infinity, byBinding, byBudget));
+    this.chunking = chunkingFor(gpu, activationFootprint(plan, this.precision), options.maxChunk);
+    this.maxChunk = this.chunking.maxChunk;
   }
 
   private format(v: number): TensorFormat {
@@ -284,7 +284,7 @@ export class Executor {
     const nodes = this.segment(request);
     const source = request.from === 'image' ? plan.io.image : plan.io.latent;
     const pinned = new Set<number>([source, ...request.want.map((e) => plan.io[e])]);
-    const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned, (v) => valueSize(v) * this.elementBytes(v));
+    const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned, this.valueBytes);
     const slots = slotSizes.map((bytes, i) => gpu.createBuffer(bytes * chunk, 'storage', `activations.${i}`));
     const buffers = new Map<number, GPUBuffer>([...slotOf].map(([v, s]) => [v, slots[s]]));
     const at = (v: number) => buffers.get(v)!;
@@ -385,37 +385,28 @@ export class Executor {
     if (!gpu.features.has('timestamp-query')) throw new Error('per-layer profiling needs the timestamp-query feature, which this adapter lacks');
     const bound = this.bind(request, this.checkChunk(batch));
     const nodes = this.segment(request);
-    const count = bound.dispatches.length * 2;
-    const querySet = gpu.device.createQuerySet({ type: 'timestamp', count });
-    const resolved = gpu.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const readback = gpu.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const timestamps = new PassTimestamps(gpu, bound.dispatches.length);
     try {
-      const ticks = await gpu.checked(`profiling ${batch} samples`, async () => {
+      const ms = await gpu.checked(`profiling ${batch} samples`, async () => {
         gpu.submit((encoder) => {
           bound.dispatches.forEach((d, i) => {
-            const pass = encoder.beginComputePass({ label: d.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+            const pass = encoder.beginComputePass({ label: d.label, timestampWrites: timestamps.writes(i) });
             d.encode(pass);
             pass.end();
           });
-          encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
-          encoder.copyBufferToBuffer(resolved, 0, readback, 0, count * 8);
+          timestamps.resolve(encoder);
         });
-        await readback.mapAsync(GPUMapMode.READ);
-        const copy = new BigUint64Array(readback.getMappedRange().slice(0));
-        readback.unmap();
-        return copy;
+        return timestamps.durationsMs();
       });
       return nodes.map((node, i) => ({
         name: node.name,
         shape: `${batch}x${this.plan.values[node.output].shape.join('x')}`,
         kernel: this.kernelOf(node, batch),
         flops: batch * planFlops(this.plan, [node]),
-        ms: Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6,
+        ms: ms[i],
       }));
     } finally {
-      querySet.destroy();
-      resolved.destroy();
-      readback.destroy();
+      timestamps.destroy();
     }
   }
 

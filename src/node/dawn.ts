@@ -85,8 +85,8 @@ const FAST_UNSAFE_TOGGLES = ['disable_robustness', 'disable_polyfills_on_integer
 // Dawn's null backend is never listed among the adapters: it is asked for by name.
 async function nullAdapter(toggles: string[]): Promise<FoundAdapter> {
   const adapter = await dawnInstance(['backend=null', `enable-dawn-features=${toggles.join(',')}`]).requestAdapter();
-  if (!adapter) throw new GpuError("this Dawn build has no null backend");
-  return { summary: { ...summarizeAdapter(0, 'null', adapter), description: "Dawn's null backend (compiles shaders, runs nothing)" }, adapter, toggles };
+  if (!adapter) throw new GpuError('this Dawn build has no null backend');
+  return { summary: { ...summarizeAdapter(0, 'null', adapter), description: "Dawn's null backend (compiles shaders, runs nothing)" }, adapter, toggles, disabledToggles: [] };
 }
 
 async function requestDawnAdapter(opts: OpenOptions): Promise<FoundAdapter> {
@@ -95,11 +95,15 @@ async function requestDawnAdapter(opts: OpenOptions): Promise<FoundAdapter> {
   const picked = pickAdapter(await findAdapters(), opts.adapter ?? process.env.RCAE_ADAPTER);
   const { summary } = picked;
   const toggles = [...(summary.isSoftware && !opts.gpuToggles ? [] : GPU_TOGGLES), ...extra];
-  if (toggles.length === 0) return { summary, adapter: picked.adapter, toggles };
+  const disabledToggles = opts.exactTimestamps ? ['timestamp_quantization'] : [];
+  if (toggles.length === 0 && disabledToggles.length === 0) return { summary, adapter: picked.adapter, toggles, disabledToggles };
   // Toggles are per Dawn instance: ask again for the same adapter through an instance that has them.
-  const again = await dawnInstance([...picked.flags, `enable-dawn-features=${toggles.join(',')}`]).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-  if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${toggles.join(', ')}`);
-  return { summary, adapter: again, toggles };
+  const flags = [...picked.flags];
+  if (toggles.length > 0) flags.push(`enable-dawn-features=${toggles.join(',')}`);
+  if (disabledToggles.length > 0) flags.push(`disable-dawn-features=${disabledToggles.join(',')}`);
+  const again = await dawnInstance(flags).requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!again) throw new GpuError(`cannot reopen ${summary.description || summary.device} with the Dawn toggles ${flags.slice(picked.flags.length).join(' ')}`);
+  return { summary, adapter: again, toggles, disabledToggles };
 }
 
 setGpuProvider({ requestAdapter: requestDawnAdapter });

@@ -1,8 +1,10 @@
 // Autotuning: times candidate kernels for every distinct layer of a model on this device and keeps
 // the fastest. Within the GEMM family it searches tile shapes, K steps and split-K factors per layer;
 // it also times the whole model in each variant the device can run at this precision, so the
-// variant is measured too. What it returns is stored by the Node layer (node/tune-cache.ts) keyed
-// by adapter, driver, Dawn version, precision and layer, and handed back to loadModel as `tiles`.
+// variant is measured too. Each candidate is timed by DispatchTimer (dispatch-timing.ts): timestamp
+// queries where the device has them, repeated until a sample lasts at least 2 ms. What it returns is
+// stored by the Node layer (node/tune-cache.ts) keyed by adapter, driver, Dawn version, precision and
+// layer, and handed back to loadModel as `tiles`.
 import type { Gpu } from '../gpu/device.js';
 import { toFloat16 } from '../gpu/f16.js';
 import type { Architecture } from '../graph/architecture.js';
@@ -10,16 +12,23 @@ import { convSpecOf, layerKey, valueFormat } from '../graph/executor.js';
 import { buildPlan, type Node } from '../graph/plan.js';
 import { packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
 import { GemmConvKernel, fragmentOf, gemmHeuristic, type GemmDevice, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
-import type { BoundDispatch } from '../kernels/dispatch.js';
 import { type KernelVariant, KERNEL_VARIANTS, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
+import { DispatchTimer, type TimingMethod } from './dispatch-timing.js';
 
-export interface LayerTuning {
-  layer: string;
-  batch: number;
+/** A tile's time per dispatch, the dispatches per sample, and the shortest sample (ms). */
+export interface TileTiming {
   tile: GemmTile;
   ms: number;
+  repeat: number;
+  min_sample_ms: number;
+}
+
+export interface LayerTuning extends TileTiming {
+  layer: string;
+  batch: number;
   /** The built-in heuristic's tile and time, for the report. */
-  heuristic: { tile: GemmTile; ms: number };
+  heuristic: TileTiming;
+  /** Candidates timed besides the heuristic's tile. */
   candidates: number;
 }
 
@@ -28,7 +37,11 @@ export interface TuneResult {
   batch: number;
   /** The GEMM backend tuned (the model's family at this precision on this device). */
   backend: GemmBackend;
+  /** How candidates were timed: the clock, the shortest sample allowed, samples per candidate. */
+  timing: { method: TimingMethod; floor_ms: number; samples: number };
   layers: LayerTuning[];
+  /** Layers left on the heuristic because the time budget (maxSeconds) ran out first. */
+  untuned: string[];
 }
 
 /** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
@@ -61,27 +74,6 @@ export function candidateTiles(gpu: GemmDevice, spec: ConvSpec, batch: number, i
   return out;
 }
 
-/** Median milliseconds per dispatch of `dispatch`, each sample `repeat` dispatches in one submission. */
-async function timeDispatch(gpu: Gpu, dispatch: BoundDispatch, repeat: number, samples: number): Promise<number> {
-  const once = async () => {
-    const start = performance.now();
-    await gpu.checked(`timing ${dispatch.label}`, async () => {
-      gpu.submit((encoder) => {
-        const pass = encoder.beginComputePass();
-        for (let i = 0; i < repeat; i++) dispatch.encode(pass);
-        pass.end();
-      });
-      await gpu.onSubmittedWorkDone();
-    });
-    return (performance.now() - start) / repeat;
-  };
-  await once(); // compile, first-touch
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) times.push(await once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 export interface TuneOptions {
   precision: Precision;
   batch: number;
@@ -89,9 +81,15 @@ export interface TuneOptions {
   variant?: 'tile' | 'matrix' | 'matrix-emulated';
   /** Time at most this many candidates per layer besides the heuristic's (default: all). */
   maxCandidates?: number;
-  /** Dispatches per timing sample and samples per candidate. */
-  repeat?: number;
+  /** Shortest timing sample in ms (repeats are added until every sample lasts this long; default 2). */
+  floorMs?: number;
+  /** Samples per candidate (default 3). */
   samples?: number;
+  /**
+   * Stop timing after this many seconds: the layer in progress keeps the best tile timed so far, later
+   * layers the heuristic (listed in `untuned`). Default: no limit.
+   */
+  maxSeconds?: number;
   /** Called per layer as it finishes (progress on long runs). */
   onLayer?: (done: number, total: number, result: LayerTuning) => void;
 }
@@ -118,49 +116,63 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
     if (!layers.has(key)) layers.set(key, node);
   }
   const results: LayerTuning[] = [];
-  for (const [key, node] of layers) {
-    const { spec, inH, inW } = convSpecOf(plan, node);
-    const input = format(node.input);
-    const output = format(node.output);
-    const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
-    const [, outH, outW] = plan.values[node.output].shape;
-    const inCount = batch * spec.inChannels * inH * inW;
-    const outCount = batch * spec.outChannels * outH * outW;
-    const packed = packConvWeights(spec, new Float32Array(spec.inChannels * spec.outChannels * spec.kernel * spec.kernel).fill(0.01), new Float32Array(spec.outChannels));
-    const buffers = {
-      input: gpu.createBuffer(inCount * bytes(input), 'storage', 'tune input'),
-      output: gpu.createBuffer(outCount * bytes(output), 'storage', 'tune output'),
-      residual: spec.residual ? gpu.createBuffer(outCount * bytes(output), 'storage', 'tune residual') : undefined,
-      weight: precision === 'f16' ? gpu.upload(toFloat16(packed.weight), 'tune weight') : gpu.upload(packed.weight, 'tune weight'),
-      bias: gpu.upload(packed.bias, 'tune bias'),
-    };
-    try {
-      const time = async (tile: GemmTile) => {
-        const dispatch = new GemmConvKernel(gpu, spec, { precision, input, output, tile }).bind({ batch, inH, inW, ...buffers });
-        try {
-          return await timeDispatch(gpu, dispatch, options.repeat ?? 3, options.samples ?? 3);
-        } finally {
-          dispatch.destroy();
-        }
-      };
-      const heuristicTile = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
-      const heuristicMs = await time(heuristicTile);
-      let best = { tile: heuristicTile, ms: heuristicMs };
-      const candidates = candidateTiles(gpu, spec, batch, inH, inW, precision, backend)
-        .filter((t) => tileKey(t) !== tileKey(heuristicTile))
-        .slice(0, options.maxCandidates ?? Infinity);
-      for (const tile of candidates) {
-        const ms = await time(tile);
-        if (ms < best.ms) best = { tile, ms };
+  const untuned: string[] = [];
+  const deadline = options.maxSeconds === undefined ? Infinity : performance.now() + options.maxSeconds * 1000;
+  const timer = new DispatchTimer(gpu, { floorMs: options.floorMs, samples: options.samples });
+  try {
+    for (const [key, node] of layers) {
+      if (performance.now() >= deadline) {
+        untuned.push(key);
+        continue;
       }
-      const result: LayerTuning = { layer: key, batch, tile: best.tile, ms: best.ms, heuristic: { tile: heuristicTile, ms: heuristicMs }, candidates: candidates.length };
-      results.push(result);
-      options.onLayer?.(results.length, layers.size, result);
-    } finally {
-      Object.values(buffers).forEach((b) => b?.destroy());
+      const { spec, inH, inW } = convSpecOf(plan, node);
+      const input = format(node.input);
+      const output = format(node.output);
+      const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
+      const [, outH, outW] = plan.values[node.output].shape;
+      const inCount = batch * spec.inChannels * inH * inW;
+      const outCount = batch * spec.outChannels * outH * outW;
+      const packed = packConvWeights(spec, new Float32Array(spec.inChannels * spec.outChannels * spec.kernel * spec.kernel).fill(0.01), new Float32Array(spec.outChannels));
+      const buffers = {
+        input: gpu.createBuffer(inCount * bytes(input), 'storage', 'tune input'),
+        output: gpu.createBuffer(outCount * bytes(output), 'storage', 'tune output'),
+        residual: spec.residual ? gpu.createBuffer(outCount * bytes(output), 'storage', 'tune residual') : undefined,
+        weight: precision === 'f16' ? gpu.upload(toFloat16(packed.weight), 'tune weight') : gpu.upload(packed.weight, 'tune weight'),
+        bias: gpu.upload(packed.bias, 'tune bias'),
+      };
+      try {
+        const time = async (tile: GemmTile): Promise<TileTiming> => {
+          const dispatch = new GemmConvKernel(gpu, spec, { precision, input, output, tile }).bind({ batch, inH, inW, ...buffers });
+          try {
+            const t = await timer.time(dispatch);
+            return { tile, ms: t.ms, repeat: t.repeat, min_sample_ms: t.minSampleMs };
+          } finally {
+            dispatch.destroy();
+          }
+        };
+        const heuristic = await time(gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend));
+        let best = heuristic;
+        const candidates = candidateTiles(gpu, spec, batch, inH, inW, precision, backend)
+          .filter((t) => tileKey(t) !== tileKey(heuristic.tile))
+          .slice(0, options.maxCandidates ?? Infinity);
+        let timed = 0;
+        for (const tile of candidates) {
+          if (performance.now() >= deadline) break;
+          const t = await time(tile);
+          timed++;
+          if (t.ms < best.ms) best = t;
+        }
+        const result: LayerTuning = { layer: key, batch, ...best, heuristic, candidates: timed };
+        results.push(result);
+        options.onLayer?.(results.length, layers.size, result);
+      } finally {
+        Object.values(buffers).forEach((b) => b?.destroy());
+      }
     }
+  } finally {
+    timer.destroy();
   }
-  return { precision, batch, backend, layers: results };
+  return { precision, batch, backend, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned };
 }
 
 /** The variants a device can run at `precision`, for whole-model comparisons. */

@@ -20,11 +20,17 @@ const w4Nodes = w4Plan.nodes;
 const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'stat' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
 
 test('rcae tune stores a tile per distinct layer; rcae bench then runs every layer on a tuned tile', () => {
-  const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--cache', cache, '--json']);
+  const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--min-sample-ms', '10', '--cache', cache, '--json']);
   assert.is(tuned.status, 0, tuned.stderr);
   const result = JSON.parse(tuned.stdout);
   assert.equal(result.layers.map((l: { layer: string }) => l.layer).sort(), [...w4Layers].sort());
   for (const l of result.layers) assert.ok(l.ms > 0 && l.ms <= l.heuristic.ms, JSON.stringify(l));
+  // Timed by timestamp queries, unquantized, each sample repeated until it lasts the 10 ms floor.
+  assert.equal(result.timing, { method: 'timestamp queries', floor_ms: 10, samples: 3, timestamp_quantization: 'off' });
+  for (const l of result.layers) {
+    for (const t of [l, l.heuristic]) assert.ok(t.min_sample_ms >= 10 && t.repeat >= 1 && t.ms * t.repeat >= t.min_sample_ms, JSON.stringify(t));
+  }
+  assert.equal(result.untuned, []);
   const stored = JSON.parse(readFileSync(cache, 'utf8'));
   const [device] = Object.values(stored.devices) as { tiles: Record<string, unknown> }[];
   assert.is(Object.keys(device.tiles).length, result.layers.length);
@@ -35,13 +41,35 @@ test('rcae tune stores a tile per distinct layer; rcae bench then runs every lay
   assert.is(bench.status, 0, bench.stderr);
   const figures = JSON.parse(readFileSync(json, 'utf8'));
   assert.is(figures.model.variant, 'tile');
+  assert.is(figures.adapter.timestamp_quantization, 'off');
+  assert.equal(figures.adapter.disabled_toggles, ['timestamp_quantization']);
   assert.is(figures.model.tuned_layers, w4Plan.statsStart);
   assert.ok(figures.runs.every((r: { outputs_match: boolean | null }) => r.outputs_match !== false));
   const kernels = figures.layers.rows.map((r: { kernel: string }) => r.kernel);
   assert.ok(kernels.filter((k: string) => !['mse', 'hf', 'ssim'].includes(k)).every((k: string) => /^tile f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
-  const untuned = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
+  const untuned = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2,3', '--max-chunk', '1', '--no-profile', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
   assert.is(untuned.status, 0, untuned.stderr);
-  assert.is(JSON.parse(readFileSync(json, 'utf8')).model.tuned_layers, 0);
+  const chunked = JSON.parse(readFileSync(json, 'utf8'));
+  assert.is(chunked.model.tuned_layers, 0);
+  // --max-chunk 1: batch 2 and 3 run in 2 and 3 command buffers, with no GPU-only row, and the table says why.
+  assert.equal([chunked.chunking.max_chunk, chunked.chunking.limited_by], [1, 'max-chunk']);
+  assert.equal(chunked.runs.map((r: { batch: number; timing: string; chunks: number }) => [r.batch, r.timing, r.chunks]), [[2, 'end-to-end', 2], [3, 'end-to-end', 3]]);
+  assert.match(untuned.stdout, /Chunks of at most 1 samples per command buffer: maxChunk 1 \(--max-chunk\)/);
+  assert.match(untuned.stdout, /\| rcae \| end-to-end \| 3 \| 3 \| .* 3 chunks of <= 1 samples \(max-chunk\), so no GPU-only row \|/);
+});
+
+test('tune --max-seconds stops early and lists the layers left on the heuristic; bad timing flags fail with one line', () => {
+  const out = join(tmp, 'partial.json');
+  const r = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '1', '--candidates', '0', '--max-seconds', '0', '--cache', out, '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(result.layers, []);
+  assert.equal([...result.untuned].sort(), [...w4Layers].sort());
+  for (const [flag, value] of [['--min-sample-ms', '-1'], ['--max-seconds', 'soon'], ['--max-chunk', '0']]) {
+    const bad = rcae([flag === '--max-chunk' ? 'bench' : 'tune', flag, value]);
+    assert.is(bad.status, 2, `${flag} ${value}`);
+    assert.match(bad.stderr, new RegExp(`${flag} must be an? (number|integer) >= \\d`));
+  }
 });
 
 test('--precision f16 scores within the f16 bound of f32 (1e-2 relative)', () => {

@@ -19,7 +19,14 @@ Runs the full-width reference architecture with seeded random weights (no checkp
 --model M, and reports per batch: samples/s (median and min-max over iterations), ms per batch,
 GFLOP/s from the graph's own FLOP count, and % of this adapter's attainable peak measured by a WGSL
 GEMM microbenchmark in the same process. "end-to-end" includes upload and readback; "gpu" is the
-forward pass alone with the data resident. A per-layer profile uses timestamp queries.
+forward pass alone with the data resident. A per-layer profile uses timestamp queries; the device
+is opened with Dawn's timestamp quantization (~65 us steps) off, and the report says whether the
+timestamps it returned were quantized.
+
+A batch runs in chunks of at most as many samples as the activation budget (1 GiB on a software
+adapter, twice the largest storage binding on a GPU) and the storage-binding limit allow; the report
+gives the chunk size and what set it, each batch's chunk count, and a batch over one chunk has no
+"gpu" row.
 
 Options:
   --model M        checkpoint or safetensors to run instead of random weights
@@ -33,6 +40,8 @@ Options:
   --no-profile     skip the per-layer profile
   --json FILE      write every figure as JSON to FILE ('-': to stdout, instead of the table)
   --no-tuned       ignore tuned tiles (rcae tune) and use the built-in heuristic
+  --max-chunk N    at most N samples per command buffer, in place of the activation budget (the
+                   storage-binding limit still caps it)
 ${gpuOptionsHelp}
 
 The per-layer profile names the kernel each layer ran: variant, precision, GEMM tile, and whether
@@ -41,7 +50,7 @@ the tile came from the tuning cache ('tuned') or the heuristic.`,
     const { values } = parse(argv, {
       model: { type: 'string' }, width: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
       time: { type: 'string' }, iterations: { type: 'string' }, peers: { type: 'boolean' }, 'no-profile': { type: 'boolean' },
-      json: { type: 'string' }, 'no-tuned': { type: 'boolean' }, ...gpuOptions,
+      json: { type: 'string' }, 'no-tuned': { type: 'boolean' }, 'max-chunk': { type: 'string' }, ...gpuOptions,
     }, 'bench');
     const precision = precisionOption(values.precision);
     let variant;
@@ -64,6 +73,7 @@ the tile came from the tuning cache ('tuned') or the heuristic.`,
       variant,
       fastUnsafe: values['fast-unsafe'],
       tuning: values['no-tuned'] ? undefined : (gpu) => tuningTable(gpu, precision).table,
+      maxChunk: values['max-chunk'] === undefined ? undefined : intOption(values['max-chunk'], 'max-chunk', 1),
       log: (line) => process.stderr.write(line + '\n'),
     });
     const json = JSON.stringify(result, null, 2) + '\n';
