@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { quotedMessage } from '../io/printable.js';
 import { removeShardJobs } from './jobs.js';
-import { CHUNK, JobStore, keys, QUEUE_NAME, readBounded, shardJobId } from './store.js';
+import { CHUNK, JobStore, keys, QUEUE_NAME, readBounded, shardJobId, type BoundedValue } from './store.js';
 import { isJobName, parseShardData, StoredDataError, storedCount, type ShardData } from './stored.js';
 
 /** One damaged entry: a job (by name) or a queue entry (by id), and what is wrong, one line. */
@@ -18,6 +18,8 @@ export interface Damage {
   problem: string;
 }
 
+/** A shard entry's data, options and progress are a few dozen bytes; larger is damage. */
+const ENTRY_FIELD_BYTES = 4096;
 /** Damaged shards and results listed per job; past this many, one line counts the rest. */
 const LISTED_PER_JOB = 10;
 const KEY = /^rcae:\{(.*)\}:(job|shards|results|failed)$/;
@@ -77,20 +79,20 @@ async function checkJob(redis: Redis, name: string, kinds: Set<string>): Promise
 }
 
 /** What is wrong with one queue entry, or undefined when it is a well-formed shard entry. */
-function entryProblem(id: string, data: string | null | { bytes: number }, opts: string | null | { bytes: number }): string | undefined {
+function entryProblem(id: string, data: BoundedValue, opts: BoundedValue, progress: BoundedValue): string | undefined {
   const at = `queue entry ${quotedMessage(id, 120)}`;
   if (data === null) return `${at}: has no data (a job removed in part?)`;
-  if (typeof data === 'object' || (opts !== null && typeof opts === 'object')) return `${at}: data or options over 4096 bytes`;
-  for (const [what, json] of [['data', data], ['options', opts ?? '{}']] as const) {
+  for (const [what, value] of [['data', data], ['options', opts ?? '{}'], ['progress', progress ?? '0']] as const) {
+    if (typeof value === 'object') return `${at}: ${what} over ${ENTRY_FIELD_BYTES} bytes`;
     try {
-      JSON.parse(json);
+      JSON.parse(value);
     } catch (err) {
       return `${at}: ${what} is not JSON (${quotedMessage((err as Error).message, 80)})`;
     }
   }
   let shard: ShardData;
   try {
-    shard = parseShardData(JSON.parse(data), id);
+    shard = parseShardData(JSON.parse(data as string), id);
   } catch (err) {
     if (err instanceof StoredDataError) return err.message;
     throw err;
@@ -107,8 +109,8 @@ async function checkQueue(redis: Redis, queue: Queue, found: (d: Damage) => void
       const end = start + CHUNK - 1;
       const ids = type === 'list' ? await redis.lrange(key, start, end) : await redis.zrange(key, String(start), String(end));
       for (const id of ids) {
-        const [data, opts] = await readBounded(redis, queue.toKey(id), ['data', 'opts'], 4096);
-        const problem = entryProblem(id, data, opts);
+        const [data, opts, progress] = await readBounded(redis, queue.toKey(id), ['data', 'opts', 'progress'], ENTRY_FIELD_BYTES);
+        const problem = entryProblem(id, data, opts, progress);
         if (problem) found({ entry: id, problem: `${problem} (${state})` });
       }
     }

@@ -10,7 +10,8 @@
 // back to the queue and drops the connection; abort() drops it at once.
 
 import { hostname } from 'node:os';
-import { UnrecoverableError, WaitingError, Worker, Queue, type Job, type JobJson } from 'bullmq';
+import { Job, Queue, UnrecoverableError, WaitingError, Worker, type JobJson } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { LoadOptions } from '../model.js';
 import { connectWorker, describeUrl } from './connection.js';
 import { NpyCache, scoreShard } from './shard-scoring.js';
@@ -64,17 +65,53 @@ interface DamagedData {
 
 const delay = (ms: number) => new Promise<'late'>((resolve) => setTimeout(resolve, ms, 'late').unref());
 
+// The id of the active entry whose lock holds ARGV[1] (the token an entry was just taken with).
+const ENTRY_LOCKED_BY = `
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if redis.call('GET', ARGV[2] .. id .. ':lock') == ARGV[1] then return id end
+end
+return false`;
+
 /**
- * BullMQ parses an entry's data as it takes it and, when that fails, leaves the entry locked until
- * its lock expires, again and again. The entry is handed to the processor instead, which fails it.
+ * BullMQ parses an entry as it takes it and, when that fails, leaves the entry locked until its
+ * lock expires, to be taken and fail again, forever (its stalled check records a failure it never
+ * gets to apply). Here an entry whose data is not JSON is handed to the processor, which fails it;
+ * one whose options or progress are not JSON is failed as soon as it is taken.
  */
 class ShardWorker extends Worker<unknown, string> {
+  constructor(processor: (job: Job<unknown, string>, token?: string) => Promise<string>, options: WorkerOptions, private readonly redis: Redis, id: string) {
+    super(QUEUE_NAME, processor, {
+      connection: redis,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      // A shard whose worker died is retaken this many times before it counts as failed.
+      maxStalledCount: 5,
+      name: id,
+    });
+  }
+
   protected override createJob(data: JobJson, jobId: string): Job<unknown, string> {
     try {
       return super.createJob(data, jobId);
     } catch (err) {
       const damaged: DamagedData = { damaged: `queue entry ${storedReason(jobId)}: data is not JSON (${storedReason((err as Error).message)})` };
       return super.createJob({ ...data, data: JSON.stringify(damaged) }, jobId);
+    }
+  }
+
+  protected override async moveToActive(token: string, name?: string): Promise<Job<unknown, string>> {
+    try {
+      return await super.moveToActive(token, name);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      const id = (await this.redis.eval(ENTRY_LOCKED_BY, 1, this.toKey('active'), token, this.toKey(''))) as string | null;
+      if (id === null) throw err;
+      const reason = `queue entry ${storedReason(id)}: options or progress are not JSON (${storedReason(err.message)})`;
+      this.emit('error', new Error(`${reason}; failed without retrying`));
+      await new Job(this, 'damaged', {}, {}, id).moveToFailed(new UnrecoverableError(reason), token, false);
+      // No entry this time: the main loop asks again.
+      return undefined as unknown as Job<unknown, string>;
     }
   }
 }
@@ -161,15 +198,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     }
   };
 
-  const worker = new ShardWorker(QUEUE_NAME, processShard, {
-    connection,
-    concurrency: options.concurrency,
-    lockDuration: options.lockDurationMs,
-    stalledInterval: options.stalledIntervalMs,
-    // A shard whose worker died is retaken this many times before it counts as failed.
-    maxStalledCount: 5,
-    name: id,
-  });
+  const worker = new ShardWorker(processShard, options, connection, id);
   worker.on('error', (err) => {
     if (err.message !== lastRedisError) log(`queue: ${storedReason(err.message)}`);
   });

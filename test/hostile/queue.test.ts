@@ -49,15 +49,15 @@ async function forgeJob(name: string, spec: string | object, shard?: string): Pr
 }
 
 /**
- * Queues entry `id` with `data` (text, stored as is, JSON or not) and waits until the worker has
- * settled it. Returns its final state, failure reason and how many attempts it took.
+ * Queues entry `id` with `data` (text, stored as is, JSON or not; other fields of BullMQ's own
+ * too, when given) and waits until the worker has settled it. Returns its final state, failure reason and how many attempts it took.
  */
-async function forgeEntry(id: string, data: string, opts: { attempts?: number } = {}): Promise<{ state: string; reason: string; attempts: number }> {
+async function forgeEntry(id: string, data: string, opts: { attempts?: number; fields?: Record<string, string> } = {}): Promise<{ state: string; reason: string; attempts: number }> {
   const started = Date.now();
   // Added to a paused queue, so that the data is replaced before any worker can take the entry.
   await queue.pause();
   await queue.add('forged', {}, { jobId: id, attempts: opts.attempts ?? 1, backoff: { type: 'fixed', delay: 100 }, removeOnComplete: true, removeOnFail: false });
-  await client.hset(queue.toKey(id), 'data', data);
+  await client.hset(queue.toKey(id), 'data', data, ...Object.entries(opts.fields ?? {}).flat());
   await queue.resume();
   let state = '';
   await until(`${id} to be settled`, async () => !['delayed', 'waiting', 'active', 'prioritized'].includes(state = await queue.getJobState(id)), CASE_MS, 20);
@@ -101,7 +101,7 @@ suiteTest.after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-test('queue entries: data not JSON, missing fields, traversal in the job name, shards out of range, another entry\'s shard', async () => {
+test('queue entries: data, options or progress not JSON, missing fields, traversal in the job name, shards out of range, another entry\'s shard', async () => {
   await failsWith('e1.0', '{"job": "e1", oops', /^queue entry e1\.0: data is not JSON \(/);
   await failsWith('e2.0', '{}', /^queue entry e2\.0: names no valid job \(data\.job\)$/);
   await failsWith('e3.0', '"just a string"', /^queue entry e3\.0: not a JSON object$/);
@@ -110,6 +110,13 @@ test('queue entries: data not JSON, missing fields, traversal in the job name, s
   await forgeJob('e6', specOf('e6'), imagesShard(['a.png', 'b.png', 'c.png', 'd.png']));
   await failsWith('e6.0', JSON.stringify({ job: 'e6', shard: 7 }), /^queue entry e6\.0: its data names shard 7 of e6, another entry$/);
   await failsWith('e6.7', JSON.stringify({ job: 'e6', shard: 7 }), /^queue entry e6\.7: job e6 has 1 shards, not 8$/);
+  // BullMQ's own fields, which it parses before any processor sees the entry.
+  for (const [id, field] of [['e7.0', 'opts'], ['e8.0', 'progress']]) {
+    const { state, reason } = await forgeEntry(id, JSON.stringify({ job: 'e6', shard: 0 }), { fields: { [field]: '{bad' } });
+    assert.is(state, 'failed', `${id}: ${state}`);
+    assert.match(reason, new RegExp(`^queue entry ${id.replace('.', '\\.')}: options or progress are not JSON \\(`));
+    clean(reason);
+  }
 });
 
 test('specs: not JSON, huge counts, missing and relative fields, another job\'s name', async () => {

@@ -189,14 +189,15 @@ submit (prints the job name on stdout):
   --model M, --thresholds T, --level L   as for rcae detect; the threshold is fixed at submit
   --batch N         samples per GPU batch on the workers (default 32, at most ${LIMITS.batch})
   --attempts N      tries per shard before it is marked failed (default 3, at most ${LIMITS.attempts})
-  --backoff-ms MS   delay before the first retry, doubling each time (default 1000)
-                    A job holds at most ${LIMITS.inputs} inputs in ${LIMITS.shards} shards; paths of at most
-                    ${LIMITS.pathLength} characters.
+  --backoff-ms MS   delay before the first retry, doubling each time (default 1000, at most ${LIMITS.backoffMs})
+  A job holds at most ${LIMITS.inputs} inputs in ${LIMITS.shards} shards, each path or member name at
+  most ${LIMITS.pathLength} characters; more is refused at submit (and by every reader of Redis).
 status:   shards done/active/failed/waiting, inputs/s, time left; --json for a machine-readable form
 collect:  -o/--out F (written atomically; csv when F ends in .csv, else jsonl), --format jsonl|csv,
           --wait (until the job is finished). Columns as rcae detect (input, index, error,
           threshold, label) and reason: an input that could not be scored has label FAILED and
-          its reason. Every row is written, one per input, to a file or a pipe. A shard whose
+          its reason (a shard with neither a result nor a queue entry counts as failed). Every
+          row is written, one per input, to a file or a pipe. A shard whose
           stored data is damaged gives FAILED rows naming the job and shard (input empty when
           the shard's own list is damaged), listed on stderr; the other shards are unaffected.
 cancel:   takes the job's queued shards off the queue; shards in progress finish and are ignored

@@ -30,7 +30,7 @@ export const WORKER_OPTIONS = {
 export const worker: Command = {
   name: 'worker',
   summary: 'score shards from the Redis queue on one GPU adapter (or one process per adapter)',
-  help: `Usage: rcae worker [--redis URL] [--adapter A | --all-adapters] [--precision P] [--concurrency K] [--exit-when-idle]
+  help: `Usage: rcae worker [--redis URL] [--adapter A | --all-adapters] [--precision P] [--concurrency K] [--exit-when-idle] [--shutdown-ms MS]
 
 Takes shards submitted with \`rcae queue submit\` from the queue, scores them with the job's model
 and stores each shard's rows in Redis once. Run one per GPU, on as many machines as you like; they
