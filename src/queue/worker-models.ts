@@ -11,6 +11,8 @@ export type HashFile = (path: string) => Promise<string>;
 /** Models by file hash, loaded on first use; the GPU runs one batch at a time whatever the concurrency. */
 export class WorkerModels {
   private readonly loaded = new Map<string, Promise<Model>>();
+  /** The models whose load has completed, for counting their buffers without waiting on a load. */
+  private readonly ready = new Set<Model>();
   private gpuTurn: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -24,7 +26,9 @@ export class WorkerModels {
       model = (async () => {
         const sha = await this.hashFile(spec.model);
         if (sha !== spec.modelSha256) throw new Error(`${spec.model}: not the model the job was submitted with (sha256 ${sha.slice(0, 12)}…, expected ${spec.modelSha256.slice(0, 12)}…)`);
-        return loadModel(spec.model, this.modelOptions);
+        const opened = await loadModel(spec.model, this.modelOptions);
+        this.ready.add(opened);
+        return opened;
       })();
       this.loaded.set(spec.modelSha256, model);
       // A failed load is retried on the next shard (the file may appear on a lagging shared filesystem).
@@ -40,15 +44,16 @@ export class WorkerModels {
     return run;
   }
 
-  /** GPU buffers held by every model loaded so far (for leak checks and the worker's log). */
-  async liveBuffers(): Promise<number> {
+  /** GPU buffers held by the models loaded so far. */
+  liveBuffers(): number {
     let n = 0;
-    for (const m of this.loaded.values()) n += (await m.catch(() => undefined))?.gpu.liveBuffers ?? 0;
+    for (const m of this.ready) n += m.gpu.liveBuffers;
     return n;
   }
 
   async dispose(): Promise<void> {
     for (const m of this.loaded.values()) (await m.catch(() => undefined))?.dispose();
     this.loaded.clear();
+    this.ready.clear();
   }
 }

@@ -55,7 +55,7 @@ export interface RunningWorker {
   /** Ends now: the connection is dropped, shards in progress return to the queue when their locks expire. */
   abort(): void;
   /** Shards this worker has taken so far and the GPU buffers its models hold. */
-  stats(): Promise<{ shards: number; liveGpuBuffers: number }>;
+  stats(): { shards: number; liveGpuBuffers: number };
 }
 
 /** What the queue entry of a shard whose data is not JSON is given to process instead: the reason. */
@@ -273,6 +273,6 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     ended,
     stop: (why) => requestStop(why),
     abort: () => abort(),
-    stats: async () => ({ shards: taken, liveGpuBuffers: await models.liveBuffers() }),
+    stats: () => ({ shards: taken, liveGpuBuffers: models.liveBuffers() }),
   };
 }

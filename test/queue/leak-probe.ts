@@ -43,7 +43,7 @@ for (let round = 0; round < rounds; round++) {
   if (plant > 0) for (let i = 0; i < spec.shardCount; i++) planted.push(Buffer.alloc(plant, i));
   gc();
   gc();
-  const { shards, liveGpuBuffers } = await worker.stats();
+  const { shards, liveGpuBuffers } = worker.stats();
   const m = process.memoryUsage();
   samples.push({ iteration: shards, values: { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, gpuBuffers: liveGpuBuffers } });
 }

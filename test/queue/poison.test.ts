@@ -164,9 +164,9 @@ test('collect writes all 200,000 rows through a slow pipe, FAILED rows with thei
   console.log(`  ${INPUTS} rows through a pipe in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
-test('collect writes all 200,000 rows to a file (csv, with the reason column)', async () => {
+test('collect --wait writes all 200,000 rows to a file (csv, with the reason column)', async () => {
   const out = join(tmp, 'big.csv');
-  const r = await rcaeAsync(['queue', 'collect', '--redis', redis.url, '--out', out, 'big']);
+  const r = await rcaeAsync(['queue', 'collect', '--redis', redis.url, '--wait', '--out', out, 'big']);
   assert.is(r.status, 0, r.stderr);
   const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
   assert.is(lines[0], 'input,index,error,threshold,label,reason');

@@ -95,7 +95,7 @@ ${gpuOptionsHelp}`,
     signals.forEach((s) => process.on(s, onSignal));
     const end = await running.ended;
     signals.forEach((s) => process.off(s, onSignal));
-    log(`stopped: ${end}`);
+    log(`stopped: ${end}, after ${running.stats().shards} shards`);
     // The caller exits explicitly: a shard given up on may still hold the GPU or a file read.
     return end === 'aborted' ? 128 + constants.signals[last ?? 'SIGTERM'] : end === 'abandoned' ? 1 : 0;
   },
