@@ -63,7 +63,8 @@ interface DamagedData {
   damaged: string;
 }
 
-const delay = (ms: number) => new Promise<'late'>((resolve) => setTimeout(resolve, ms, 'late').unref());
+// Kept referenced: while a stop waits on them, nothing else may hold the process open.
+const delay = (ms: number) => new Promise<'late'>((resolve) => setTimeout(resolve, ms, 'late'));
 
 // The id of the active entry whose lock holds ARGV[1] (the token an entry was just taken with).
 const ENTRY_LOCKED_BY = `
@@ -163,7 +164,8 @@ export function startWorker(options: WorkerOptions): RunningWorker {
     const started = Date.now();
     await store.markStarted(name, started);
     // The job's own attempts bound the retries, whatever the queue entry says.
-    const attempts = Math.min(job.opts.attempts ?? 1, spec.attempts);
+    const asked = Number(job.opts.attempts ?? 1);
+    const attempts = asked >= 1 ? Math.min(asked, spec.attempts) : 1;
     try {
       const shard = await store.shard(spec, index);
       const model = await models.get(spec);
@@ -253,7 +255,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       end = Array.isArray(outcome) && outcome.every(Boolean) ? 'released' : 'abandoned';
       if (outcome === 'late') log(`Redis did not confirm the release within ${releaseMs} ms; the shards return to the queue when their locks expire`);
     } else {
-      log('Redis did not answer in time; closing the connection');
+      log('closing did not complete in time (Redis not answering?); dropping the connection');
     }
     connection.disconnect();
     return end;
