@@ -142,4 +142,11 @@ export const MUTANTS = [
     to: 'return sign * (1 + m / 1024) * 2 ** (e - 14);',
     tests: ['weights/checkpoint', 'io/model-fixtures'],
   },
+  {
+    id: 'queue worker: 1 KiB kept per shard (a planted leak)',
+    file: 'src/queue/worker.ts',
+    from: '    taken++;',
+    to: '    taken++; (globalThis.rcaeLeak ??= []).push(new Array(128).fill(taken + 0.5));',
+    tests: ['queue/leak'],
+  },
 ];

@@ -71,10 +71,10 @@ export function formatOption(value: string | undefined, fallback: Format, json =
   return f;
 }
 
-export function intOption(value: string | undefined, name: string, fallback: number, min = 1): number {
+export function intOption(value: string | undefined, name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, got '${value}'`);
   return n;
 }
 

@@ -3,7 +3,7 @@
 // end) or a directory; only a regular file of known size is read, never past the size it had when
 // opened, so memory is bounded by the file before any byte is parsed.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export class FileRefusedError extends Error {}
 
@@ -69,9 +69,12 @@ export function readRegularFile(path: string, maxBytes: number, what: string): B
   }
 }
 
-/** As readRegularFile, without blocking the event loop. */
-export async function readRegularFileAsync(path: string, maxBytes: number, what: string): Promise<Buffer> {
-  let handle;
+/**
+ * Opens a regular file of at most `maxBytes` for reading, without blocking on a FIFO; the caller
+ * closes the handle and reads no more than `size`, its size when opened.
+ */
+export async function openRegularFile(path: string, maxBytes: number, what: string): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle;
   try {
     handle = await open(path, OPEN_FLAGS);
   } catch (err) {
@@ -80,7 +83,18 @@ export async function readRegularFileAsync(path: string, maxBytes: number, what:
   try {
     const st = await handle.stat();
     checkRegular(path, st, maxBytes, what);
-    const out = Buffer.allocUnsafe(st.size);
+    return { handle, size: st.size };
+  } catch (err) {
+    await handle.close();
+    throw readProblem(path, err);
+  }
+}
+
+/** As readRegularFile, without blocking the event loop. */
+export async function readRegularFileAsync(path: string, maxBytes: number, what: string): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(path, maxBytes, what);
+  try {
+    const out = Buffer.allocUnsafe(size);
     let n = 0;
     while (n < out.length) {
       const { bytesRead } = await handle.read(out, n, out.length - n, n);

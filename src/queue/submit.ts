@@ -9,7 +9,8 @@ import type { Redis } from 'ioredis';
 import type { SampleShape } from '../pipeline/inputs.js';
 import { QueueError } from './connection.js';
 import { enumerateShards, type Shard } from './manifest.js';
-import { checkJobName, JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';
+import { CHUNK, JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';
+import { checkJobName, checkSubmittable } from './stored.js';
 
 export interface SubmitRequest {
   name?: string;
@@ -85,6 +86,7 @@ export async function submitJob(redis: Redis, request: SubmitRequest): Promise<S
     fingerprint,
     createdAt: Date.now(),
   };
+  checkSubmittable(spec, shards);
   const store = new JobStore(redis);
   const existing = await store.create(spec, shards);
   if (!existing) {
@@ -97,8 +99,11 @@ export async function submitJob(redis: Redis, request: SubmitRequest): Promise<S
   if (await store.isCancelled(name)) throw new QueueError(`job ${name} was cancelled; remove it with rcae queue clean ${name} before submitting it again`);
   // A resubmission (perhaps after an interrupted submit): enqueue the shards that have no result.
   // Shards still on the queue keep their BullMQ job, since adding an existing id changes nothing.
-  const done = await store.doneShardIndices(name);
-  const missing = Array.from({ length: existing.shardCount }, (_, i) => i).filter((i) => !done.has(i));
+  const missing: number[] = [];
+  for (let start = 0; start < existing.shardCount; start += CHUNK) {
+    const { done } = await store.settled(existing, start, Math.min(CHUNK, existing.shardCount - start));
+    done.forEach((d, k) => d || missing.push(start + k));
+  }
   await enqueue(redis, existing, request.backoffMs, missing);
   return { spec: existing, created: false, enqueued: missing.length };
 }

@@ -16,6 +16,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts the server again on the same port and folder (the AOF, when on, is replayed). */
   restart(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as a hung Redis would. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -91,8 +95,16 @@ export async function startRedis(options: { appendOnly?: boolean } = {}): Promis
     async restart() {
       await launch();
     },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
     async stop() {
       clients.forEach((c) => c.disconnect());
+      // A paused server would not act on SIGTERM until continued.
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited();
       rmSync(dir, { recursive: true, force: true });

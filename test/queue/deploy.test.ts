@@ -14,16 +14,22 @@ import { rcae } from '../helpers/rcae.js';
 
 type Yaml = any;
 
-/** The worker's argv (after the image's `rcae` entrypoint), checked with rcae's own parser; returns the Redis URL. */
 /** A short-syntax volume (`SOURCE:TARGET[:MODE]`, SOURCE possibly `${VAR:-default}`) mounted at /data. */
 const mountsData = (v: string) => /:\/data(:r[ow])?$/.test(v);
 
+/** The worker's argv (after the image's `rcae` entrypoint), checked with rcae's own parser; returns the Redis URL. */
 function workerRedis(argv: string[], where: string): URL {
   assert.is(argv[0], 'worker', `${where}: runs rcae worker`);
   const { values, positionals } = parse(argv.slice(1), WORKER_OPTIONS, 'worker');
   assert.equal(positionals, [], `${where}: no stray arguments`);
   assert.ok(values.redis, `${where}: --redis given`);
   return new URL(values.redis!);
+}
+
+/** The longest a stop of this worker takes, in seconds (--shutdown-ms, default 10 s). */
+function shutdownSeconds(argv: string[]): number {
+  const { values } = parse(argv.slice(1), WORKER_OPTIONS, 'worker');
+  return Number(values['shutdown-ms'] ?? 10_000) / 1000;
 }
 
 test('compose: Redis with an append-only file, one GPU per worker, workers pointed at the redis service', () => {
@@ -47,6 +53,7 @@ test('compose: Redis with an append-only file, one GPU per worker, workers point
     gpus.add(devices[0].device_ids[0]);
     assert.ok(w.volumes.some(mountsData), `${name}: inputs at /data`);
     assert.match(w.environment.NVIDIA_DRIVER_CAPABILITIES, /graphics/, `${name}: Vulkan needs the graphics capability`);
+    assert.ok(parseInt(w.stop_grace_period, 10) >= shutdownSeconds(w.command) + 2, `${name}: exits (within --shutdown-ms + 2 s) before Docker's SIGKILL`);
   }
   assert.is(gpus.size, workers.length, 'no two workers share a GPU');
   // The submitting container sees the inputs at the same path as the workers.
@@ -72,7 +79,7 @@ test('kubernetes: Redis Deployment + Service with an append-only file; worker De
   assert.is(Number(url.port), service.spec.ports[0].port);
   assert.is(container.resources.limits['nvidia.com/gpu'], 1, 'one GPU per worker pod');
   assert.ok(container.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/data'));
-  assert.ok(workers.spec.template.spec.terminationGracePeriodSeconds >= 30, 'time to finish the shard in progress on SIGTERM');
+  assert.ok(workers.spec.template.spec.terminationGracePeriodSeconds >= shutdownSeconds(container.args) + 2, 'the worker exits (within --shutdown-ms + 2 s) before SIGKILL');
 });
 
 test('rcae worker opens models with the GPU flags of every model command, checked before it reaches Redis', () => {

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { listAdapters } from '../../node/dawn.js';
 import { sha256File } from '../../node/sha256.js';
 import { DEFAULT_REDIS_URL } from '../../queue/connection.js';
-import { runWorker } from '../../queue/worker.js';
+import { startWorker } from '../../queue/worker.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
 import { modelOptions } from '../model-path.js';
 
@@ -23,17 +24,29 @@ async function workerPerAdapter(argv: string[]): Promise<number> {
 export const WORKER_OPTIONS = {
   ...gpuOptions, redis: { type: 'string' }, 'all-adapters': { type: 'boolean' }, concurrency: { type: 'string' },
   'exit-when-idle': { type: 'boolean' }, 'lock-duration': { type: 'string' }, 'stalled-interval': { type: 'string' },
+  'shutdown-ms': { type: 'string' },
 } as const;
 
 export const worker: Command = {
   name: 'worker',
   summary: 'score shards from the Redis queue on one GPU adapter (or one process per adapter)',
-  help: `Usage: rcae worker [--redis URL] [--adapter A | --all-adapters] [--precision P] [--concurrency K] [--exit-when-idle]
+  help: `Usage: rcae worker [--redis URL] [--adapter A | --all-adapters] [--precision P] [--concurrency K] [--exit-when-idle] [--shutdown-ms MS]
 
 Takes shards submitted with \`rcae queue submit\` from the queue, scores them with the job's model
 and stores each shard's rows in Redis once. Run one per GPU, on as many machines as you like; they
 share the work. A worker that dies loses nothing: its shard's lock expires and another worker
-redoes it. SIGINT/SIGTERM stop it after the shards in progress.
+redoes it.
+
+Stopping: SIGINT or SIGTERM stops it taking shards; the shards in progress may finish until shortly
+before --shutdown-ms, then are given back to the queue, and the worker exits within --shutdown-ms
+whatever state Redis is in (reachable, gone or not answering). A second signal exits at once.
+Exit status: 0 when nothing in progress was lost (finished or given back), 1 when Redis did not
+confirm giving a shard back (it returns to the queue when its lock expires), 128+signal after a
+second signal.
+
+A queue entry, job or shard whose stored data is damaged or out of bounds fails with its reason and
+is never retried; so does a job whose model is not a regular file (a device, a FIFO) or is larger
+than the checkpoint limit. Other errors are retried up to the job's --attempts.
 
 Options:
   --redis URL              redis://[:PASSWORD@]HOST:PORT[/DB] (default: RCAE_REDIS, else ${DEFAULT_REDIS_URL})
@@ -44,6 +57,7 @@ Options:
   --lock-duration MS       a shard's lock without renewal (default 30000): a dead worker's shard is
                            retaken after about this long; live workers renew it every MS/2
   --stalled-interval MS    how often to look for expired locks (default 30000)
+  --shutdown-ms MS         the most a stop takes after SIGINT/SIGTERM (default 10000)
 
 Every job's model is opened with these (the same on every worker keeps the results comparable):
 ${gpuOptionsHelp}`,
@@ -53,18 +67,36 @@ ${gpuOptionsHelp}`,
     const concurrency = intOption(values.concurrency, 'concurrency', 2);
     const lockDurationMs = intOption(values['lock-duration'], 'lock-duration', 30_000, 100);
     const stalledIntervalMs = intOption(values['stalled-interval'], 'stalled-interval', 30_000, 100);
+    const shutdownMs = intOption(values['shutdown-ms'], 'shutdown-ms', 10_000, 100);
     if (values['all-adapters']) return workerPerAdapter(argv);
     const tag = `rcae worker[${process.pid}]`;
-    await runWorker({
+    const log = (line: string) => process.stderr.write(`${tag}: ${line}\n`);
+    const running = startWorker({
       redisUrl: values.redis ?? process.env.RCAE_REDIS ?? DEFAULT_REDIS_URL,
       modelOptions: modelOptions(values),
       concurrency,
       lockDurationMs,
       stalledIntervalMs,
       exitWhenIdle: values['exit-when-idle'] ?? false,
-      sha256File,
-      log: (line) => process.stderr.write(`${tag}: ${line}\n`),
+      shutdownMs,
+      hashFile: (path) => sha256File(path),
+      log,
     });
-    return 0;
+    let last: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (last === undefined) running.stop(signal);
+      else {
+        log(`${signal} again: exiting now`);
+        running.abort();
+      }
+      last = signal;
+    };
+    const signals = ['SIGINT', 'SIGTERM'] as const;
+    signals.forEach((s) => process.on(s, onSignal));
+    const end = await running.ended;
+    signals.forEach((s) => process.off(s, onSignal));
+    log(`stopped: ${end}, after ${running.stats().shards} shards`);
+    // The caller exits explicitly: a shard given up on may still hold the GPU or a file read.
+    return end === 'aborted' ? 128 + constants.signals[last ?? 'SIGTERM'] : end === 'abandoned' ? 1 : 0;
   },
 };
