@@ -16,7 +16,7 @@ import type { Chunking } from '../src/graph/chunking.js';
 import type { TileTable } from '../src/graph/executor.js';
 import type { Precision } from '../src/kernels/conv2d/gemm.js';
 import type { KernelVariant } from '../src/kernels/variants.js';
-import { Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
+import { type Fallback, Model, resolveWeights, type ResolvedWeights } from '../src/model.js';
 import { version } from '../src/node/version.js';
 import { measurePeakGflops } from './peak.js';
 import { PEER_ENGINES, preparePeerModel, runPeer } from './peers/index.js';
@@ -93,6 +93,8 @@ export interface BenchResult {
   peak_method: string;
   /** Samples per command buffer and what set it (see src/graph/chunking.ts). */
   chunking: { max_chunk: number; limited_by: Chunking['limitedBy']; reason: string; per_sample_bytes: number; largest_value_bytes: number; binding_limit_bytes: number; budget_bytes: number | null };
+  /** Kernel families that did not compile on the adapter and what ran instead (Model.fallbacks). */
+  fallbacks: Fallback[];
   runs: RunFigures[];
   layers: { batch: number; method: string; rows: LayerFigures[] } | null;
 }
@@ -106,7 +108,7 @@ function gitCommit(): string | null {
 }
 
 async function loadBenchModel(config: BenchConfig, gpu: Gpu): Promise<{ model: Model; source: string; resolved: ResolvedWeights }> {
-  const options = { gpu, precision: config.precision, variant: config.variant, tuning: config.tuning, maxChunk: config.maxChunk };
+  const options = { gpu, precision: config.precision, variant: config.variant, tuning: config.tuning, maxChunk: config.maxChunk, onWarning: config.log };
   if (config.model) {
     const resolved = await resolveWeights(config.model);
     return { model: await Model.create(resolved, options), source: config.model, resolved };
@@ -220,6 +222,7 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
         max_chunk: chunking.maxChunk, limited_by: chunking.limitedBy, reason: chunking.reason, per_sample_bytes: chunking.perSampleBytes,
         largest_value_bytes: chunking.largestValueBytes, binding_limit_bytes: chunking.bindingLimitBytes, budget_bytes: chunking.budgetBytes,
       },
+      fallbacks: [...model.fallbacks],
       runs,
       layers,
     };
@@ -272,7 +275,9 @@ export function markdownSummary(r: BenchResult): string {
   lines.push(`## rcae bench — ${r.model.source}`, '');
   lines.push(`Adapter: ${a.vendor ?? ''} ${a.device || a.description || ''} (${a.backend ?? ''}); machine: ${r.machine.cpu}, ${r.machine.cores} cores; commit ${r.commit ?? 'unknown'}; ${r.date}`);
   lines.push(`Model: ${r.model.parameters.toLocaleString('en-US')} parameters, ${fixed(r.model.gflop_per_sample, 3)} GFLOP/sample; kernels ${r.model.variant} ${r.model.precision} (${r.model.tuned_layers} layers tuned). Attainable peak: ${fixed(r.peak_gflops, 1)} GFLOP/s (${r.peak_method}).`);
-  lines.push(`Chunks of at most ${r.chunking.max_chunk} samples per command buffer: ${r.chunking.reason}. Timestamp quantization: ${String((r.adapter as { timestamp_quantization?: string }).timestamp_quantization ?? 'unknown')}.`, '');
+  lines.push(`Chunks of at most ${r.chunking.max_chunk} samples per command buffer: ${r.chunking.reason}. Timestamp quantization: ${String((r.adapter as { timestamp_quantization?: string }).timestamp_quantization ?? 'unknown')}.`);
+  for (const f of r.fallbacks) lines.push(`Fallback: the ${f.variant} kernels did not compile here (${f.reason}); ${f.to} ran instead.`);
+  lines.push('');
   const rcae = new Map(r.runs.filter((x) => x.engine === 'rcae' && x.timing === 'end-to-end').map((x) => [x.batch, x.samples_per_s]));
   lines.push('| engine | timing | batch | chunks | samples/s (median) | min–max | ms/batch | GFLOP/s | % of peak | vs rcae | outputs match |');
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');

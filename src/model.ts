@@ -7,7 +7,7 @@ import { type Architecture, parameterCount, validateArchitecture } from './graph
 import type { Chunking } from './graph/chunking.js';
 import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
-import { type KernelVariant, defaultVariant, fallbackOf, parseVariant } from './kernels/variants.js';
+import { type Fallback, type KernelVariant, defaultVariant, fallbackOf, fallbackWarning, parseVariant } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
 import { platform } from './platform.js';
 import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
@@ -97,13 +97,7 @@ export interface LoadOptions extends OpenOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A kernel family that did not compile on the device, what ran instead, and the compiler's message. */
-export interface Fallback {
-  /** Variant and precision, as `rcae bench` prints them: 'matrix f16'. */
-  variant: string;
-  to: string;
-  reason: string;
-}
+export type { Fallback };
 
 /** A loaded model. Inputs are float32 NCHW images normalised to [-1, 1] ([n, 3, 128, 128] for the reference). */
 export class Model {
@@ -149,7 +143,7 @@ export class Model {
           const next = fallbackOf(choice.variant, choice.precision);
           if (!next || !(err instanceof GpuError)) throw err;
           const fallback = { variant: `${choice.variant} ${choice.precision}`, to: `${next.variant} ${next.precision}`, reason: err.message };
-          (options.onWarning ?? console.warn)(`warning: ${gpu.adapter.description || gpu.adapter.device}: the ${fallback.variant} kernels do not compile (${fallback.reason}); running ${fallback.to} instead`);
+          (options.onWarning ?? console.warn)(fallbackWarning(gpu, fallback));
           fallbacks.push(fallback);
           choice = next;
         }

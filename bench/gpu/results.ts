@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResult } from '../harness.js';
+import type { Fallback } from '../../src/model.js';
 
 /** Larger files are not read (every file the protocol writes is far smaller). */
 const MAX_FILE_BYTES = 16 * 2 ** 20;
@@ -17,14 +18,8 @@ export interface StepRecord {
   note: string;
 }
 
-export interface Fallback {
-  variant: string;
-  to: string;
-  reason: string;
-}
-
-/** `rcae bench --json`, with the field rcae adds when a variant fell back (absent in older builds). */
-export type BenchFile = BenchResult & { fallbacks?: Fallback[] };
+/** `rcae bench --json`; `fallbacks` is absent from files written before it existed. */
+export type BenchFile = Omit<BenchResult, 'fallbacks'> & { fallbacks?: Fallback[] };
 
 export interface TorchRun {
   variant: string;

@@ -38,6 +38,19 @@ export function defaultVariant(gpu: Gpu, precision: Precision): KernelVariant {
   return gpu.subgroupMinSize >= 8 ? 'subgroup' : 'register';
 }
 
+/** A kernel family that did not compile on the device, what ran instead, and the compiler's message. */
+export interface Fallback {
+  /** Variant and precision, as `rcae bench` prints them: 'matrix f16'. */
+  variant: string;
+  to: string;
+  reason: string;
+}
+
+/** The one-line warning a fallback prints. */
+export function fallbackWarning(gpu: Gpu, f: Fallback): string {
+  return `warning: ${gpu.adapter.description || gpu.adapter.device}: the ${f.variant} kernels do not compile (${f.reason}); running ${f.to} instead`;
+}
+
 /**
  * What a model runs instead when `variant` at `precision` does not compile on the device: tensor
  * cores (or their emulation) -> f16 FMA tiles -> f32 FMA tiles; nothing after that.

@@ -207,7 +207,7 @@ export interface GateOptions {
 export async function runGate(gpu: Gpu, cases: readonly GateCase[], options: GateOptions = {}): Promise<GateReport> {
   const matrix = gateFragments(gpu);
   const report: GateReport = {
-    device: gpu.adapter.description || gpu.adapter.device || gpu.adapter.backend,
+    device: gpu.adapter.description || [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.device].filter(Boolean).join(' ') || gpu.adapter.backend,
     modules: { compiled: 0, failed: 0, skipped: 0 },
     pipelines: { created: 0, failed: 0, skipped: 0 },
     skipped: [],

@@ -5,14 +5,15 @@
 // queries where the device has them, repeated until a sample lasts at least 2 ms. What it returns is
 // stored by the Node layer (node/tune-cache.ts) keyed by adapter, driver, Dawn version, precision and
 // layer, and handed back to loadModel as `tiles`.
-import type { Gpu } from '../gpu/device.js';
+import { GpuError, type Gpu } from '../gpu/device.js';
+import { compilePipeline } from '../gpu/shader.js';
 import { toFloat16 } from '../gpu/f16.js';
 import type { Architecture } from '../graph/architecture.js';
 import { convSpecOf, layerKey, valueFormat } from '../graph/executor.js';
-import { buildPlan, type Node } from '../graph/plan.js';
+import { buildPlan, type Node, type Plan } from '../graph/plan.js';
 import { packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
-import { GemmConvKernel, fragmentOf, gemmHeuristic, type GemmDevice, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
-import { type KernelVariant, KERNEL_VARIANTS, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
+import { GemmConvKernel, fragmentOf, gemmHeuristic, gemmPipelines, type GemmDevice, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
+import { type Fallback, type KernelVariant, KERNEL_VARIANTS, fallbackOf, fallbackWarning, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
 import { DispatchTimer, type TimingMethod } from './dispatch-timing.js';
 
 /** A tile's time per dispatch, the dispatches per sample, and the shortest sample (ms). */
@@ -42,6 +43,10 @@ export interface TuneResult {
   layers: LayerTuning[];
   /** Layers left on the heuristic because the time budget (maxSeconds) ran out first. */
   untuned: string[];
+  /** The variant asked for did not compile here, so these ran instead (the result's precision is the last one's). */
+  fallbacks: Fallback[];
+  /** Candidate tiles that did not compile (skipped, not timed), with the compiler's message. */
+  failed: { layer: string; tile: string; reason: string }[];
 }
 
 /** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
@@ -92,29 +97,69 @@ export interface TuneOptions {
   maxSeconds?: number;
   /** Called per layer as it finishes (progress on long runs). */
   onLayer?: (done: number, total: number, result: LayerTuning) => void;
+  /** Told, in one line, of a fallback (see TuneResult.fallbacks). */
+  onWarning?: (message: string) => void;
 }
+
+type GemmVariant = 'tile' | 'matrix' | 'matrix-emulated';
 
 /** The GEMM variant a device would run at this precision. */
 export function gemmVariantFor(gpu: Gpu, precision: Precision): 'tile' | 'matrix' {
   return precision === 'f16' && gpu.fragment ? 'matrix' : 'tile';
 }
 
-/** Times the candidate tiles of every distinct GEMM layer of `arch` at `batch`; random data. */
+type GemmLayer = Exclude<Node, { kind: 'stat' }>;
+
+/** Null when every layer's heuristic tile compiles in `variant` at `precision`, else the first message. */
+async function compileProblem(gpu: Gpu, plan: Plan, layers: Iterable<GemmLayer>, variant: GemmVariant, precision: Precision, batch: number): Promise<string | null> {
+  const backend = gemmBackendOf(variant);
+  try {
+    for (const node of layers) {
+      const { spec, inH, inW } = convSpecOf(plan, node);
+      const tile = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
+      const options = { precision, input: valueFormat(plan, node.input, precision), output: valueFormat(plan, node.output, precision) };
+      await Promise.all(gemmPipelines(spec, options, tile, fragmentOf(gpu, backend)).map((r) => compilePipeline(gpu, r)));
+    }
+    return null;
+  } catch (err) {
+    if (err instanceof GpuError) return err.message;
+    throw err;
+  }
+}
+
+/**
+ * Times the candidate tiles of every distinct GEMM layer of `arch` at `batch`; random data. When the
+ * variant's kernels do not compile here it tunes what a model would fall back to, and says so.
+ */
 export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOptions): Promise<TuneResult> {
-  const { precision, batch } = options;
-  const variant = options.variant ?? gemmVariantFor(gpu, precision);
+  const { batch } = options;
+  let variant: GemmVariant = options.variant ?? gemmVariantFor(gpu, options.precision);
+  let precision = options.precision;
   const problem = variantProblem(gpu, variant, precision);
   if (problem) throw new Error(`cannot tune ${variant} ${precision} here: ${problem}`);
-  const backend = gemmBackendOf(variant);
   const plan = buildPlan(arch);
-  const format = (v: number) => valueFormat(plan, v, precision);
-  const layers = new Map<string, Exclude<Node, { kind: 'stat' }>>();
+  const layers = new Map<string, GemmLayer>();
   for (const node of plan.nodes) {
     if (node.kind === 'stat') continue;
     const { spec, inH, inW } = convSpecOf(plan, node);
     const key = layerKey(spec, inH, inW);
     if (!layers.has(key)) layers.set(key, node);
   }
+  const fallbacks: Fallback[] = [];
+  for (;;) {
+    const reason = await compileProblem(gpu, plan, layers.values(), variant, precision, batch);
+    if (reason === null) break;
+    const next = fallbackOf(variant, precision);
+    if (!next || !isGemmVariant(next.variant)) throw new GpuError(`cannot tune ${variant} ${precision} here: ${reason}`);
+    const fallback = { variant: `${variant} ${precision}`, to: `${next.variant} ${next.precision}`, reason };
+    fallbacks.push(fallback);
+    options.onWarning?.(fallbackWarning(gpu, fallback));
+    variant = next.variant;
+    precision = next.precision;
+  }
+  const backend = gemmBackendOf(variant);
+  const format = (v: number) => valueFormat(plan, v, precision);
+  const failed: TuneResult['failed'] = [];
   const results: LayerTuning[] = [];
   const untuned: string[] = [];
   const deadline = options.maxSeconds === undefined ? Infinity : performance.now() + options.maxSeconds * 1000;
@@ -141,8 +186,9 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
         bias: gpu.upload(packed.bias, 'tune bias'),
       };
       try {
+        const kernel = (tile: GemmTile) => new GemmConvKernel(gpu, spec, { precision, input, output, tile });
         const time = async (tile: GemmTile): Promise<TileTiming> => {
-          const dispatch = new GemmConvKernel(gpu, spec, { precision, input, output, tile }).bind({ batch, inH, inW, ...buffers });
+          const dispatch = kernel(tile).bind({ batch, inH, inW, ...buffers });
           try {
             const t = await timer.time(dispatch);
             return { tile, ms: t.ms, repeat: t.repeat, min_sample_ms: t.minSampleMs };
@@ -158,6 +204,15 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
         let timed = 0;
         for (const tile of candidates) {
           if (performance.now() >= deadline) break;
+          // A candidate that does not compile is reported and passed over, never timed.
+          const reason = await Promise.all(kernel(tile).pipelinesAt(batch, inH, inW).map((r) => compilePipeline(gpu, r))).then(
+            () => null,
+            (err: Error) => err.message,
+          );
+          if (reason !== null) {
+            failed.push({ layer: key, tile: tileKey(tile), reason });
+            continue;
+          }
           const t = await time(tile);
           timed++;
           if (t.ms < best.ms) best = t;
@@ -172,7 +227,7 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
   } finally {
     timer.destroy();
   }
-  return { precision, batch, backend, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned };
+  return { precision, batch, backend, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned, fallbacks, failed };
 }
 
 /** The variants a device can run at `precision`, for whole-model comparisons. */

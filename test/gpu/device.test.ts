@@ -5,7 +5,10 @@ import { Gpu, GpuError, gpuInfo } from '../../src/gpu/device.js';
 import { listAdapters } from '../../src/node/dawn.js';
 import { bindKernel, computePipeline, kernelShader, pipelineCount, pipelineKey } from '../../src/gpu/shader.js';
 import { UniformLayoutError, uniformStruct } from '../../src/gpu/uniforms.js';
+import { readNpy } from '../../src/io/npy.js';
+import { loadModel } from '../../src/model.js';
 import { testGpu } from '../helpers/gpu.js';
+import { fixture } from '../helpers/paths.js';
 
 const test = suite('gpu/device');
 
@@ -130,6 +133,29 @@ test('pipelines are cached by shader id and override constants', async () => {
   assert.is(pipelineKey(echo, { B: 2, A: 1 }), pipelineKey(echo, { A: 1, B: 2 }));
   assert.is.not(pipelineKey(echo, { A: 1 }), pipelineKey(echo, { A: 2 }));
   assert.throws(() => kernelShader({ id: 'test-uniform-echo', source: echoSource, uniforms: echoUniforms, storage: [] }), /declared twice/);
+});
+
+// Real GPUs are opened with allow_unsafe_apis and vulkan_enable_f16_on_nvidia; software adapters
+// without them, so CI would never open a device the way an H100 run does. gpuToggles forces it.
+test("a software adapter opened with the GPU path's toggles gets them, and runs a model as the default path does", async () => {
+  const toggled = await Gpu.open({ gpuToggles: true });
+  const plain = await testGpu();
+  try {
+    assert.equal([...toggled.toggles].sort(), ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']);
+    assert.is(toggled.adapter.description, plain.adapter.description);
+    for (const f of plain.features) assert.ok(toggled.features.has(f), `${f} lost with the toggles`);
+    const checkpoint = fixture('model', 'w8', 'model-published.ckpt');
+    const input = readNpy(fixture('model', 'w8', 'input-cifar.npy')).data;
+    const [a, b] = [await loadModel(checkpoint, { gpu: toggled }), await loadModel(checkpoint, { gpu: plain })];
+    try {
+      assert.equal(Array.from(await a.reconstructionError(input)), Array.from(await b.reconstructionError(input)));
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  } finally {
+    toggled.destroy();
+  }
 });
 
 test('destroy is idempotent and later use is a GpuError', async () => {

@@ -1,6 +1,6 @@
 // A kernel family that does not compile on the device is a fallback, not a crash: tensor cores ->
 // f16 tiles -> f32 tiles, with one warning naming the family and the compiler's message, recorded on
-// the model. The failure is real (Dawn's compiler rejecting WGSL), planted by making the device
+// the model (and on `rcae tune`'s result). The failure is real (Dawn's compiler rejecting WGSL), planted by making the device
 // receive a broken copy of the chosen family's shaders; the model still matches PyTorch afterwards.
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -9,6 +9,9 @@ import { Gpu, GpuError } from '../../src/gpu/device.js';
 import { readNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
 import '../../src/node/platform.js';
+import { referenceArchitecture } from '../../src/graph/architecture.js';
+import { tileKey } from '../../src/kernels/conv2d/gemm.js';
+import { tuneLayers } from '../../src/pipeline/tune.js';
 import { fixture } from '../helpers/paths.js';
 
 const test = suite('model/fallback');
@@ -87,6 +90,29 @@ test('with nothing left to fall back to, loading fails with the compiler message
     assert.instance(thrown, GpuError);
     assert.match((thrown as Error).message, /^conv2d-gemm f32 .*: \d+:\d+ /);
     assert.is(gpu.liveBuffers, live, 'the failed executor released its weights');
+  } finally {
+    gpu.destroy();
+  }
+});
+
+test('rcae tune falls back like a model, and passes over a candidate tile that does not compile', async () => {
+  // Broken: the tensor-core family, and in the f16 tile family the 128x16 tiles, which the heuristic
+  // never picks and tune tries early.
+  const gpu = await deviceBreaking(/^conv2d-gemm f16 .*(matrix-emulated|fma 128x16x)/);
+  const warnings: string[] = [];
+  try {
+    const result = await tuneLayers(gpu, referenceArchitecture(2), { precision: 'f16', batch: 1, variant: 'matrix-emulated', samples: 1, floorMs: 0.1, maxCandidates: 2, onWarning: (m) => warnings.push(m) });
+    assert.equal(result.fallbacks.map((f) => `${f.variant} -> ${f.to}`), ['matrix-emulated f16 -> tile f16']);
+    assert.is(warnings.length, 1);
+    assert.is(result.precision, 'f16');
+    assert.is(result.backend, 'fma');
+    assert.ok(result.layers.length > 0);
+    assert.ok(result.failed.length > 0, 'a 128x16 candidate was tried');
+    for (const f of result.failed) {
+      assert.match(f.tile, /^fma 128x16x/);
+      assert.match(f.reason, /^conv2d-gemm f16 .*fma 128x16x.*: \d+:\d+ /);
+    }
+    assert.ok(result.layers.every((l) => !/^fma 128x16x/.test(tileKey(l.tile))), 'no broken tile won');
   } finally {
     gpu.destroy();
   }

@@ -170,6 +170,29 @@ test('w=8 fixture checkpoint parsed in the browser: errors on the same tensors e
   await page.close();
 });
 
+// The kernel compile gate in the page, on SwiftShader: every shader module it has the features for
+// (it lacks shader-f16 and subgroup matrices). Pipelines are left out: SwiftShader compiles a GEMM
+// tile for seconds, and Chromium's watchdog stops its GPU process; the tests above build and run the
+// pipelines of the adapter's own kernels.
+test('the compile gate in the page: every kernel module SwiftShader has the features for compiles', async () => {
+  const page = await openPage();
+  await whenReady(page);
+  const report = await page.evaluate(async () => {
+    const api = (globalThis as unknown as { rcae: typeof import('../../src/browser/index.js') }).rcae;
+    const gpu = await api.Gpu.open();
+    try {
+      return await api.runGate(gpu, api.gateCases(gpu), { pipelinesOf: new Set() });
+    } finally {
+      gpu.destroy();
+    }
+  });
+  console.log(`  compile gate on ${report.device}: ${report.modules.compiled} modules compiled, ${report.modules.skipped} skipped (${report.skipped.filter((s) => /lacks/.test(s.reason)).map((s) => s.reason).join('; ')})`);
+  assert.equal(report.failures, []);
+  assert.ok(report.modules.compiled >= 100, `${report.modules.compiled} modules`);
+  assert.equal(problemsOf(page), []);
+  await page.close();
+});
+
 test('picking a checkpoint and dropping images: the page scores them with that checkpoint, as the Node engine does', async () => {
   const page = await openPage();
   await whenReady(page);

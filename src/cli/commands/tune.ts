@@ -65,6 +65,7 @@ ${gpuOptionsHelp}`,
         floorMs,
         maxSeconds,
         maxCandidates: values.candidates === undefined ? undefined : intOption(values.candidates, 'candidates', 0, 0),
+        onWarning: (message) => process.stderr.write(`rcae tune: ${message}\n`),
         onLayer: (done, total, r) => process.stderr.write(`rcae tune: [${done}/${total}] ${r.layer}: ${tileKey(r.tile)} ${r.ms.toFixed(3)} ms (heuristic ${r.heuristic.ms.toFixed(3)} ms, ${r.candidates} candidates)\n`),
       });
       await storeTuning(cache, gpu, result);
