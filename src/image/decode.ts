@@ -8,6 +8,7 @@
 import sharp from 'sharp';
 import { quotedMessage } from '../io/printable.js';
 import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
+import type { Holding } from './decode-budget.js';
 import { countJpegScans } from './jpeg-scans.js';
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from './limits.js';
 
@@ -32,16 +33,21 @@ export function disableDecodeCache(): void {
   sharp.cache(false);
 }
 
-export async function decodeRgb8(input: string | Uint8Array, label?: string): Promise<Rgb8Image> {
+/**
+ * With a `holding`, the file's bytes (when `input` is a path) and then the decoded pixels are taken
+ * from its budget before they are held, and the holding is settled once the pixels are counted; the
+ * caller releases it when done with the pixels. Bytes passed in are the caller's to count.
+ */
+export async function decodeRgb8(input: string | Uint8Array, label?: string, holding?: Holding): Promise<Rgb8Image> {
   const name = label ?? (typeof input === 'string' ? input : 'image buffer');
   let bytes: Uint8Array;
   try {
-    bytes = typeof input === 'string' ? await readRegularFileAsync(input, IMAGE_LIMITS.maxFileBytes, 'an image') : input;
+    bytes = typeof input === 'string' ? await readRegularFileAsync(input, IMAGE_LIMITS.maxFileBytes, 'an image', holding?.grow) : input;
   } catch (err) {
     throw err instanceof FileRefusedError ? new ImageError(err.message) : err;
   }
   if (bytes.length > IMAGE_LIMITS.maxFileBytes) throw new ImageError(`${name}: ${bytes.length} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
-  const decoded = await decodeRaw(bytes).catch((err: Error) => {
+  const decoded = await decodeRaw(bytes, holding).catch((err: Error) => {
     throw new ImageError(`${name}: cannot decode image: ${quotedMessage(err.message)}`);
   });
   const { width, height, channels } = decoded.info;
@@ -64,15 +70,33 @@ export async function decodeRgb8(input: string | Uint8Array, label?: string): Pr
   return { width, height, data };
 }
 
-async function decodeRaw(input: Uint8Array) {
+/**
+ * Bytes the decode holds besides its input: the decoder's output (at most the header's channels,
+ * 8-bit), the RGB copy made from any other channel count, and a copy for an EXIF rotation.
+ */
+function pixelBytes(width: number, height: number, channels = 4, orientation = 1): number {
+  const pixels = width * height;
+  return pixels * (channels + (channels === 3 ? 0 : 3) + (orientation > 1 ? channels : 0));
+}
+
+async function decodeRaw(input: Uint8Array, holding?: Holding) {
   const scans = countJpegScans(input, IMAGE_LIMITS.maxJpegScans);
   if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.
   const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true }).timeout({ seconds: IMAGE_LIMITS.timeoutSeconds });
-  const { format, width = 0, height = 0, pages = 1 } = await image.metadata();
+  const { format, width = 0, height = 0, pages = 1, channels, orientation } = await image.metadata();
   if (!format || !RASTER_FORMATS.has(format)) throw new Error(`unsupported format ${format ?? 'unknown'}`);
   if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new Error(`${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
   if (pages > IMAGE_LIMITS.maxPages) throw new Error(`${pages} pages is more than ${IMAGE_LIMITS.maxPages}`);
+  // Over the pixel limit, sharp refuses before decoding: nothing to count.
+  const share = width * height <= MAX_INPUT_PIXELS ? pixelBytes(width, height, channels, orientation) : 0;
+  if (holding) {
+    await holding.grow(share);
+    holding.settle();
+  }
   // No resize happens in sharp, so JPEG shrink-on-load never changes the pixels.
-  return image.autoOrient().raw().toBuffer({ resolveWithObject: true });
+  const decoded = await image.autoOrient().raw().toBuffer({ resolveWithObject: true });
+  // The encoded bytes are not needed any more; the pixels are until the caller releases them.
+  holding?.keep(share);
+  return decoded;
 }

@@ -69,8 +69,8 @@ export function readRegularFile(path: string, maxBytes: number, what: string): B
   }
 }
 
-/** As readRegularFile, without blocking the event loop. */
-export async function readRegularFileAsync(path: string, maxBytes: number, what: string): Promise<Buffer> {
+/** As readRegularFile, without blocking the event loop; `beforeRead` learns the size before any byte is read. */
+export async function readRegularFileAsync(path: string, maxBytes: number, what: string, beforeRead?: (bytes: number) => Promise<void>): Promise<Buffer> {
   let handle;
   try {
     handle = await open(path, OPEN_FLAGS);
@@ -80,6 +80,7 @@ export async function readRegularFileAsync(path: string, maxBytes: number, what:
   try {
     const st = await handle.stat();
     checkRegular(path, st, maxBytes, what);
+    await beforeRead?.(st.size);
     const out = Buffer.allocUnsafe(st.size);
     let n = 0;
     while (n < out.length) {

@@ -14,8 +14,10 @@ export interface TarEntry {
 }
 
 export interface TarOptions {
-  /** Largest regular-file entry that may be read into memory (default 256 MiB). */
+  /** Largest regular-file entry that may be read into memory (default 256 MiB); a larger one fails before it is read. */
   maxEntryBytes?: number;
+  /** Called for each wanted entry before its data is read (the caller may wait for room for `size` bytes). */
+  beforeData?: (name: string, size: number) => Promise<void>;
 }
 
 export class TarError extends Error {}
@@ -38,7 +40,8 @@ export async function* readTarEntries(
   const file = createReadStream('', { fd });
   let stream: Readable = file;
   if (gzipped) {
-    const gunzip = createGunzip();
+    // 1 MiB output chunks: with zlib's 16 KiB, inflating 1.6 GB took 4.4 s instead of 0.55 s (bench/NOTES.md).
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     file.on('error', (err) => gunzip.destroy(err));
     stream = file.pipe(gunzip);
   }
@@ -79,9 +82,10 @@ export async function* readTarEntries(
         continue;
       }
       if (size > maxEntry) fail(`entry ${name} is ${size} bytes (limit ${maxEntry})`);
-      const data = await reader.read(padded);
-      if (data.length < padded) fail(`truncated archive (data of ${name})`);
-      yield { name, data: Buffer.from(data.subarray(0, size)) };
+      await options.beforeData?.(name, size);
+      const data = await reader.readCopy(size);
+      if (data.length < size || (await reader.skip(padded - size)) < padded - size) fail(`truncated archive (data of ${name})`);
+      yield { name, data };
     }
   } finally {
     stream.destroy();
@@ -212,19 +216,32 @@ class ChunkReader {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts, take);
   }
 
+  /** Exactly n bytes (fewer only at the end of the stream) in a buffer of their own, copied in as they arrive. */
+  async readCopy(n: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(n);
+    const got = await this.consume(n, (chunk, at) => chunk.copy(out, at));
+    return got === n ? out : out.subarray(0, got);
+  }
+
   /** Discards up to n bytes without holding them; returns how many were discarded. */
-  async skip(n: number): Promise<number> {
-    let left = n;
-    while (left > 0) {
+  skip(n: number): Promise<number> {
+    return this.consume(n, () => {});
+  }
+
+  /** Hands up to n bytes to `use` chunk by chunk, holding no more than one chunk; returns how many. */
+  private async consume(n: number, use: (chunk: Buffer, at: number) => void): Promise<number> {
+    let done = 0;
+    while (done < n) {
       if (this.buffered === 0) await this.fill(1);
       if (this.buffered === 0) break;
       const head = this.chunks[0];
-      const drop = Math.min(head.length, left);
-      if (drop === head.length) this.chunks.shift();
-      else this.chunks[0] = head.subarray(drop);
-      this.buffered -= drop;
-      left -= drop;
+      const take = Math.min(head.length, n - done);
+      use(head.subarray(0, take), done);
+      if (take === head.length) this.chunks.shift();
+      else this.chunks[0] = head.subarray(take);
+      this.buffered -= take;
+      done += take;
     }
-    return n - left;
+    return done;
   }
 }

@@ -1,10 +1,12 @@
 // Expands the INPUT arguments (image files, directories, .npy tensors, .tar/.tar.gz archives of
 // images, `-` for one image or .npy on standard input) into a stream of preprocessed samples, a
-// batch at a time, so large sets stay in bounded memory.
+// batch at a time, so large sets stay in bounded memory. Image files and archive members decode
+// alike: within the per-image limits, and within one DecodeBudget for all the bytes (encoded and
+// decoded) that decoding holds at once; a member is counted before the archive reader reads it.
 
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { isImagePath, listImageFiles, loadImageSample, type ImageSample } from '../image/preprocess.js';
+import { DecodeBudget, IMAGE_LIMITS, isImagePath, listImageFiles, loadImageSample, type Holding, type ImageSample } from '../image/preprocess.js';
 import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
 import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
@@ -90,9 +92,17 @@ export const inSubset = (i: number, every: number, start = 0): boolean => i >= s
 
 /**
  * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
- * sample, counted from the `start`-th (so that subsets with different starts are disjoint).
+ * sample, counted from the `start`-th (so that subsets with different starts are disjoint). Decoding
+ * holds at most `budget`'s bytes at once (or one image's, when that alone is more).
  */
-export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number, every = 1, start = 0): AsyncGenerator<SampleBatch> {
+export async function* sampleBatches(
+  sources: readonly Source[],
+  shape: SampleShape,
+  batchSize: number,
+  every = 1,
+  start = 0,
+  budget = new DecodeBudget(),
+): AsyncGenerator<SampleBatch> {
   let seen = 0;
   // Subsampling decides before decoding, so skipped images cost nothing.
   const keep = () => inSubset(seen++, every, start);
@@ -144,16 +154,28 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
       }
     } else if (source.kind === 'image') {
       if (!keep()) continue;
-      decode(source.path, loadImageSample(source.path, shape.size));
+      decode(source.path, loadImageSample(source.path, shape.size, undefined, await budget.open()));
       if (pending.length >= batchSize) yield* drainPending();
     } else {
       let any = false;
-      for await (const entry of readTarEntries(source.path, (name: string) => isImagePath(name))) {
-        any = true;
-        if (!keep()) continue;
-        const input = `${source.path}#${entry.name}`;
-        decode(input, loadImageSample(entry.data, shape.size, input));
-        if (pending.length >= batchSize) yield* drainPending();
+      // Opened before the member's bytes are read, handed to its decode once they are.
+      let holding: Holding | undefined;
+      const beforeData = async (_name: string, size: number) => {
+        holding = await budget.open();
+        await holding.grow(size);
+      };
+      // Members left out by `every` are skipped unread.
+      const wanted = (name: string) => isImagePath(name) && ((any = true), keep());
+      try {
+        for await (const entry of readTarEntries(source.path, wanted, { maxEntryBytes: IMAGE_LIMITS.maxFileBytes, beforeData })) {
+          const input = `${source.path}#${entry.name}`;
+          const taken = holding;
+          holding = undefined;
+          decode(input, loadImageSample(entry.data, shape.size, input, taken));
+          if (pending.length >= batchSize) yield* drainPending();
+        }
+      } finally {
+        holding?.release();
       }
       if (!any) throw new InputError(`${source.path}: archive holds no images`);
     }
