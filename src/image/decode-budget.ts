@@ -26,6 +26,7 @@ export const DEFAULT_DECODE_BUDGET_BYTES = 384 << 20;
 
 export class DecodeBudget {
   private used = 0;
+  private highest = 0;
   /** The one holding waiting for room, woken when shares are given back. */
   private wake: (() => void) | undefined;
   /** Settles when the latest holding has settled: the next one starts taking then. */
@@ -36,6 +37,11 @@ export class DecodeBudget {
   /** Bytes held by decodes now. */
   get inUse(): number {
     return this.used;
+  }
+
+  /** The most bytes held at once so far. */
+  get peak(): number {
+    return this.highest;
   }
 
   /** A new holding of 0 bytes, once every earlier holding has settled. */
@@ -56,6 +62,7 @@ export class DecodeBudget {
         while (this.used !== held && this.used + bytes > this.limit) await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         this.used += bytes;
+        this.highest = Math.max(this.highest, this.used);
         held += bytes;
       },
       settle,

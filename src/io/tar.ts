@@ -83,9 +83,11 @@ export async function* readTarEntries(
       }
       if (size > maxEntry) fail(`entry ${name} is ${size} bytes (limit ${maxEntry})`);
       await options.beforeData?.(name, size);
-      const data = await reader.readCopy(size);
-      if (data.length < size || (await reader.skip(padded - size)) < padded - size) fail(`truncated archive (data of ${name})`);
-      yield { name, data };
+      // Held by the entry alone (no variable of this generator), so a consumer that takes the data
+      // out of it leaves nothing here keeping it alive.
+      const entry: TarEntry = { name, data: await reader.readCopy(size) };
+      if (entry.data.length < size || (await reader.skip(padded - size)) < padded - size) fail(`truncated archive (data of ${name})`);
+      yield entry;
     }
   } finally {
     stream.destroy();

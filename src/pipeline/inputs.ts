@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DecodeBudget, IMAGE_LIMITS, isImagePath, listImageFiles, loadImageSample, type Holding, type ImageSample } from '../image/preprocess.js';
 import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
-import { readTarEntries } from '../io/tar.js';
+import { readTarEntries, type TarEntry } from '../io/tar.js';
 import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
 
 export class InputError extends Error {}
@@ -91,6 +91,16 @@ export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { c
 export const inSubset = (i: number, every: number, start = 0): boolean => i >= start && (i - start) % every === 0;
 
 /**
+ * An archive member's sample: its bytes go to the decoder and leave the entry (and with it the
+ * caller's frame), so they are garbage as soon as they are decoded.
+ */
+function loadMember(entry: TarEntry, size: number, input: string, holding?: Holding): Promise<ImageSample> {
+  const { data } = entry;
+  entry.data = Buffer.alloc(0);
+  return loadImageSample(data, size, input, holding);
+}
+
+/**
  * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
  * sample, counted from the `start`-th (so that subsets with different starts are disjoint). Decoding
  * holds at most `budget`'s bytes at once (or one image's, when that alone is more).
@@ -136,49 +146,55 @@ export async function* sampleBatches(
     }
     pending = [];
   };
+  // Each kind of source is read in a generator of its own that ends with it: V8 keeps every register
+  // of a suspended generator, dead ones included, so a buffer read in this one would live until the
+  // run ends (a 201 MB archive member was still held while the next one was read).
+  const fromTensors = async function* (source: Source) {
+    yield* drainPending();
+    const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
+    if (bytes && !isNpyBytes(bytes)) {
+      if (keep()) decode(source.path, loadImageSample(bytes, shape.size, 'standard input'));
+      return;
+    }
+    const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
+    for (let i = 0; i < count; i++) {
+      if (!keep()) continue;
+      inputs.push(source.path);
+      sizes.push(null);
+      parts.push(data.subarray(i * per, (i + 1) * per));
+      if (inputs.length === batchSize) yield flush();
+    }
+  };
+  const fromArchive = async function* (path: string) {
+    let any = false;
+    // Opened before the member's bytes are read, handed to its decode once they are.
+    let holding: Holding | undefined;
+    const beforeData = async (_name: string, size: number) => {
+      holding = await budget.open();
+      await holding.grow(size);
+    };
+    // Members left out by `every` are skipped unread.
+    const wanted = (name: string) => isImagePath(name) && ((any = true), keep());
+    try {
+      for await (const entry of readTarEntries(path, wanted, { maxEntryBytes: IMAGE_LIMITS.maxFileBytes, beforeData })) {
+        const input = `${path}#${entry.name}`;
+        const taken = holding;
+        holding = undefined;
+        decode(input, loadMember(entry, shape.size, input, taken));
+        if (pending.length >= batchSize) yield* drainPending();
+      }
+    } finally {
+      holding?.release();
+    }
+    if (!any) throw new InputError(`${path}: archive holds no images`);
+  };
   for (const source of sources) {
-    if (source.kind === 'npy' || source.kind === 'stdin') {
-      yield* drainPending();
-      const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
-      if (bytes && !isNpyBytes(bytes)) {
-        if (keep()) decode(source.path, loadImageSample(bytes, shape.size, 'standard input'));
-        continue;
-      }
-      const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
-      for (let i = 0; i < count; i++) {
-        if (!keep()) continue;
-        inputs.push(source.path);
-        sizes.push(null);
-        parts.push(data.subarray(i * per, (i + 1) * per));
-        if (inputs.length === batchSize) yield flush();
-      }
-    } else if (source.kind === 'image') {
+    if (source.kind === 'npy' || source.kind === 'stdin') yield* fromTensors(source);
+    else if (source.kind === 'image') {
       if (!keep()) continue;
       decode(source.path, loadImageSample(source.path, shape.size, undefined, await budget.open()));
       if (pending.length >= batchSize) yield* drainPending();
-    } else {
-      let any = false;
-      // Opened before the member's bytes are read, handed to its decode once they are.
-      let holding: Holding | undefined;
-      const beforeData = async (_name: string, size: number) => {
-        holding = await budget.open();
-        await holding.grow(size);
-      };
-      // Members left out by `every` are skipped unread.
-      const wanted = (name: string) => isImagePath(name) && ((any = true), keep());
-      try {
-        for await (const entry of readTarEntries(source.path, wanted, { maxEntryBytes: IMAGE_LIMITS.maxFileBytes, beforeData })) {
-          const input = `${source.path}#${entry.name}`;
-          const taken = holding;
-          holding = undefined;
-          decode(input, loadImageSample(entry.data, shape.size, input, taken));
-          if (pending.length >= batchSize) yield* drainPending();
-        }
-      } finally {
-        holding?.release();
-      }
-      if (!any) throw new InputError(`${source.path}: archive holds no images`);
-    }
+    } else yield* fromArchive(source.path);
   }
   yield* drainPending();
   if (inputs.length > 0) yield flush();
