@@ -7,16 +7,13 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { DecodeBudget, IMAGE_LIMITS, isImagePath, listImageFiles, loadImageSample, type Holding, type ImageSample } from '../image/preprocess.js';
-import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
+import { readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries, type TarEntry } from '../io/tar.js';
-import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
+import { npyFileRows, npyStreamRows } from './npy-rows.js';
+import { InputError, npySampleCount, type SampleShape } from './sample-shape.js';
+import { openStdin, STDIN_INPUT } from './stdin.js';
 
-export class InputError extends Error {}
-
-export interface SampleShape {
-  channels: number;
-  size: number;
-}
+export { InputError, type SampleShape };
 
 export type Source =
   | { kind: 'image'; path: string }
@@ -78,13 +75,7 @@ export function loadNpySamples(path: string, shape: SampleShape): { count: numbe
 
 /** Checks that a parsed .npy holds float32 [N,C,H,W] samples of `shape`; `path` names it in errors. */
 export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
-  const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
-  if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);
-  const [n, c, h, w] = npy.shape;
-  if (npy.shape.length !== 4 || c !== shape.channels || h !== shape.size || w !== shape.size || n < 1) {
-    throw new InputError(`${path}: expected ${expected}, got [${npy.shape.join(',')}]`);
-  }
-  return { count: n, data: npy.data };
+  return { count: npySampleCount(npy.dtype, npy.shape, path, shape), data: npy.data };
 }
 
 /** Whether the i-th input (from 0) is in the subset `every` k-th from the `start`-th. */
@@ -151,17 +142,20 @@ export async function* sampleBatches(
   // run ends (a 201 MB archive member was still held while the next one was read).
   const fromTensors = async function* (source: Source) {
     yield* drainPending();
-    const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
-    if (bytes && !isNpyBytes(bytes)) {
-      if (keep()) decode(source.path, loadImageSample(bytes, shape.size, 'standard input'));
-      return;
-    }
-    const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
-    for (let i = 0; i < count; i++) {
-      if (!keep()) continue;
+    let rows: AsyncGenerator<Float32Array>;
+    if (source.kind === 'stdin') {
+      const stdin = await openStdin();
+      if (stdin.kind === 'image') {
+        if (keep()) decode(source.path, loadImageSample(stdin.bytes, shape.size, 'standard input'));
+        return;
+      }
+      rows = npyStreamRows(stdin.reader, 'standard input', shape, keep);
+    } else rows = npyFileRows(source.path, shape, keep);
+    // A row at a time: a batch's rows are all of the tensor held in memory.
+    for await (const row of rows) {
       inputs.push(source.path);
       sizes.push(null);
-      parts.push(data.subarray(i * per, (i + 1) * per));
+      parts.push(row);
       if (inputs.length === batchSize) yield flush();
     }
   };

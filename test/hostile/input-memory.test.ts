@@ -1,21 +1,25 @@
-// Issue 19, item 4: archive members are bounded like image files. A member over the per-image limit
-// is refused before it is read; members and files decode within one byte budget (their tensors equal
-// to unbounded decoding); and `rcae score` on a 3 MB .tar.gz of eight 8192 x 8192 PNGs stored
-// uncompressed (201 MB each once inflated) stays within 1 GiB of RSS (its time: bench/NOTES.md).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// Issue 19, item 4: the CLI's memory is bounded whatever the input. Archive members are bounded like
+// image files: a member over the per-image limit is refused before it is read; members and files
+// decode within one byte budget (their tensors equal to unbounded decoding); and `rcae score` on a
+// 3 MB .tar.gz of eight 8192 x 8192 PNGs stored uncompressed (201 MB each once inflated) stays
+// within 1 GiB of RSS (its time: bench/NOTES.md). A .npy is read a row at a time: the largest one
+// accepted (1 GiB), as a file or on standard input, stays within the same bound.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DecodeBudget, IMAGE_LIMITS } from '../../src/image/preprocess.js';
 import { gatherSources, sampleBatches, type SampleBatch } from '../../src/pipeline/inputs.js';
-import { tempDir } from '../helpers/paths.js';
+import { MAX_NPY_BYTES } from '../../src/io/npy.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
 import { random, SEED } from '../helpers/random.js';
 import { rcae } from '../helpers/rcae.js';
-import { repeatedMemberTarGz, storedPng, tarClaiming, tarGzOf } from './build.js';
+import { npyOf, repeatedMemberTarGz, storedPng, tarClaiming, tarGzOf } from './build.js';
 
-const test = suite('hostile/archive');
-const tmp = tempDir('rcae-hostile-archive-');
+const test = suite('hostile/input-memory');
+const tmp = tempDir('rcae-hostile-memory-');
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const GIB = 1 << 30;
@@ -32,8 +36,11 @@ const PEAK_HOOK = `data:text/javascript;base64,${Buffer.from(`
   });`).toString('base64')}`;
 
 /** `rcae ARGS` and the sum of the peak RSS of its processes (parent and worker child), in bytes. */
-function rcaeWithPeak(args: string[]): { status: number | null; stdout: string; stderr: string; peakBytes: number } {
-  const r = rcae(args, { NODE_OPTIONS: `--import=${PEAK_HOOK}` });
+function rcaeWithPeak(args: string[], stdin?: string): { status: number | null; stdout: string; stderr: string; peakBytes: number } {
+  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', NODE_OPTIONS: `--import=${PEAK_HOOK}` };
+  const input = stdin === undefined ? 'ignore' : openSync(stdin, 'r');
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'rcae.js'), ...args], { encoding: 'utf8', env, stdio: [input, 'pipe', 'pipe'], timeout: 300_000, maxBuffer: 64 << 20 });
+  if (typeof input === 'number') closeSync(input);
   const peaks = [...r.stderr.matchAll(/^rcae-test-peak-rss (\d+)$/gm)].map((m) => Number(m[1]));
   assert.ok(peaks.length >= 1, `no peak reported: ${r.stderr}`);
   return { ...r, stderr: r.stderr.replace(/^rcae-test-peak-rss \d+\n/gm, ''), peakBytes: peaks.reduce((a, b) => a + b, 0) };
@@ -96,6 +103,25 @@ test('rcae score on a 3 MB .tar.gz of eight PNGs that inflate to 201 MB each: ev
   assert.equal(rows.map((row) => row.input), Array.from({ length: 8 }, (_, i) => `${archive}#bomb-${i}.png`));
   for (const row of rows) assert.ok(Number.isFinite(row.error), JSON.stringify(row));
   assert.ok(r.peakBytes <= GIB, `peak RSS ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB is over 1 GiB`);
+});
+
+test('rcae score on the largest .npy accepted (1 GiB of samples), as a file and on standard input: every 100th row, at most 1 GiB of RSS', () => {
+  const per = 3 * 128 * 128;
+  const count = Math.floor((MAX_NPY_BYTES - 128) / (per * 4));
+  // A sparse file: the header numpy writes, then count zero samples that take no disk space.
+  const path = join(tmp, 'large.npy');
+  const header = npyOf(`{'descr': '<f4', 'fortran_order': False, 'shape': (${count}, 3, 128, 128), }`, new Uint8Array(0));
+  writeFileSync(path, header);
+  truncateSync(path, header.length + count * per * 4);
+  for (const stdin of [false, true]) {
+    const r = rcaeWithPeak(['score', '--every', '100', '--format', 'jsonl', stdin ? '-' : path], stdin ? path : undefined);
+    console.log(`  ${count} samples (${((count * per * 4) / GIB).toFixed(3)} GiB) ${stdin ? 'on standard input' : 'as a file'}: peak RSS ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB`);
+    assert.is(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { error: number });
+    assert.is(rows.length, Math.ceil(count / 100));
+    for (const row of rows) assert.ok(Number.isFinite(row.error));
+    assert.ok(r.peakBytes <= GIB, `peak RSS ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB is over 1 GiB`);
+  }
 });
 
 test.run();
