@@ -55,29 +55,33 @@ export async function decodeRgb8(input: string | Uint8Array, label?: string, hol
   if (src.length !== width * height * channels || channels < 1 || channels > 4) {
     throw new ImageError(`${name}: decoder returned ${src.length} bytes for ${width}x${height}x${channels}`);
   }
-  if (channels === 3) return { width, height, data: new Uint8Array(src.buffer, src.byteOffset, src.length) };
-  const data = new Uint8Array(width * height * 3);
-  // 1: grey, 2: grey + alpha, 4: RGB + alpha.
-  for (let p = 0; p < width * height; p++) {
-    const s = p * channels;
-    if (channels <= 2) data[p * 3] = data[p * 3 + 1] = data[p * 3 + 2] = src[s];
-    else {
-      data[p * 3] = src[s];
-      data[p * 3 + 1] = src[s + 1];
-      data[p * 3 + 2] = src[s + 2];
+  const pixels = new Uint8Array(src.buffer, src.byteOffset, src.length);
+  if (channels === 3) return { width, height, data: pixels };
+  if (channels === 4) {
+    // RGB + alpha: the alpha dropped in place (each pixel moves to a lower offset), no second copy.
+    for (let p = 0; p < width * height; p++) {
+      pixels[p * 3] = pixels[p * 4];
+      pixels[p * 3 + 1] = pixels[p * 4 + 1];
+      pixels[p * 3 + 2] = pixels[p * 4 + 2];
     }
+    return { width, height, data: pixels.subarray(0, width * height * 3) };
   }
+  // 1: grey, 2: grey + alpha, replicated into a new RGB array.
+  const data = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) data[p * 3] = data[p * 3 + 1] = data[p * 3 + 2] = pixels[p * channels];
   return { width, height, data };
 }
 
 /**
  * Bytes the decode holds besides its input: the decoder's output (at most the header's channels,
- * 8-bit), the RGB copy made from any other channel count, and a copy for an EXIF rotation.
+ * 8-bit), the RGB copy made from grey, and the whole image libvips keeps to apply an EXIF orientation.
  */
 function pixelBytes(width: number, height: number, channels = 4, orientation = 1): number {
   const pixels = width * height;
-  return pixels * (channels + (channels === 3 ? 0 : 3) + (orientation > 1 ? channels : 0));
+  return pixels * (channels + (channels < 3 ? 3 : 0) + (orientation > 1 ? channels : 0));
 }
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
 
 async function decodeRaw(input: Uint8Array, holding?: Holding) {
   const scans = countJpegScans(input, IMAGE_LIMITS.maxJpegScans);
@@ -90,6 +94,9 @@ async function decodeRaw(input: Uint8Array, holding?: Holding) {
   if (pages > IMAGE_LIMITS.maxPages) throw new Error(`${pages} pages is more than ${IMAGE_LIMITS.maxPages}`);
   // Over the pixel limit, sharp refuses before decoding: nothing to count.
   const share = width * height <= MAX_INPUT_PIXELS ? pixelBytes(width, height, channels, orientation) : 0;
+  if (input.length + share > IMAGE_LIMITS.maxDecodeBytes) {
+    throw new Error(`decoding would hold ${mib(input.length + share)} MiB (file and pixels), more than the ${mib(IMAGE_LIMITS.maxDecodeBytes)} MiB allowed`);
+  }
   if (holding) {
     await holding.grow(share);
     holding.settle();

@@ -281,6 +281,12 @@ export function storedPng(width: number, height: number, grey = 128): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(rows, { level: 0 })), pngChunk('IEND', new Uint8Array(0))]);
 }
 
+/** `png` with an ancillary chunk of `bytes` zeros before its IEND: decoders skip it, but it is in the file. */
+export function pngWithFiller(png: Buffer, bytes: number): Buffer {
+  const iend = png.length - 12;
+  return Buffer.concat([png.subarray(0, iend), pngChunk('zzZz', Buffer.alloc(bytes)), png.subarray(iend)]);
+}
+
 /** A PNG header claiming width x height greyscale pixels, with a few rows of real data. */
 export function pngClaiming(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13);

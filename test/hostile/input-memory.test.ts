@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DecodeBudget, IMAGE_LIMITS } from '../../src/image/preprocess.js';
+import { decodeRgb8, DecodeBudget, IMAGE_LIMITS, ImageError } from '../../src/image/preprocess.js';
 import { gatherSources, sampleBatches, type SampleBatch } from '../../src/pipeline/inputs.js';
 import { MAX_NPY_BYTES } from '../../src/io/npy.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { random, SEED } from '../helpers/random.js';
 import { rcae } from '../helpers/rcae.js';
-import { npyOf, repeatedMemberTarGz, storedPng, tarClaiming, tarGzOf } from './build.js';
+import { npyOf, pngWithFiller, repeatedMemberTarGz, storedPng, tarClaiming, tarGzOf } from './build.js';
 
 const test = suite('hostile/input-memory');
 const tmp = tempDir('rcae-hostile-memory-');
@@ -54,6 +54,15 @@ test('a member over the per-image limit is refused from its header, before any o
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`^rcae score: ${path.replace(/\./g, '\\.')}: entry huge\\.png is ${IMAGE_LIMITS.maxFileBytes + 1} bytes \\(limit ${IMAGE_LIMITS.maxFileBytes}\\)$`, 'm'));
   assert.not.match(r.stderr, /truncated/);
+});
+
+test('an image whose file and decoded pixels together would pass the decode limit is refused before decoding, naming it', async () => {
+  // 8192 x 8192 RGBA to be rotated (EXIF orientation 6): 512 MiB of pixels, behind 200 MiB of filler.
+  const png = await sharp({ create: { width: 8192, height: 8192, channels: 4, background: { r: 1, g: 2, b: 3, alpha: 0.5 } } }).withMetadata({ orientation: 6 }).png({ compressionLevel: 1 }).toBuffer();
+  const crafted = pngWithFiller(png, 200 << 20);
+  const err = await decodeRgb8(crafted, 'set.tar#crafted.png').catch((e: Error) => e);
+  assert.instance(err, ImageError);
+  assert.match((err as Error).message, new RegExp(`^set\\.tar#crafted\\.png: cannot decode image: decoding would hold 715 MiB \\(file and pixels\\), more than the ${IMAGE_LIMITS.maxDecodeBytes >> 20} MiB allowed$`));
 });
 
 async function collect(args: string[], budget?: DecodeBudget): Promise<SampleBatch[]> {
