@@ -19,7 +19,7 @@ export type Source =
   | { kind: 'image'; path: string }
   | { kind: 'npy'; path: string }
   | { kind: 'archive'; path: string }
-  /** `-`: one image or one .npy read whole from standard input (told apart by content). */
+  /** `-`: one image or one .npy on standard input (told apart by content; the .npy read a row at a time). */
   | { kind: 'stdin'; path: typeof STDIN_INPUT };
 
 /** The width and height of an image before it was resized to the model's input. */
@@ -57,7 +57,7 @@ function classify(arg: string, stdin: boolean): Source[] {
   throw new InputError(`${arg}: not an image, directory, .npy or .tar/.tar.gz archive`);
 }
 
-/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input is read whole). */
+/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input can be read only once). */
 export function gatherSources(args: readonly string[], options: { stdin?: boolean } = {}): Source[] {
   if (args.length === 0) throw new InputError('no INPUT given (image files, directories, .npy or .tar/.tar.gz)');
   if (args.filter((a) => a === STDIN_INPUT).length > 1) throw new InputError('-: standard input can be given once');

@@ -108,3 +108,15 @@ export function probeSamples(script: string, args: readonly string[] = [], env: 
   const out = execFileSync(process.execPath, ['--expose-gc', script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
   return (JSON.parse(out.trim().split('\n').pop()!) as { samples: MemorySample[] }).samples;
 }
+
+/**
+ * Runs the probe, logs its verdicts (`unit`: what one iteration is, for the log line) and returns
+ * them with the number of samples, for the test to assert on.
+ */
+export function probeVerdicts(script: string, slopes: Record<string, number>, exact: readonly string[], unit: string): { samples: number; verdicts: Verdict[] } {
+  const started = performance.now();
+  const samples = probeSamples(script);
+  const verdicts = leakVerdicts(samples, slopes, exact);
+  console.log(`  ${samples[samples.length - 1].iteration} ${unit}s in ${((performance.now() - started) / 1000).toFixed(0)} s; bytes per ${unit}: ${describeVerdicts(verdicts)}`);
+  return { samples: samples.length, verdicts };
+}

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeVerdicts, leakVerdicts, probeSamples } from '../helpers/leak.js';
+import { describeVerdicts, probeVerdicts } from '../helpers/leak.js';
 
 /**
  * Bytes per sample, derived as serve/leak.test.ts's bounds are (bench/NOTES.md, "Leak tests"): five
@@ -17,11 +17,8 @@ import { describeVerdicts, leakVerdicts, probeSamples } from '../helpers/leak.js
 export const SCORE_BOUNDS = { heapUsed: 256, external: 256, rss: 16384 };
 
 test('5,000 samples through the scoring loop: heap, external memory and RSS flat in the second half, live GPU buffers exact', () => {
-  const started = performance.now();
-  const samples = probeSamples(fileURLToPath(new URL('./leak-probe.js', import.meta.url)));
-  const verdicts = leakVerdicts(samples, SCORE_BOUNDS, ['gpuBuffers']);
-  console.log(`  ${samples[samples.length - 1].iteration} samples in ${((performance.now() - started) / 1000).toFixed(0)} s; bytes per sample: ${describeVerdicts(verdicts)}`);
-  assert.ok(samples.length >= 41, `${samples.length} samples`);
+  const { samples, verdicts } = probeVerdicts(fileURLToPath(new URL('./leak-probe.js', import.meta.url)), SCORE_BOUNDS, ['gpuBuffers'], 'sample');
+  assert.ok(samples >= 41, `${samples} samples`);
   assert.ok(verdicts.every((v) => v.ok), describeVerdicts(verdicts));
 });
 

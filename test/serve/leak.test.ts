@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { describeVerdicts, leakVerdicts, probeSamples } from '../helpers/leak.js';
+import { describeVerdicts, probeVerdicts } from '../helpers/leak.js';
 
 /**
  * Bytes per request, from the noise measured on the 2-core VM (bench/NOTES.md, "Leak tests"): five
@@ -21,11 +21,8 @@ import { describeVerdicts, leakVerdicts, probeSamples } from '../helpers/leak.js
 export const SERVICE_BOUNDS = { heapUsed: 300, external: 256, rss: 16384 };
 
 test('5,000 requests through the service: heap, external memory and RSS flat in the second half, live GPU buffers exact', () => {
-  const started = performance.now();
-  const samples = probeSamples(fileURLToPath(new URL('./leak-probe.js', import.meta.url)));
-  const verdicts = leakVerdicts(samples, SERVICE_BOUNDS, ['gpuBuffers']);
-  console.log(`  ${samples[samples.length - 1].iteration} requests in ${((performance.now() - started) / 1000).toFixed(0)} s; bytes per request: ${describeVerdicts(verdicts)}`);
-  assert.ok(samples.length >= 41, `${samples.length} samples`);
+  const { samples, verdicts } = probeVerdicts(fileURLToPath(new URL('./leak-probe.js', import.meta.url)), SERVICE_BOUNDS, ['gpuBuffers'], 'request');
+  assert.ok(samples >= 41, `${samples} samples`);
   assert.ok(verdicts.every((v) => v.ok), describeVerdicts(verdicts));
 });
 
