@@ -10,20 +10,19 @@ import { ClientClosedError, HttpError } from './http-error.js';
 /** Ends the request in flight on a connection with `reason` (its handler answers). */
 export type EndRequest = (reason: HttpError) => void;
 
-/** The answer to a parser error; undefined when it needs none (the body had already arrived whole). */
-export function connectionFault(err: NodeJS.ErrnoException, timeoutMs: number, request?: { complete: boolean }): HttpError | undefined {
+/** The answer to a parser error about a connection; `inRequest`: a request's headers had arrived. */
+export function connectionFault(err: NodeJS.ErrnoException, timeoutMs: number, inRequest: boolean): HttpError {
   switch (err.code) {
     case 'HPE_INVALID_EOF_STATE':
-      // The client closed its side (possibly still reading): the message it began never ends.
-      if (request?.complete) return undefined;
-      return new HttpError(400, request ? 'the body ended before the length its Content-Length (or chunked encoding) announced' : 'the connection ended inside the request headers');
+      // The client closed its sending side (it may still read) inside a message it had begun.
+      return new HttpError(400, inRequest ? 'the body ended before the length its Content-Length (or chunked encoding) announced' : 'the connection ended inside the request headers');
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new HttpError(408, `the request ${request ? 'body' : 'headers'} did not arrive within ${timeoutMs} ms`);
+      return new HttpError(408, `the request ${inRequest ? 'body' : 'headers'} did not arrive within ${timeoutMs} ms`);
     case 'HPE_HEADER_OVERFLOW':
       return new HttpError(431, 'the request headers are too large');
     default:
       if (err.code?.startsWith('HPE_')) return new HttpError(400, `malformed HTTP request (${err.code})`);
-      return new ClientClosedError(request ? 'mid-request' : 'before sending a request');
+      return new ClientClosedError(inRequest ? 'mid-request' : 'before sending a request');
   }
 }
 

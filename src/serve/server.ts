@@ -204,18 +204,17 @@ export async function startService(options: ServeOptions): Promise<Service> {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const current = requestOn.get(socket);
     if (current) {
-      const fault = connectionFault(err, options.requestTimeoutMs, current.req);
-      if (fault) current.end(fault);
+      current.end(connectionFault(err, options.requestTimeoutMs, true));
       return;
     }
     const started = performance.now();
-    const fault = connectionFault(err, server.headersTimeout) ?? new ClientClosedError('before sending a request');
+    const fault = connectionFault(err, server.headersTimeout, false);
     // A connection closed or reset with no request on it is no request: nothing to count.
     if (fault instanceof ClientClosedError || !socket.writable) {
       socket.destroy();
       return;
     }
-    answerOnSocket(socket, new HttpError(fault.status, fault.message));
+    answerOnSocket(socket, fault);
     record('unmatched', fault.status, started, { message: fault.message, remote: (socket as { remoteAddress?: string }).remoteAddress });
   });
   await new Promise<void>((resolve, reject) => {

@@ -162,7 +162,9 @@ test('malformed HTTP: a garbage request line gets 400, headers over the limit 43
 });
 
 test('clients that leave mid-body or while queued are counted as 499, never 500, and leave nothing queued', async () => {
-  const before = await metricCount('/v1/detect', '499');
+  const closed = async () => (await metricCount('/v1/detect', '499')) + (await metricCount('/v1/detect/batch', '499'));
+  const before = await closed();
+  const linesBefore = server.lines.length;
   // Mid-body: a reset after half the image.
   assert.is(await exchange([request('/v1/detect', { 'Content-Length': good.length }), good.subarray(0, good.length >> 1), { waitMs: 100 }], 'reset'), undefined);
   // Mid-batch: the request has arrived whole and waits in the queue; the client goes before its answer.
@@ -171,9 +173,10 @@ test('clients that leave mid-body or while queued are counted as 499, never 500,
   const busy = post('/v1/detect/batch', npy);
   assert.is(await exchange([request('/v1/detect/batch', { 'Content-Length': npy.length }), npy, { waitMs: 50 }], 'reset'), undefined);
   assert.is((await busy).status, 200);
-  await until(async () => (await metricCount('/v1/detect', '499')) + (await metricCount('/v1/detect/batch', '499')) >= before + 2, CASE_MS, 'two clients counted as 499');
+  await until(async () => (await closed()) >= before + 2, CASE_MS, 'two clients counted as 499')
+    .catch(async (err: Error) => assert.unreachable(`${err.message}: ${(await metrics()).split('\n').filter((l) => l.startsWith('rcae_http_requests_total')).join('; ')}`));
   await until(async () => (await metrics()).includes('rcae_queue_depth 0'), CASE_MS, 'an empty queue');
-  const left = server.lines.filter((l) => l.client_closed === true);
+  const left = server.lines.slice(linesBefore).filter((l) => l.client_closed === true);
   assert.ok(left.length >= 2, JSON.stringify(left));
   await nextGoodRequestRight();
 });
