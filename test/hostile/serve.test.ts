@@ -52,7 +52,8 @@ interface RawAnswer {
   ms: number;
 }
 
-type Step = Buffer | string | { waitMs: number };
+/** Bytes to send (each written before the next step), a pause, or a condition to wait for. */
+type Step = Buffer | string | { waitMs: number } | { until: () => Promise<boolean>; what: string };
 
 /**
  * Sends `steps` on a raw connection (text, bytes, pauses), then leaves the connection open
@@ -78,7 +79,8 @@ function exchange(steps: Step[], then: 'open' | 'half-close' | 'reset' = 'open')
       for (const step of steps) {
         if (done) return;
         if (typeof step === 'object' && 'waitMs' in step) await new Promise((r) => setTimeout(r, step.waitMs));
-        else socket.write(step);
+        else if (typeof step === 'object' && 'until' in step) await until(step.until, CASE_MS, step.what);
+        else await new Promise((r) => socket.write(step, r));
       }
       if (then === 'half-close') socket.end();
       if (then === 'reset') socket.resetAndDestroy();
@@ -171,7 +173,8 @@ test('clients that leave mid-body or while queued are counted as 499, never 500,
   const tensors = new Float32Array(MAX_BATCH * 3 * 128 * 128).fill(0.1);
   const npy = Buffer.from(encodeNpy(tensors, [MAX_BATCH, 3, 128, 128]));
   const busy = post('/v1/detect/batch', npy);
-  assert.is(await exchange([request('/v1/detect/batch', { 'Content-Length': npy.length }), npy, { waitMs: 50 }], 'reset'), undefined);
+  const queued = { until: async () => new RegExp(`^rcae_queue_depth ${MAX_BATCH}$`, 'm').test(await metrics()), what: 'the second batch to wait in the queue' };
+  assert.is(await exchange([request('/v1/detect/batch', { 'Content-Length': npy.length }), npy, queued], 'reset'), undefined);
   assert.is((await busy).status, 200);
   await until(async () => (await closed()) >= before + 2, CASE_MS, 'two clients counted as 499')
     .catch(async (err: Error) => assert.unreachable(`${err.message}: ${(await metrics()).split('\n').filter((l) => l.startsWith('rcae_http_requests_total')).join('; ')}`));
