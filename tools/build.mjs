@@ -1,7 +1,8 @@
 // Builds everything dist/ holds, skipping the work when no input is newer than the last build:
 // 1. bundles every .wgsl file under src/ into src/gpu/wgsl-bundle.ts (generated, not committed), so
 //    the kernels carry their shaders as strings and read no file at run time, in Node or a browser;
-// 2. compiles the TypeScript (tsc) and copies the .wgsl/.json files that tests and benchmarks read;
+// 2. compiles the TypeScript (tsc), deletes the outputs of removed sources, and copies the
+//    .wgsl/.json files that tests and benchmarks read;
 // 3. bundles the web app (web/, esbuild) into dist/web/ with the default model and the samples.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,21 @@ ${entries.join('\n')}
 ]);
 `;
   if (!existsSync(bundlePath) || readFileSync(bundlePath, 'utf8') !== text) writeFileSync(bundlePath, text);
+}
+
+/**
+ * Deletes what tsc emitted for a .ts file that no longer exists (a removed or renamed test would
+ * otherwise still run from dist/, and a removed module still import).
+ */
+function removeStaleOutputs() {
+  for (const dir of ['src', 'test', 'bench']) {
+    const out = join(root, 'dist', dir);
+    if (!existsSync(out)) continue;
+    for (const p of files(out)) {
+      const m = /^(.*)\.(js|d\.ts|js\.map)$/.exec(relative(join(root, 'dist'), p));
+      if (m && !existsSync(join(root, `${m[1]}.ts`)) && !existsSync(join(root, `${m[1]}.js`))) rmSync(p);
+    }
+  }
 }
 
 async function buildWeb() {
@@ -68,6 +84,7 @@ if (process.argv.includes('--force') || newest > built || !existsSync(bundlePath
     // tsc still emits on type errors; --allow-type-errors keeps that output for work in progress.
     if (!process.argv.includes('--allow-type-errors')) process.exit(1);
   }
+  removeStaleOutputs();
   for (const p of sources) {
     const inSrc = relative(root, p).startsWith(`src${sep}`);
     if ((p.endsWith('.wgsl') && !inSrc) || (p.endsWith('.json') && !relative(root, p).startsWith(`web${sep}`))) cpSync(p, join(root, 'dist', relative(root, p)));

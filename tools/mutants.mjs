@@ -149,4 +149,18 @@ export const MUTANTS = [
     to: '    taken++; (globalThis.rcaeLeak ??= []).push(new Array(128).fill(taken + 0.5));',
     tests: ['queue/leak'],
   },
+  {
+    id: 'service: 1 KiB kept per request (a leak)',
+    file: 'src/serve/server.ts',
+    from: 'const remote = req.socket.remoteAddress;',
+    to: 'const remote = ((globalThis.rcaeLeak ??= []).push(Buffer.alloc(1024)), req.socket.remoteAddress);',
+    tests: ['serve/leak'],
+  },
+  {
+    id: 'rcae score: 1 KiB kept per sample (a leak)',
+    file: 'src/pipeline/inputs.ts',
+    from: 'inputs.push(p.input);',
+    to: 'inputs.push(p.input), (globalThis.rcaeLeak ??= []).push(Buffer.alloc(1024));',
+    tests: ['pipeline/leak'],
+  },
 ];

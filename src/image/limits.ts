@@ -9,6 +9,12 @@ export const MAX_INPUT_PIXELS = 8192 * 8192;
 
 export const IMAGE_LIMITS = {
   maxFileBytes: 256 * 1024 * 1024,
+  /**
+   * Node: the file and its decoded pixels together (decode.ts's estimate from the header). Only a
+   * crafted file reaches it: 8192 x 8192 RGBA with an EXIF rotation (512 MiB of pixels) behind more
+   * than 128 MiB of filler. With it one decode fits the CLI's 1 GiB beside the model.
+   */
+  maxDecodeBytes: 640 * 1024 * 1024,
   maxSide: 16384,
   maxJpegScans: 100,
   maxPages: 256,

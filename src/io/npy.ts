@@ -21,6 +21,8 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const MAX_HEADER_BYTES = 1 << 20;
 /** Largest .npy file read: 1 GiB, 2^28 float32 values (about 16,000 samples of 3x128x128). */
 export const MAX_NPY_BYTES = 2 ** 30;
+/** Bytes a .npy header may take before its data (npyHeaderEnd's answer is at most this). */
+export const MAX_NPY_HEADER_END = 12 + (1 << 20);
 const MAX_DIMS = 64;
 const ITEM_BYTES: Record<NpyDtype, number> = { f2: 2, f4: 4, f8: 8, i1: 1, i2: 2, i4: 4, i8: 8, u1: 1, u2: 2, u4: 4, u8: 8, b1: 1 };
 
@@ -34,24 +36,48 @@ export function readNpy(path: string): NpyArray {
   return parseNpy(bytes, path);
 }
 
-/** Parses .npy bytes; `source` names the data in error messages. */
-export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
-  // Messages quote the header, which is the file's text: kept printable, on one line, bounded.
-  const fail = (msg: string): never => {
-    throw new NpyError(`${source}: ${quotedMessage(msg, 500)}`);
-  };
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a .npy file (bad magic)');
-  const major = bytes[6];
-  if (major < 1 || major > 3) fail(`unsupported .npy format version ${major}.${bytes[7]}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** What a .npy header says: the dtype and shape, where the data starts, and how many bytes it takes. */
+export interface NpyHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  dataStart: number;
+  /** Bytes the shape's values take (count x item size). */
+  dataBytes: number;
+}
+
+/** One-line errors naming `source`; the header is the file's text, so it is quoted printable and bounded. */
+const failer = (source: string) => (msg: string): never => {
+  throw new NpyError(`${source}: ${quotedMessage(msg, 500)}`);
+};
+
+/**
+ * Where the header of a .npy ends (its data starts), from its first 12 bytes (or fewer, for a
+ * file that short): the caller reads that much before parseNpyHeader.
+ */
+export function npyHeaderEnd(prefix: Uint8Array, source: string): number {
+  const fail = failer(source);
+  if (prefix.length < 10 || MAGIC.some((b, i) => prefix[i] !== b)) fail('not a .npy file (bad magic)');
+  const major = prefix[6];
+  if (major < 1 || major > 3) fail(`unsupported .npy format version ${major}.${prefix[7]}`);
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const lengthBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthBytes) fail('truncated header');
+  if (prefix.length < 8 + lengthBytes) fail('truncated header');
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const headerStart = 8 + lengthBytes;
   if (headerLength > MAX_HEADER_BYTES) fail(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES}`);
-  if (headerStart + headerLength > bytes.length) fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
-  const headerBytes = bytes.subarray(headerStart, headerStart + headerLength);
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
+  return 8 + lengthBytes + headerLength;
+}
+
+/**
+ * Parses the header at the start of `bytes` (at least npyHeaderEnd's bytes). `available`: the data
+ * bytes present after it, when known (a file's size); the shape must then take exactly that many.
+ */
+export function parseNpyHeader(bytes: Uint8Array, source: string, available?: number): NpyHeader {
+  const fail = failer(source);
+  const dataStart = npyHeaderEnd(bytes.subarray(0, 12), source);
+  const major = bytes[6];
+  const headerStart = major === 1 ? 10 : 12;
+  if (dataStart > bytes.length) fail(`header length ${dataStart - headerStart} runs past the end of the file (${bytes.length} bytes)`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const fields = parseHeaderDict(header, fail);
 
   const descr = fields.get('descr');
@@ -65,17 +91,24 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
   const dims = shape as number[];
   if (dims.length > MAX_DIMS) fail(`shape has ${dims.length} dimensions (at most ${MAX_DIMS})`);
 
-  const dataStart = headerStart + headerLength;
-  const dataBytes = bytes.length - dataStart;
   const item = ITEM_BYTES[dtype];
-  // Bounded by the bytes actually present, so the product cannot overflow before the check fails.
+  // Bounded by the bytes present (or the largest file read), so the product cannot overflow before the check fails.
+  const bound = available ?? MAX_NPY_BYTES;
   let count = 1;
   for (const d of dims) {
     count *= d;
-    if (count * item > dataBytes) fail(`shape [${dims.join(',')}] of ${dtype} needs more than the ${dataBytes} data bytes present`);
+    if (count * item > bound) fail(`shape [${dims.join(',')}] of ${dtype} needs more than the ${bound} data bytes ${available === undefined ? 'accepted' : 'present'}`);
   }
-  if (count * item !== dataBytes) fail(`shape [${dims.join(',')}] of ${dtype} needs ${count * item} data bytes, file has ${dataBytes}`);
-  return { dtype, shape: dims, data: toFloat32(view, dataStart, count, dtype) };
+  if (available !== undefined && count * item !== available) fail(`shape [${dims.join(',')}] of ${dtype} needs ${count * item} data bytes, file has ${available}`);
+  return { dtype, shape: dims, dataStart, dataBytes: count * item };
+}
+
+/** Parses .npy bytes; `source` names the data in error messages. */
+export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
+  const dataStart = npyHeaderEnd(bytes.subarray(0, 12), source);
+  const { dtype, shape, dataBytes } = parseNpyHeader(bytes, source, Math.max(0, bytes.length - dataStart));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { dtype, shape, data: toFloat32(view, dataStart, dataBytes / ITEM_BYTES[dtype], dtype) };
 }
 
 type HeaderValue = string | boolean | number[];

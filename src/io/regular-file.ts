@@ -90,10 +90,11 @@ export async function openRegularFile(path: string, maxBytes: number, what: stri
   }
 }
 
-/** As readRegularFile, without blocking the event loop. */
-export async function readRegularFileAsync(path: string, maxBytes: number, what: string): Promise<Buffer> {
+/** As readRegularFile, without blocking the event loop; `beforeRead` learns the size before any byte is read. */
+export async function readRegularFileAsync(path: string, maxBytes: number, what: string, beforeRead?: (bytes: number) => Promise<void>): Promise<Buffer> {
   const { handle, size } = await openRegularFile(path, maxBytes, what);
   try {
+    await beforeRead?.(size);
     const out = Buffer.allocUnsafe(size);
     let n = 0;
     while (n < out.length) {

@@ -6,6 +6,7 @@
 import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { ChunkReader } from './chunk-reader.js';
 import { checkRegular, FileRefusedError } from './regular-file.js';
 
 export interface TarEntry {
@@ -14,8 +15,10 @@ export interface TarEntry {
 }
 
 export interface TarOptions {
-  /** Largest regular-file entry that may be read into memory (default 256 MiB). */
+  /** Largest regular-file entry that may be read into memory (default 256 MiB); a larger one fails before it is read. */
   maxEntryBytes?: number;
+  /** Called for each wanted entry before its data is read (the caller may wait for room for `size` bytes). */
+  beforeData?: (name: string, size: number) => Promise<void>;
 }
 
 export class TarError extends Error {}
@@ -38,7 +41,8 @@ export async function* readTarEntries(
   const file = createReadStream('', { fd });
   let stream: Readable = file;
   if (gzipped) {
-    const gunzip = createGunzip();
+    // 1 MiB output chunks: with zlib's 16 KiB, inflating 1.6 GB took 4.4 s instead of 0.55 s (bench/NOTES.md).
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     file.on('error', (err) => gunzip.destroy(err));
     stream = file.pipe(gunzip);
   }
@@ -79,9 +83,12 @@ export async function* readTarEntries(
         continue;
       }
       if (size > maxEntry) fail(`entry ${name} is ${size} bytes (limit ${maxEntry})`);
-      const data = await reader.read(padded);
-      if (data.length < padded) fail(`truncated archive (data of ${name})`);
-      yield { name, data: Buffer.from(data.subarray(0, size)) };
+      await options.beforeData?.(name, size);
+      // Held by the entry alone (no variable of this generator), so a consumer that takes the data
+      // out of it leaves nothing here keeping it alive.
+      const entry: TarEntry = { name, data: await reader.readCopy(size) };
+      if (entry.data.length < size || (await reader.skip(padded - size)) < padded - size) fail(`truncated archive (data of ${name})`);
+      yield entry;
     }
   } finally {
     stream.destroy();
@@ -161,70 +168,4 @@ function parsePax(body: Buffer, fail: (msg: string) => never): { path: string | 
     at += length;
   }
   return { path, size };
-}
-
-/** Pulls exact byte counts out of a chunked stream without re-concatenating what was already read. */
-class ChunkReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private done = false;
-
-  constructor(
-    private readonly source: AsyncIterator<Buffer>,
-    private readonly fail: (msg: string) => never,
-  ) {}
-
-  private async fill(n: number): Promise<void> {
-    while (this.buffered < n && !this.done) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await this.source.next();
-      } catch (err) {
-        return this.fail(`cannot read: ${(err as Error).message}`);
-      }
-      if (next.done) this.done = true;
-      else {
-        this.chunks.push(next.value);
-        this.buffered += next.value.length;
-      }
-    }
-  }
-
-  /** Exactly n bytes, or fewer only at the end of the stream. */
-  async read(n: number): Promise<Buffer> {
-    await this.fill(n);
-    const take = Math.min(n, this.buffered);
-    const parts: Buffer[] = [];
-    let need = take;
-    while (need > 0) {
-      const head = this.chunks[0];
-      if (head.length <= need) {
-        parts.push(head);
-        this.chunks.shift();
-        need -= head.length;
-      } else {
-        parts.push(head.subarray(0, need));
-        this.chunks[0] = head.subarray(need);
-        need = 0;
-      }
-    }
-    this.buffered -= take;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts, take);
-  }
-
-  /** Discards up to n bytes without holding them; returns how many were discarded. */
-  async skip(n: number): Promise<number> {
-    let left = n;
-    while (left > 0) {
-      if (this.buffered === 0) await this.fill(1);
-      if (this.buffered === 0) break;
-      const head = this.chunks[0];
-      const drop = Math.min(head.length, left);
-      if (drop === head.length) this.chunks.shift();
-      else this.chunks[0] = head.subarray(drop);
-      this.buffered -= drop;
-      left -= drop;
-    }
-    return n - left;
-  }
 }

@@ -1,26 +1,25 @@
 // Expands the INPUT arguments (image files, directories, .npy tensors, .tar/.tar.gz archives of
 // images, `-` for one image or .npy on standard input) into a stream of preprocessed samples, a
-// batch at a time, so large sets stay in bounded memory.
+// batch at a time, so large sets stay in bounded memory. Image files and archive members decode
+// alike: within the per-image limits, and within one DecodeBudget for all the bytes (encoded and
+// decoded) that decoding holds at once; a member is counted before the archive reader reads it.
 
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { isImagePath, listImageFiles, loadImageSample, type ImageSample } from '../image/preprocess.js';
-import { parseNpy, readNpy, type NpyArray } from '../io/npy.js';
-import { readTarEntries } from '../io/tar.js';
-import { isNpyBytes, readStdin, STDIN_INPUT } from './stdin.js';
+import { DecodeBudget, IMAGE_LIMITS, isImagePath, listImageFiles, loadImageSample, type Holding, type ImageSample } from '../image/preprocess.js';
+import { readNpy, type NpyArray } from '../io/npy.js';
+import { readTarEntries, type TarEntry } from '../io/tar.js';
+import { npyFileRows, npyStreamRows } from './npy-rows.js';
+import { InputError, npySampleCount, type SampleShape } from './sample-shape.js';
+import { openStdin, STDIN_INPUT } from './stdin.js';
 
-export class InputError extends Error {}
-
-export interface SampleShape {
-  channels: number;
-  size: number;
-}
+export { InputError, type SampleShape };
 
 export type Source =
   | { kind: 'image'; path: string }
   | { kind: 'npy'; path: string }
   | { kind: 'archive'; path: string }
-  /** `-`: one image or one .npy read whole from standard input (told apart by content). */
+  /** `-`: one image or one .npy on standard input (told apart by content; the .npy read a row at a time). */
   | { kind: 'stdin'; path: typeof STDIN_INPUT };
 
 /** The width and height of an image before it was resized to the model's input. */
@@ -58,7 +57,7 @@ function classify(arg: string, stdin: boolean): Source[] {
   throw new InputError(`${arg}: not an image, directory, .npy or .tar/.tar.gz archive`);
 }
 
-/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input is read whole). */
+/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input can be read only once). */
 export function gatherSources(args: readonly string[], options: { stdin?: boolean } = {}): Source[] {
   if (args.length === 0) throw new InputError('no INPUT given (image files, directories, .npy or .tar/.tar.gz)');
   if (args.filter((a) => a === STDIN_INPUT).length > 1) throw new InputError('-: standard input can be given once');
@@ -76,23 +75,35 @@ export function loadNpySamples(path: string, shape: SampleShape): { count: numbe
 
 /** Checks that a parsed .npy holds float32 [N,C,H,W] samples of `shape`; `path` names it in errors. */
 export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
-  const expected = `float32 [N,${shape.channels},${shape.size},${shape.size}]`;
-  if (npy.dtype !== 'f4') throw new InputError(`${path}: expected ${expected}, got dtype ${npy.dtype} [${npy.shape.join(',')}]`);
-  const [n, c, h, w] = npy.shape;
-  if (npy.shape.length !== 4 || c !== shape.channels || h !== shape.size || w !== shape.size || n < 1) {
-    throw new InputError(`${path}: expected ${expected}, got [${npy.shape.join(',')}]`);
-  }
-  return { count: n, data: npy.data };
+  return { count: npySampleCount(npy.dtype, npy.shape, path, shape), data: npy.data };
 }
 
 /** Whether the i-th input (from 0) is in the subset `every` k-th from the `start`-th. */
 export const inSubset = (i: number, every: number, start = 0): boolean => i >= start && (i - start) % every === 0;
 
 /**
- * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
- * sample, counted from the `start`-th (so that subsets with different starts are disjoint).
+ * An archive member's sample: its bytes go to the decoder and leave the entry (and with it the
+ * caller's frame), so they are garbage as soon as they are decoded.
  */
-export async function* sampleBatches(sources: readonly Source[], shape: SampleShape, batchSize: number, every = 1, start = 0): AsyncGenerator<SampleBatch> {
+function loadMember(entry: TarEntry, size: number, input: string, holding?: Holding): Promise<ImageSample> {
+  const { data } = entry;
+  entry.data = Buffer.alloc(0);
+  return loadImageSample(data, size, input, holding);
+}
+
+/**
+ * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
+ * sample, counted from the `start`-th (so that subsets with different starts are disjoint). Decoding
+ * holds at most `budget`'s bytes at once (or one image's, when that alone is more).
+ */
+export async function* sampleBatches(
+  sources: readonly Source[],
+  shape: SampleShape,
+  batchSize: number,
+  every = 1,
+  start = 0,
+  budget = new DecodeBudget(),
+): AsyncGenerator<SampleBatch> {
   let seen = 0;
   // Subsampling decides before decoding, so skipped images cost nothing.
   const keep = () => inSubset(seen++, every, start);
@@ -126,37 +137,58 @@ export async function* sampleBatches(sources: readonly Source[], shape: SampleSh
     }
     pending = [];
   };
-  for (const source of sources) {
-    if (source.kind === 'npy' || source.kind === 'stdin') {
-      yield* drainPending();
-      const bytes = source.kind === 'stdin' ? await readStdin() : undefined;
-      if (bytes && !isNpyBytes(bytes)) {
-        if (keep()) decode(source.path, loadImageSample(bytes, shape.size, 'standard input'));
-        continue;
+  // Each kind of source is read in a generator of its own that ends with it: V8 keeps every register
+  // of a suspended generator, dead ones included, so a buffer read in this one would live until the
+  // run ends (a 201 MB archive member was still held while the next one was read).
+  const fromTensors = async function* (source: Source) {
+    yield* drainPending();
+    let rows: AsyncGenerator<Float32Array>;
+    if (source.kind === 'stdin') {
+      const stdin = await openStdin();
+      if (stdin.kind === 'image') {
+        if (keep()) decode(source.path, loadImageSample(stdin.bytes, shape.size, 'standard input'));
+        return;
       }
-      const { count, data } = bytes ? npySamples(parseNpy(bytes, 'standard input'), 'standard input', shape) : loadNpySamples(source.path, shape);
-      for (let i = 0; i < count; i++) {
-        if (!keep()) continue;
-        inputs.push(source.path);
-        sizes.push(null);
-        parts.push(data.subarray(i * per, (i + 1) * per));
-        if (inputs.length === batchSize) yield flush();
-      }
-    } else if (source.kind === 'image') {
-      if (!keep()) continue;
-      decode(source.path, loadImageSample(source.path, shape.size));
-      if (pending.length >= batchSize) yield* drainPending();
-    } else {
-      let any = false;
-      for await (const entry of readTarEntries(source.path, (name: string) => isImagePath(name))) {
-        any = true;
-        if (!keep()) continue;
-        const input = `${source.path}#${entry.name}`;
-        decode(input, loadImageSample(entry.data, shape.size, input));
+      rows = npyStreamRows(stdin.reader, 'standard input', shape, keep);
+    } else rows = npyFileRows(source.path, shape, keep);
+    // A row at a time: a batch's rows are all of the tensor held in memory.
+    for await (const row of rows) {
+      inputs.push(source.path);
+      sizes.push(null);
+      parts.push(row);
+      if (inputs.length === batchSize) yield flush();
+    }
+  };
+  const fromArchive = async function* (path: string) {
+    let any = false;
+    // Opened before the member's bytes are read, handed to its decode once they are.
+    let holding: Holding | undefined;
+    const beforeData = async (_name: string, size: number) => {
+      holding = await budget.open();
+      await holding.grow(size);
+    };
+    // Members left out by `every` are skipped unread.
+    const wanted = (name: string) => isImagePath(name) && ((any = true), keep());
+    try {
+      for await (const entry of readTarEntries(path, wanted, { maxEntryBytes: IMAGE_LIMITS.maxFileBytes, beforeData })) {
+        const input = `${path}#${entry.name}`;
+        const taken = holding;
+        holding = undefined;
+        decode(input, loadMember(entry, shape.size, input, taken));
         if (pending.length >= batchSize) yield* drainPending();
       }
-      if (!any) throw new InputError(`${source.path}: archive holds no images`);
+    } finally {
+      holding?.release();
     }
+    if (!any) throw new InputError(`${path}: archive holds no images`);
+  };
+  for (const source of sources) {
+    if (source.kind === 'npy' || source.kind === 'stdin') yield* fromTensors(source);
+    else if (source.kind === 'image') {
+      if (!keep()) continue;
+      decode(source.path, loadImageSample(source.path, shape.size, undefined, await budget.open()));
+      if (pending.length >= batchSize) yield* drainPending();
+    } else yield* fromArchive(source.path);
   }
   yield* drainPending();
   if (inputs.length > 0) yield flush();

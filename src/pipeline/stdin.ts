@@ -1,26 +1,31 @@
-// `-` as an INPUT: standard input read whole, up to a bound, holding one image or one .npy tensor.
+// `-` as an INPUT: standard input holding one image (read whole, within the per-image limit) or one
+// .npy tensor (read a row at a time by npy-rows.ts), told apart by the .npy magic bytes.
+
+import { IMAGE_LIMITS } from '../image/preprocess.js';
+import { ChunkReader } from '../io/chunk-reader.js';
 
 /** The INPUT argument that means standard input. */
 export const STDIN_INPUT = '-';
 
-/** 1 GiB: a .npy of about 5,400 samples at 3x128x128, or any image sharp accepts. */
-export const MAX_STDIN_BYTES = 1 << 30;
+export type StdinInput = { kind: 'image'; bytes: Buffer } | { kind: 'npy'; reader: ChunkReader };
 
-export async function readStdin(stream: NodeJS.ReadableStream = process.stdin, limit = MAX_STDIN_BYTES): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    total += bytes.length;
-    if (total > limit) throw new Error(`standard input: more than ${limit} bytes`);
-    chunks.push(bytes);
-  }
-  if (total === 0) throw new Error('standard input: empty (expected an image or a .npy tensor)');
-  return Buffer.concat(chunks, total);
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+export async function openStdin(stream: NodeJS.ReadableStream = process.stdin, imageLimit = IMAGE_LIMITS.maxFileBytes): Promise<StdinInput> {
+  const fail = (msg: string): never => {
+    throw new Error(`standard input: ${msg}`);
+  };
+  const chunks = (async function* () {
+    for await (const chunk of stream) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  })();
+  const reader = new ChunkReader(chunks, fail);
+  const head = await reader.peek(NPY_MAGIC.length);
+  if (head.length === 0) fail('empty (expected an image or a .npy tensor)');
+  if (isNpyBytes(head)) return { kind: 'npy', reader };
+  return { kind: 'image', bytes: await reader.readAll(imageLimit, () => fail(`more than ${imageLimit} bytes, too large for an image (a .npy may be larger)`)) };
 }
 
 /** Whether the bytes start with the .npy magic string. */
 export function isNpyBytes(bytes: Uint8Array): boolean {
-  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+  return bytes.length >= NPY_MAGIC.length && NPY_MAGIC.every((b, i) => bytes[i] === b);
 }

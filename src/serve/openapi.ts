@@ -24,10 +24,11 @@ const detectionParams = [
 const jsonOf = (schema: object) => ({ 'application/json': { schema } });
 const failure = (description: string) => ({ description, content: jsonOf(problem) });
 const scoringFailures = {
-  400: failure('a malformed ?level= or ?reconstruction='),
+  400: failure('a malformed ?level= or ?reconstruction=, a malformed multipart body, or a body that ended before its Content-Length'),
+  408: failure('the request body did not arrive within the request timeout'),
   413: failure('body or image count over the limit'),
   422: failure('an input that cannot be decoded or is over the pixel limit (the reason names it)'),
-  503: failure('queue full, request timed out, or GPU device lost (Retry-After says when to retry)'),
+  503: failure('overload: queue full, too many bytes being uploaded at once, no answer within the request timeout, or GPU device lost (Retry-After says when to retry)'),
 };
 
 const OPERATIONS: Record<string, object> = {
@@ -60,8 +61,24 @@ const OPERATIONS: Record<string, object> = {
   },
   'GET /metrics': { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
   'GET /v1/model': {
-    summary: 'Architecture, parameter count, thresholds, adapter and precision',
-    responses: { 200: { description: 'the model', content: jsonOf({ type: 'object', required: ['architecture', 'parameter_count', 'score', 'thresholds', 'adapter', 'precision'] }) }, 503: failure('device lost') },
+    summary: 'Architecture, parameter count, the model file (name and SHA-256), thresholds, adapter and precision',
+    responses: {
+      200: {
+        description: 'the model',
+        content: jsonOf({
+          type: 'object',
+          required: ['architecture', 'parameter_count', 'model', 'score', 'thresholds', 'adapter', 'precision'],
+          properties: {
+            model: {
+              type: 'object',
+              required: ['file', 'sha256'],
+              properties: { file: { type: 'string', description: "the model file's name" }, sha256: { type: 'string' }, path: { type: 'string', description: 'its path on the server, only with rcae serve --show-model-path' } },
+            },
+          },
+        }),
+      },
+      503: failure('device lost'),
+    },
   },
   'GET /openapi.json': { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonOf({ type: 'object' }) } } },
 };

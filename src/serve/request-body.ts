@@ -3,7 +3,7 @@
 // make the process buffer without bound. Multipart bodies are split here with a part count limit.
 
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http-error.js';
+import { ClientClosedError, HttpError } from './http-error.js';
 
 export class BodyBudget {
   private used = 0;
@@ -43,6 +43,8 @@ export async function readBody(req: IncomingMessage, maxBody: number, budget: Bo
     }
   } catch (err) {
     budget.give(size);
+    // Node ends the body stream with 'aborted' (ECONNRESET) when the connection closes mid-body.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') throw new ClientClosedError(`after ${size} bytes of the body`);
     throw err;
   }
   let released = false;

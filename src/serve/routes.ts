@@ -5,13 +5,15 @@ import type { IncomingMessage } from 'node:http';
 import { comparisonGrid, comparisonGridPngBytes } from '../image/comparison-grid.js';
 import { labelFor, type Label } from '../detect/label.js';
 import type { PickedThreshold } from '../detect/thresholds.js';
+import type { DecodeBudget } from '../image/preprocess.js';
+import { quotedMessage } from '../io/printable.js';
 import type { SampleShape } from '../pipeline/inputs.js';
 import type { Batcher, Scored } from './batcher.js';
 import { HttpError } from './http-error.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import { multipartParts, readBody, type BodyBudget, type Part } from './request-body.js';
-import { imageParts, isNpy, npyBody, type Samples, type Slots } from './samples.js';
+import { imageParts, isNpy, npyBody, type Samples } from './samples.js';
 
 /** The detector's thresholds: the default level, and any other level a request names with ?level=. */
 export interface ThresholdChoice {
@@ -34,9 +36,17 @@ export interface ServiceContext {
   /** Images (or .npy rows) accepted in one batch request. */
   maxImagesPerRequest: number;
   bodyBudget: BodyBudget;
-  decodeSlots: Slots;
+  decodeBudget: DecodeBudget;
+  model: ModelFile;
   /** Built once from ROUTES by openapi.ts. */
   openapi: object;
+}
+
+/** The model's file as /v1/model shows it: its name and SHA-256, and its path only when the operator asked. */
+export interface ModelFile {
+  file: string;
+  sha256: string;
+  path?: string;
 }
 
 export interface Reply {
@@ -81,7 +91,7 @@ function chosenThreshold(ctx: RequestContext): PickedThreshold {
   try {
     return ctx.service.thresholds.pick(level);
   } catch (err) {
-    throw new HttpError(400, `?level=${level}: ${(err as Error).message}`);
+    throw new HttpError(400, `?level=${quotedMessage(level, 80)}: ${(err as Error).message}`);
   }
 }
 
@@ -89,7 +99,7 @@ function wantsReconstruction(url: URL): boolean {
   const value = url.searchParams.get('reconstruction');
   if (value === null || value === '0' || value === 'false') return false;
   if (value === '1' || value === 'true') return true;
-  throw new HttpError(400, `?reconstruction= must be 0 or 1, got '${value}'`);
+  throw new HttpError(400, `?reconstruction= must be 0 or 1, got '${quotedMessage(value, 80)}'`);
 }
 
 /**
@@ -136,9 +146,9 @@ const detectOne: Route = {
   method: 'POST',
   path: '/v1/detect',
   handle: (ctx) => withBody(ctx, async (body) => {
-    const { shape, decodeSlots } = ctx.service;
+    const { shape, decodeBudget } = ctx.service;
     const name = 'request body';
-    const decode = isNpy(body) ? async () => npyBody(body, name, shape, 1) : () => imageParts([{ name, data: body }], shape, decodeSlots);
+    const decode = isNpy(body) ? async () => npyBody(body, name, shape, 1) : () => imageParts([{ name, data: body }], shape, decodeBudget);
     const [row] = await detections(ctx, [name], decode);
     const { input: _input, ...result } = row;
     return { ...json(result), samples: 1 };
@@ -149,12 +159,12 @@ const detectBatch: Route = {
   method: 'POST',
   path: '/v1/detect/batch',
   handle: (ctx) => withBody(ctx, async (body) => {
-    const { shape, decodeSlots, maxImagesPerRequest } = ctx.service;
+    const { shape, decodeBudget, maxImagesPerRequest } = ctx.service;
     const type = ctx.req.headers['content-type'] ?? '';
     let rows: Detection[];
     if (/^multipart\/form-data/i.test(type)) {
       const parts: Part[] = multipartParts(body, type, maxImagesPerRequest);
-      rows = await detections(ctx, parts.map((p) => p.name), () => imageParts(parts, shape, decodeSlots));
+      rows = await detections(ctx, parts.map((p) => p.name), () => imageParts(parts, shape, decodeBudget));
     } else if (isNpy(body)) {
       // The rows are known only once parsed; parsing is bounded by the body size.
       const samples = npyBody(body, 'request body', shape, maxImagesPerRequest);
@@ -195,7 +205,7 @@ const modelInfo: Route = {
     return json({
       architecture: model.arch,
       parameter_count: model.parameterCount,
-      source: model.weights.path,
+      model: ctx.service.model,
       score: ctx.service.score,
       thresholds: thresholds.levels,
       default_level: thresholds.fallback.level,

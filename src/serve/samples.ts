@@ -1,36 +1,15 @@
 // Turns request bodies into model input, exactly as `rcae detect` reads files: the same decoder,
 // pixel limit (MAX_INPUT_PIXELS), PIL-exact resize and normalisation, and the same .npy checks. What
-// cannot be read is a 422 naming the part and the reason. At most `decodeSlots` images decode at once,
-// so the pixels held in memory are bounded whatever the number of concurrent requests.
+// cannot be read is a 422 naming the part and the reason. All decodes share one DecodeBudget, so the
+// pixels held in memory are bounded whatever the number of concurrent requests (the bodies
+// themselves are counted by request-body.ts).
 
-import { ImageError, loadImageTensor } from '../image/preprocess.js';
+import { ImageError, loadImageTensor, type DecodeBudget } from '../image/preprocess.js';
 import { ResizeError } from '../image/resize.js';
 import { NpyError, parseNpy } from '../io/npy.js';
 import { InputError, npySamples, type SampleShape } from '../pipeline/inputs.js';
 import { HttpError } from './http-error.js';
 import type { Part } from './request-body.js';
-
-/** At most `size` holders at a time; the rest wait in order. */
-export class Slots {
-  private free: number;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiters.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
 
 const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
@@ -60,12 +39,12 @@ export function npyBody(data: Buffer, name: string, shape: SampleShape, maxCount
 }
 
 /** Decodes image parts (any format `rcae detect` reads) into one [N,C,H,W] tensor, in part order. */
-export async function imageParts(parts: readonly Part[], shape: SampleShape, slots: Slots): Promise<Samples> {
+export async function imageParts(parts: readonly Part[], shape: SampleShape, budget: DecodeBudget): Promise<Samples> {
   const per = shape.channels * shape.size * shape.size;
   const data = new Float32Array(parts.length * per);
   await Promise.all(parts.map(async (part, i) => {
     if (isNpy(part.data)) throw new HttpError(422, `${part.name}: a .npy goes alone as the whole body, not as a multipart part`);
-    const tensor = await slots.run(() => loadImageTensor(part.data, shape.size, part.name)).catch(unreadable);
+    const tensor = await loadImageTensor(part.data, shape.size, part.name, await budget.open()).catch(unreadable);
     data.set(tensor, i * per);
   }));
   return { count: parts.length, data };

@@ -2,19 +2,23 @@
 // a timeout per request, errors as one-line JSON answers, and a graceful stop (refuse new requests,
 // finish those in flight within a bound, free the model).
 
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
-import { disableDecodeCache } from '../image/preprocess.js';
+import { basename } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { DecodeBudget, disableDecodeCache } from '../image/preprocess.js';
+import { quotedMessage } from '../io/printable.js';
 import type { Model } from '../model.js';
 import { Batcher, QueueFullError } from './batcher.js';
-import { HttpError } from './http-error.js';
+import { answerOnSocket, connectionFault, type EndRequest } from './connection-faults.js';
+import { CLIENT_CLOSED, ClientClosedError, HttpError } from './http-error.js';
 import { serviceMetrics, type ServiceMetrics } from './metrics.js';
 import { ModelHolder, ModelUnavailableError, type ScoreMeasure } from './model-holder.js';
 import { openapiDocument } from './openapi.js';
 import { BodyBudget } from './request-body.js';
-import { ROUTES, type Reply, type ServiceContext, type ThresholdChoice } from './routes.js';
-import { Slots } from './samples.js';
+import { ROUTES, type ModelFile, type Reply, type ServiceContext, type ThresholdChoice } from './routes.js';
 
 export interface ServeOptions {
   /** Opens the model (again after a device loss). */
@@ -35,6 +39,10 @@ export interface ServeOptions {
   requestTimeoutMs: number;
   /** How long a stop waits for requests in flight before closing their connections. */
   shutdownTimeoutMs: number;
+  /** Bytes that decoding request images may hold at once (default DEFAULT_DECODE_BUDGET_BYTES). */
+  decodeBudgetBytes?: number;
+  /** /v1/model shows the model file's path on this machine, not only its name and SHA-256. */
+  showModelPath?: boolean;
   /** Receives each access-log and event line (JSON, no newline). */
   log: (line: string) => void;
   version: string;
@@ -55,11 +63,24 @@ export interface Service {
 const BODY_BUDGET_BODIES = 8;
 
 function errorReply(err: unknown): Reply & { internal?: string } {
-  const answer = (status: number, message: string, headers: Record<string, string> = {}): Reply => ({ status, type: 'application/json', body: JSON.stringify({ status, message }), headers });
+  const answer = (status: number, message: string, headers: Record<string, string> = {}): Reply => ({ status, type: 'application/json', body: JSON.stringify({ status, message: oneLine(message) }), headers });
   if (err instanceof HttpError) return answer(err.status, err.message, err.headers);
   if (err instanceof QueueFullError) return answer(503, err.message, { 'Retry-After': '1' });
   if (err instanceof ModelUnavailableError) return answer(503, err.message, { 'Retry-After': '5' });
-  return { ...answer(500, 'internal error (see the server log)'), internal: err instanceof Error ? err.message : String(err) };
+  return { ...answer(500, 'internal error (see the server log)'), internal: oneLine(err instanceof Error ? err.message : String(err)) };
+}
+
+/** Messages may repeat what the client sent (a query value, a part's file name): one printable line, bounded. */
+const oneLine = (message: string) => quotedMessage(message, 500);
+
+/** How long after our own timeout Node's (the backstop for a request whose handler is stuck reading) fires. */
+const NODE_TIMEOUT_SLACK_MS = 1000;
+
+/** The model file's name and SHA-256 (hashed once at startup), and its path when asked. */
+async function modelFile(path: string, showPath: boolean): Promise<ModelFile> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return { file: basename(path), sha256: hash.digest('hex'), ...(showPath ? { path } : {}) };
 }
 
 export async function startService(options: ServeOptions): Promise<Service> {
@@ -95,13 +116,24 @@ export async function startService(options: ServeOptions): Promise<Service> {
     maxBodyBytes: options.maxBodyBytes,
     maxImagesPerRequest: options.maxQueue,
     bodyBudget: new BodyBudget(options.maxBodyBytes * BODY_BUDGET_BODIES),
-    decodeSlots: new Slots(Math.max(2, availableParallelism())),
+    decodeBudget: new DecodeBudget(options.decodeBudgetBytes),
+    model: await modelFile(holder.model.weights.path, options.showModelPath ?? false),
     openapi: openapiDocument(ROUTES, options.version),
   };
 
   let stopping = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  /** The request being answered on each connection, for the parser's errors about that connection. */
+  const requestOn = new WeakMap<Duplex, { req: IncomingMessage; end: EndRequest }>();
+
+  /** Counts and logs one answered request (499 when its client left before the answer). */
+  function record(routeName: string, status: number, started: number, line: Record<string, unknown>): void {
+    const ms = performance.now() - started;
+    observed.requests.inc({ route: routeName, status: String(status) });
+    observed.latency.observe({ route: routeName }, ms / 1000);
+    log({ ...line, status, ms: Math.round(ms * 10) / 10, ...(status === CLIENT_CLOSED ? { client_closed: true } : {}) });
+  }
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -112,8 +144,20 @@ export async function startService(options: ServeOptions): Promise<Service> {
     const route = atPath.find((r) => r.method === req.method);
     // Metric labels stay bounded: unknown paths share one.
     const routeName = atPath.length > 0 ? url.pathname : 'unmatched';
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new HttpError(503, `the request took longer than ${options.requestTimeoutMs} ms`, { 'Retry-After': '1' })), options.requestTimeoutMs);
+    // Whatever ends the request first: its timeout, its client leaving, its body cut short.
+    const ended = new AbortController();
+    const end: EndRequest = (reason) => {
+      if (!ended.signal.aborted) ended.abort(reason);
+    };
+    requestOn.set(req.socket, { req, end });
+    res.once('close', () => {
+      if (!res.writableFinished) end(new ClientClosedError('before its answer'));
+    });
+    // A body still arriving at the timeout is the client's delay (408); a request waiting for the
+    // GPU or a decode is the service's (503, retry later).
+    const timer = setTimeout(() => end(req.complete
+      ? new HttpError(503, `the request took longer than ${options.requestTimeoutMs} ms`, { 'Retry-After': '1' })
+      : new HttpError(408, `the request body did not arrive within ${options.requestTimeoutMs} ms`)), options.requestTimeoutMs);
     let reply: Reply & { internal?: string };
     try {
       if (stopping) throw new HttpError(503, 'the service is shutting down', { Connection: 'close' });
@@ -122,38 +166,57 @@ export async function startService(options: ServeOptions): Promise<Service> {
           ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { Allow: atPath.map((r) => r.method).join(', ') })
           : new HttpError(404, `no route ${url.pathname} (see /openapi.json)`);
       }
-      const aborted = new Promise<never>((_, reject) => timeout.signal.addEventListener('abort', () => reject(timeout.signal.reason), { once: true }));
-      reply = await Promise.race([route.handle({ req, url, signal: timeout.signal, service }), aborted]);
+      const aborted = new Promise<never>((_, reject) => ended.signal.addEventListener('abort', () => reject(ended.signal.reason), { once: true }));
+      reply = await Promise.race([route.handle({ req, url, signal: ended.signal, service }), aborted]);
     } catch (err) {
       reply = errorReply(err);
     } finally {
       clearTimeout(timer);
+      if (requestOn.get(req.socket)?.req === req) requestOn.delete(req.socket);
     }
-    // An unread body (413 from Content-Length, early errors) makes the connection unusable afterwards.
-    const closeAfter = !req.complete || reply.status === 413;
-    res.writeHead(reply.status, { 'Content-Type': reply.type, ...(reply.headers ?? {}), ...(closeAfter ? { Connection: 'close' } : {}) });
-    res.end(reply.body);
-    const ms = performance.now() - started;
-    observed.requests.inc({ route: routeName, status: String(reply.status) });
-    observed.latency.observe({ route: routeName }, ms / 1000);
-    log({
-      method: req.method, path: url.pathname, status: reply.status, ms: Math.round(ms * 10) / 10,
+    const status = res.destroyed ? CLIENT_CLOSED : reply.status;
+    if (status !== CLIENT_CLOSED) {
+      // An unread body (413 from Content-Length, early errors) makes the connection unusable afterwards.
+      const closeAfter = !req.complete || reply.status === 413;
+      res.writeHead(reply.status, { 'Content-Type': reply.type, ...(reply.headers ?? {}), ...(closeAfter ? { Connection: 'close' } : {}) });
+      res.end(reply.body);
+    }
+    record(routeName, status, started, {
+      method: req.method, path: url.pathname,
       ...(reply.samples === undefined ? {} : { samples: reply.samples }),
       ...(reply.status >= 400 ? { message: reply.internal ?? JSON.parse(String(reply.body)).message } : {}),
       remote,
     });
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer({ connectionsCheckingInterval: Math.min(30_000, Math.max(100, options.requestTimeoutMs / 4)) }, (req, res) => {
     inFlight++;
     void answer(req, res).catch((err: Error) => log({ event: 'internal-error', message: err.message })).finally(() => {
       inFlight--;
       if (inFlight === 0) drained?.();
     });
   });
-  // Slow senders cannot hold a connection forever: the whole request must arrive within the timeout.
-  server.requestTimeout = options.requestTimeoutMs;
+  // Slow senders cannot hold a connection forever: the headers must arrive within headersTimeout and
+  // the whole request within the request timeout. Our own timer answers a slow body first (408);
+  // Node's, a little later, is the backstop.
+  server.requestTimeout = options.requestTimeoutMs + NODE_TIMEOUT_SLACK_MS;
   server.headersTimeout = Math.min(options.requestTimeoutMs, 60_000);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const current = requestOn.get(socket);
+    if (current) {
+      current.end(connectionFault(err, options.requestTimeoutMs, true));
+      return;
+    }
+    const started = performance.now();
+    const fault = connectionFault(err, server.headersTimeout, false);
+    // A connection closed or reset with no request on it is no request: nothing to count.
+    if (fault instanceof ClientClosedError || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    answerOnSocket(socket, fault);
+    record('unmatched', fault.status, started, { message: fault.message, remote: (socket as { remoteAddress?: string }).remoteAddress });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

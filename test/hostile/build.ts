@@ -2,7 +2,7 @@
 // available, so the classes are rebuilt here from the file formats). Shared by the reader tests,
 // the property suite and the corpus runner (bench/hostile-corpus.ts). Everything is written from
 // the format specifications, independently of the readers under test.
-import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 
 // ---- pickles ----
 
@@ -237,15 +237,54 @@ export function tarGzOf(members: readonly { name: string; data: Uint8Array }[]):
   return gzipSync(tarOf(members));
 }
 
+/**
+ * A .tar.gz of `count` members, each `data` (named by `name(i)`), as concatenated gzip members (RFC
+ * 1952 allows it; gunzip reads them as one stream): the large body is compressed once, not `count` times.
+ */
+export function repeatedMemberTarGz(data: Uint8Array, count: number, name: (i: number) => string): Buffer {
+  const body = gzipSync(Buffer.concat([Buffer.from(data), Buffer.alloc((512 - (data.length % 512)) % 512)]), { level: 9 });
+  const parts: Buffer[] = [];
+  for (let i = 0; i < count; i++) parts.push(gzipSync(tarHeader(name(i), data.length)), body);
+  parts.push(gzipSync(Buffer.alloc(1024)));
+  return Buffer.concat(parts);
+}
+
+/** A tar whose only member's header claims `size` bytes and whose data is not there: what is read of it shows. */
+export function tarClaiming(name: string, size: number): Buffer {
+  return Buffer.concat([tarHeader(name, size), Buffer.alloc(1024)]);
+}
+
 // ---- images ----
 
 function pngChunk(type: string, data: Uint8Array): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), Buffer.from(data)]);
+  const tag = Buffer.from(type, 'latin1');
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
+  crc.writeUInt32BE(crc32(data, crc32(tag)));
+  return Buffer.concat([len, tag, data, crc]);
+}
+
+/**
+ * A real width x height RGB PNG of one grey, its pixels stored uncompressed (deflate level 0): the file
+ * is as large as its pixels (~3 bytes each), and a gzip of it is a thousandth of that.
+ */
+export function storedPng(width: number, height: number, grey = 128): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const row = Buffer.alloc(1 + width * 3, grey);
+  row[0] = 0; // filter: none
+  const rows = Buffer.alloc(row.length * height, row);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(rows, { level: 0 })), pngChunk('IEND', new Uint8Array(0))]);
+}
+
+/** `png` with an ancillary chunk of `bytes` zeros before its IEND: decoders skip it, but it is in the file. */
+export function pngWithFiller(png: Buffer, bytes: number): Buffer {
+  const iend = png.length - 12;
+  return Buffer.concat([png.subarray(0, iend), pngChunk('zzZz', Buffer.alloc(bytes)), png.subarray(iend)]);
 }
 
 /** A PNG header claiming width x height greyscale pixels, with a few rows of real data. */

@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { errorSetRequest } from '../../src/cli/error-set-options.js';
+import { ChunkReader } from '../../src/io/chunk-reader.js';
+import { readNpy } from '../../src/io/npy.js';
 import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { npyFileRows, npyStreamRows } from '../../src/pipeline/npy-rows.js';
 import { gatherSources, sampleBatches } from '../../src/pipeline/inputs.js';
 import { tempDir } from '../helpers/paths.js';
 
@@ -71,6 +75,32 @@ test('each sample carries the size its image had before the resize; .npy samples
   assert.equal(batches.map((b) => b.sizes.length), [2, 2, 1]);
   assert.equal(batches.map((b) => b.inputs.length), [2, 2, 1]);
   assert.equal(batches.flatMap((b) => b.sizes), [{ width: 40, height: 24 }, null, null, { width: 7, height: 300 }, { width: 1, height: 1 }]);
+});
+
+test('a .npy read a row at a time, from its file or from a stream, holds the rows readNpy reads; a short or long stream fails naming it', async () => {
+  const dir = tempDir();
+  const p = join(dir, 'rows.npy');
+  const values = Float32Array.from({ length: 7 * 4 }, (_, i) => i / 3 - 2);
+  writeNpy(p, values, [7, 1, 2, 2]);
+  const whole = readNpy(p).data;
+  const all = () => true;
+  const fromFile: number[] = [];
+  for await (const row of npyFileRows(p, shape, all)) fromFile.push(...row);
+  assert.equal(fromFile, Array.from(whole));
+  const stream = (bytes: Uint8Array) => new ChunkReader(Readable.from([Buffer.from(bytes.subarray(0, 37)), Buffer.from(bytes.subarray(37))])[Symbol.asyncIterator](), (m) => {
+    throw new Error(m);
+  });
+  const bytes = readFileSync(p);
+  let seen = 0;
+  const odd = () => seen++ % 2 === 1;
+  const fromStream: number[] = [];
+  for await (const row of npyStreamRows(stream(bytes), 'stdin', shape, odd)) fromStream.push(...row);
+  assert.equal(fromStream, Array.from(whole).filter((_, i) => Math.floor(i / 4) % 2 === 1));
+  const drain = async (b: Uint8Array) => {
+    for await (const _ of npyStreamRows(stream(b), 'stdin', shape, all)) void _;
+  };
+  await drain(bytes.subarray(0, bytes.length - 5)).then(() => assert.unreachable('short'), (err: Error) => assert.match(err.message, /^stdin: shape \[7,1,2,2\] needs 112 data bytes; the data ended inside sample 6$/));
+  await drain(Buffer.concat([bytes, Buffer.alloc(4)])).then(() => assert.unreachable('long'), (err: Error) => assert.match(err.message, /^stdin: more data than the shape \[7,1,2,2\] takes$/));
 });
 
 test.run();

@@ -13,7 +13,7 @@ import { cleanJob } from '../../src/queue/jobs.js';
 import { JobStore } from '../../src/queue/store.js';
 import { submitJob } from '../../src/queue/submit.js';
 import { startWorker } from '../../src/queue/worker.js';
-import type { Sample } from '../helpers/leak.js';
+import type { MemorySample } from '../helpers/leak.js';
 import { tempDir } from '../helpers/paths.js';
 import { SEED } from '../helpers/random.js';
 import { makeDataset, MODEL } from './support.js';
@@ -32,7 +32,7 @@ const worker = startWorker({
   shutdownMs: 5000, hashFile: (path) => sha256File(path), log: () => {},
 });
 const planted: Buffer[] = [];
-const samples: Sample[] = [];
+const samples: MemorySample[] = [];
 for (let round = 0; round < rounds; round++) {
   const { spec } = await submitJob(redis, {
     name: `leak-${round}`, inputs: [images], cwd: tmp, model: MODEL, modelSha256, shape: { channels: 3, size: 128 },

@@ -1,8 +1,10 @@
 // The service on a real HTTP server on 127.0.0.1 (random port) with the bundled model: every route,
 // results equal to the model run directly, batching that never mixes up results, the limits (413,
 // 415, 422, 400, 404, 405), a full queue and timeouts (503 + Retry-After), device loss and recovery,
-// the OpenAPI document against the real routes, and the JSON access log.
+// the OpenAPI document against the real routes, and the JSON access log. What a hostile client
+// does (slow or lying uploads, disconnects, bombs, malformed HTTP) is in test/hostile/serve.test.ts.
 import { request } from 'node:http';
+import { basename } from 'node:path';
 import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +12,7 @@ import { loadImageTensor, MAX_INPUT_PIXELS } from '../../src/image/preprocess.js
 import { encodeNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
 import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
+import { sha256File } from '../../src/node/sha256.js';
 import { ROUTES } from '../../src/serve/routes.js';
 import { SEED } from '../helpers/random.js';
 import { bytes, distinctPngs, postImage, startTestService, until, type TestService } from './support.js';
@@ -82,6 +85,8 @@ test(`detect, batch (multipart and .npy), model, health and metrics answer with 
   assert.equal(await (await fetch(`${service.url}/readyz`)).json(), { status: 'ready' });
   const model = (await (await fetch(`${service.url}/v1/model`)).json()) as Record<string, any>;
   assert.is(model.parameter_count, service.holder.model.parameterCount);
+  // The model file by name and content, not by where it lies on the server.
+  assert.equal(model.model, { file: basename(DEFAULT_MODEL_PATH), sha256: await sha256File(DEFAULT_MODEL_PATH) });
   assert.is(model.precision, 'f32');
   assert.is(model.thresholds.balanced, one.json.threshold);
   assert.type(model.adapter.description, 'string');
@@ -275,6 +280,17 @@ edge('multipart: too many parts is 413, a malformed body 400', async () => {
     assert.match(((await broken.json()) as { message: string }).message, /multipart body/);
   } finally {
     await tiny.stop();
+  }
+});
+
+edge('--show-model-path: /v1/model adds the model file\'s path for operators', async () => {
+  const shown = await startTestService({ showModelPath: true });
+  try {
+    const model = (await (await fetch(`${shown.url}/v1/model`)).json()) as { model: { file: string; path: string } };
+    assert.is(model.model.path, DEFAULT_MODEL_PATH);
+    assert.is(model.model.file, basename(DEFAULT_MODEL_PATH));
+  } finally {
+    await shown.stop();
   }
 });
 

@@ -45,7 +45,7 @@ export const serve: Command = {
   summary: 'an HTTP scoring service: REAL/FAKE per image, batched on the GPU, with metrics',
   help: `Usage: rcae serve [--model M] [--score S] [--thresholds T] [--level L] [--host 127.0.0.1] [--port 8080]
                   [--max-batch 64] [--max-delay-ms 5] [--max-queue 1024] [--max-body-mb 64]
-                  [--timeout-ms 30000] [--shutdown-ms 10000]
+                  [--timeout-ms 30000] [--shutdown-ms 10000] [--show-model-path]
 
 Serves the detector over HTTP (routes: /openapi.json):
   POST /v1/detect          one image (any format rcae detect reads) as the body
@@ -54,9 +54,12 @@ Serves the detector over HTTP (routes: /openapi.json):
                            -> an array in input order
                            both take ?level=L and ?reconstruction=1 (a base64 PNG of input,
                            reconstruction and error map)
-  GET /healthz, /readyz, /metrics (Prometheus), /v1/model
+  GET /healthz, /readyz, /metrics (Prometheus), /v1/model (the model file's name and SHA-256)
 Requests that arrive within --max-delay-ms of each other share one forward pass of up to
---max-batch samples. One JSON access-log line per request on stderr. SIGTERM/SIGINT: stop
+--max-batch samples. Errors are {"status", "message"} on one line: 4xx for the client's fault
+(408: sent too slowly; 400: malformed, or a body shorter than its Content-Length), 503 with
+Retry-After for overload only. One JSON access-log line per request on stderr; a client that
+closed the connection before its answer is logged and counted as 499. SIGTERM/SIGINT: stop
 accepting, finish requests in flight (at most --shutdown-ms), exit 0.
 
 Options:
@@ -68,14 +71,17 @@ ${scoreOptionHelp}
   --max-delay-ms D  how long the first request waits for others while the GPU is idle (default 5)
   --max-queue Q     samples waiting for the GPU beyond which requests get 503 (default 1024)
   --max-body-mb S   request body limit in MiB (default 64; larger bodies get 413)
-  --timeout-ms T    per-request limit; past it the request gets 503 (default 30000)
+  --timeout-ms T    per-request limit (default 30000): a request (or its headers) not received
+                    within it gets 408, one received but not answered within it 503
   --shutdown-ms S   how long a stop waits for requests in flight (default 10000)
+  --show-model-path /v1/model also shows the model file's path on this machine (for operators;
+                    by default only its name and SHA-256)
 ${gpuOptionsHelp}`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       model: { type: 'string' }, score: { type: 'string' }, thresholds: { type: 'string' }, level: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
       'max-batch': { type: 'string' }, 'max-delay-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-body-mb': { type: 'string' },
-      'timeout-ms': { type: 'string' }, 'shutdown-ms': { type: 'string' }, ...gpuOptions,
+      'timeout-ms': { type: 'string' }, 'shutdown-ms': { type: 'string' }, 'show-model-path': { type: 'boolean' }, ...gpuOptions,
     }, 'serve');
     if (positionals.length > 0) throw new UsageError(`serve takes no INPUT (got ${positionals[0]}); send images over HTTP`);
     const port = intOption(values.port, 'port', 8080, 0);
@@ -105,6 +111,7 @@ ${gpuOptionsHelp}`,
       maxBodyBytes: intOption(values['max-body-mb'], 'max-body-mb', 64) * 1024 * 1024,
       requestTimeoutMs: intOption(values['timeout-ms'], 'timeout-ms', 30_000),
       shutdownTimeoutMs: intOption(values['shutdown-ms'], 'shutdown-ms', 10_000, 0),
+      showModelPath: values['show-model-path'] ?? false,
       log: (line) => process.stderr.write(line + '\n'),
       version: version(),
     });
