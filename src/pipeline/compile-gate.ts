@@ -56,6 +56,8 @@ export interface GateCase {
   /** The variant, precision, layer and tile it serves (the first of those that share the pipeline). */
   what: string;
   request: PipelineRequest;
+  /** The subgroup-matrix shape of a 'matrix' case: '16x16x16/32'. */
+  fragment?: string;
   /** A feature the device lacks: the module is not compiled. */
   missing?: string;
   /** A limit the device has too little of: the module is compiled, the pipeline not made. */
@@ -74,6 +76,8 @@ export interface GateReport {
   pipelines: { created: number; failed: number; skipped: number };
   /** Distinct reasons a module or pipeline was skipped, with how many each. */
   skipped: { reason: string; count: number }[];
+  /** Pipelines created per kernel ('matrix' per fragment shape: 'matrix 16x16x16/32'). */
+  created: Record<string, number>;
   failures: GateFailure[];
   fragments: FragmentShape[];
 }
@@ -99,7 +103,7 @@ function featureProblem(gpu: Gpu, precision: Precision, extra: readonly string[]
   return lacking && `the device lacks ${lacking}`;
 }
 
-type AddCase = (kernel: string, what: string, request: PipelineRequest, problems?: { missing?: string; exceeds?: string }) => void;
+type AddCase = (kernel: string, what: string, request: PipelineRequest, extra?: { missing?: string; exceeds?: string; fragment?: string }) => void;
 
 interface GemmFamily {
   variant: string;
@@ -122,13 +126,14 @@ function gemmCases(gpu: Gpu, family: GemmFamily, plan: Plan, node: Exclude<Node,
       // What an adapter reporting this fragment would choose from: its subgroup size, GPU-class limits.
       const sizes = backend === 'matrix' ? { subgroupMinSize: fragment.subgroup, subgroupMaxSize: fragment.subgroup } : gpu;
       const adapter: GemmDevice = { features: GPU_CLASS_FEATURES, fragment, subgroupMinSize: sizes.subgroupMinSize, subgroupMaxSize: sizes.subgroupMaxSize, limits: GPU_CLASS_LIMITS };
-      const shape = backend === 'matrix' ? ` frag ${fragment.m}x${fragment.n}x${fragment.k}/${fragment.subgroup}` : '';
+      const shape = backend === 'matrix' ? `${fragment.m}x${fragment.n}x${fragment.k}/${fragment.subgroup}` : undefined;
       for (const batch of GATE_BATCHES) {
         // The candidates hold the heuristic's shape at every K step, so the device's own choice too.
         for (const tile of candidateTiles(adapter, spec, batch, inH, inW, precision, backend, fragment)) {
           const exceeds = missing ? undefined : (tileProblem(gpu, tile, precision, fragment) ?? undefined);
-          const what = `${variant} ${precision} ${tileKey(tile)}${tile.backend === 'matrix' ? shape : ''} (${node.name}, w=${plan.arch.baseWidth})`;
-          for (const request of gemmPipelines(spec, options, tile, fragment)) add(variant, what, request, { missing, exceeds });
+          const matrix = tile.backend === 'matrix' ? shape : undefined;
+          const what = `${variant} ${precision} ${tileKey(tile)}${matrix ? ` frag ${matrix}` : ''} (${node.name}, w=${plan.arch.baseWidth})`;
+          for (const request of gemmPipelines(spec, options, tile, fragment)) add(variant, what, request, { missing, exceeds, fragment: matrix });
         }
       }
     }
@@ -158,9 +163,9 @@ function nchwCases(gpu: Gpu, plan: Plan, node: Exclude<Node, { kind: 'stat' }>, 
 /** Every pipeline the engine can create on `gpu` (or could, where a feature or limit is missing). */
 export function gateCases(gpu: Gpu): GateCase[] {
   const cases = new Map<string, GateCase>();
-  const add: AddCase = (kernel, what, request, problems = {}) => {
+  const add: AddCase = (kernel, what, request, extra = {}) => {
     const key = pipelineKey(request.shader, request.constants);
-    if (!cases.has(key)) cases.set(key, { kernel, what, request, ...problems });
+    if (!cases.has(key)) cases.set(key, { kernel, what, request, ...extra });
   };
   const matrix = gateFragments(gpu);
   const families: GemmFamily[] = [
@@ -211,6 +216,7 @@ export async function runGate(gpu: Gpu, cases: readonly GateCase[], options: Gat
     modules: { compiled: 0, failed: 0, skipped: 0 },
     pipelines: { created: 0, failed: 0, skipped: 0 },
     skipped: [],
+    created: {},
     failures: [],
     fragments: matrix.missing ? [] : matrix.shapes,
   };
@@ -242,6 +248,8 @@ export async function runGate(gpu: Gpu, cases: readonly GateCase[], options: Gat
       try {
         await compilePipeline(gpu, c.request);
         report.pipelines.created++;
+        const kernel = c.fragment ? `${c.kernel} ${c.fragment}` : c.kernel;
+        report.created[kernel] = (report.created[kernel] ?? 0) + 1;
       } catch (err) {
         report.pipelines.failed++;
         report.failures.push({ kernel: c.kernel, what: c.what, message: (err as Error).message });

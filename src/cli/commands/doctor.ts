@@ -32,6 +32,7 @@ function gateSummary(r: GateReport): string {
   lines.push(`kernels on ${r.device}: fragment shapes ${frag}`);
   lines.push(`  modules:   ${r.modules.compiled} compiled, ${r.modules.failed} failed, ${r.modules.skipped} skipped`);
   lines.push(`  pipelines: ${r.pipelines.created} created, ${r.pipelines.failed} failed, ${r.pipelines.skipped} skipped`);
+  lines.push(`  created:   ${Object.entries(r.created).map(([kernel, n]) => `${kernel} ${n}`).join(', ') || 'none'}`);
   for (const s of r.skipped) lines.push(`  skipped ${s.count}: ${s.reason}`);
   lines.push(r.failures.length === 0 ? 'ok: every kernel compiles' : `${r.failures.length} failure(s)`);
   return lines.join('\n') + '\n';
