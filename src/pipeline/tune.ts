@@ -9,7 +9,7 @@ import type { Architecture } from '../graph/architecture.js';
 import { convSpecOf, layerKey } from '../graph/executor.js';
 import { buildPlan, type Node } from '../graph/plan.js';
 import { packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
-import { EMULATED_FRAGMENT, GemmConvKernel, gemmHeuristic, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
+import { EMULATED_FRAGMENT, GemmConvKernel, gemmHeuristic, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat, type TileTarget } from '../kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
 import { type KernelVariant, KERNEL_VARIANTS, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
 
@@ -32,7 +32,7 @@ export interface TuneResult {
 }
 
 /** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
-export function candidateTiles(gpu: Gpu, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend): GemmTile[] {
+export function candidateTiles(gpu: TileTarget, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend): GemmTile[] {
   const fragment = gpu.fragment ?? EMULATED_FRAGMENT;
   const base = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
   const shapes: GemmTile[] = [base];

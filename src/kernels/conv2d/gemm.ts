@@ -16,6 +16,7 @@ import { activationId, activationInclude } from '../activation.js';
 import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 import { ConvSpecError, convFlops, convOutputSize, packedOutputChannels, type ConvBindArgs, type ConvSpec } from './conv2d.js';
+import { layoutConstants, tileInvocations, tileLayout, tileStorageBytes } from './gemm-layout.js';
 
 export type Precision = 'f32' | 'f16';
 export type Layout = 'nchw' | 'nhwc';
@@ -92,28 +93,20 @@ const gemmUniforms = uniformStruct('GemmParams', gemmFields);
 const here = (file: string) => `kernels/conv2d/${file}`;
 const REDUCE_WG = 256;
 
-/** Invocations per workgroup of a tile. */
-export function tileInvocations(tile: GemmTile, fragment: FragmentShape): number {
-  return tile.backend === 'fma' ? (tile.bc / tile.tc!) * (tile.bp / tile.tp!) : tile.sgp! * tile.sgc! * fragment.subgroup;
-}
-
-/**
- * Workgroup memory a tile needs, in bytes (double-buffered A and B, the row table, fragment patches).
- * Tiles hold f16 only for the tensor cores; elsewhere f32, so the inner loops convert nothing.
- */
-export function tileStorageBytes(tile: GemmTile, fragment: FragmentShape): number {
-  const element = tile.backend === 'matrix' ? 2 : 4;
-  const patches = tile.backend === 'fma' ? 0 : tile.sgp! * tile.sgc! * fragment.m * fragment.n * 4;
-  return 2 * tile.bk * (tile.bp + tile.bc) * element + 16 * tile.bp + patches;
+/** What the choice of a tile depends on: a device's limits and subgroup-matrix shape (a Gpu has both). */
+export interface TileTarget {
+  readonly limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeInvocationsPerWorkgroup'>;
+  readonly fragment: FragmentShape | undefined;
 }
 
 /** Why `tile` cannot run here, or null. */
-export function tileProblem(gpu: Gpu, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
+export function tileProblem(gpu: TileTarget, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
   const { bp, bc, bk, splitK } = tile;
   if (![bp, bc, bk, splitK].every((v) => Number.isInteger(v) && v >= 1)) return 'tile sizes must be positive integers';
   if (bk % 4 !== 0 || bc % 4 !== 0) return 'bk and bc must be multiples of 4';
   if (tile.backend === 'fma') {
     if (!tile.tp || !tile.tc || bp % tile.tp !== 0 || bc % tile.tc !== 0) return 'fma tiles need tp | bp and tc | bc';
+    if (tile.tp % 4 !== 0 || tile.tc % 4 !== 0) return 'fma tiles need tp and tc multiples of 4 (vec4 reads)';
   } else {
     if (precision !== 'f16') return 'subgroup-matrix tiles need f16 storage';
     const { sgp, sgc, fm, fn } = tile;
@@ -154,8 +147,9 @@ function prelude(k: ShaderKey, forReduce: boolean): string {
   const lines = [`alias OutT = ${out};`, `alias OutStore = ${k.tile.splitK > 1 && !forReduce ? 'f32' : out};`, `const SPLIT = ${k.tile.splitK > 1};`, `const OUT_NCHW = ${k.output.layout === 'nchw'};`];
   if (!forReduce) {
     const t = k.tile;
-    lines.push(`alias CT = ${k.precision};`, `alias TT = ${t.backend === 'matrix' ? 'f16' : 'f32'};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
-    lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`);
+    const layout = tileLayout(t, k.fragment);
+    lines.push(`alias CT = ${k.precision};`, `alias TT = ${layout.element === 2 ? 'f16' : 'f32'};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
+    lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`, ...layoutConstants(layout));
     if (t.backend === 'fma') lines.push(`const TP = ${t.tp}u;`, `const TC = ${t.tc}u;`);
     else {
       const f = k.fragment;
@@ -240,7 +234,7 @@ function splitFor(workgroups: number, kTotal: number, bk: number): number {
  * otherwise, a narrow 256x4 tile for layers of <= 4 output channels (the RGB output), split-K where
  * the output alone cannot fill the GPU, and the deepest K step that fits the workgroup memory.
  */
-export function gemmHeuristic(gpu: Gpu, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backendOverride?: GemmBackend): GemmTile {
+export function gemmHeuristic(gpu: TileTarget, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backendOverride?: GemmBackend): GemmTile {
   const fragment = gpu.fragment ?? EMULATED_FRAGMENT;
   const { pixels, kTotal, phases } = gemmShape(spec, batch, inH, inW);
   const matrix = backendOverride ?? (precision === 'f16' && gpu.fragment ? 'matrix' : 'fma');
