@@ -33,7 +33,7 @@ interface Flavour {
 // below (the vec4 loader) and not others (the scalar one).
 const flavours: Flavour[] = [
   { name: 'fma f32', precision: 'f32', tile: { backend: 'fma', bp: 32, bc: 16, bk: 8, tp: 4, tc: 4, splitK: 1 } },
-  { name: 'fma f16', precision: 'f16', tile: { backend: 'fma', bp: 16, bc: 8, bk: 8, tp: 2, tc: 4, splitK: 1 } },
+  { name: 'fma f16', precision: 'f16', tile: { backend: 'fma', bp: 16, bc: 8, bk: 8, tp: 4, tc: 4, splitK: 1 } },
   { name: 'matrix-emulated f16', precision: 'f16', tile: { backend: 'matrix-emulated', bp: 32, bc: 32, bk: 16, sgp: 2, sgc: 1, fm: 1, fn: 2, splitK: 1 } },
 ];
 
@@ -102,6 +102,7 @@ test('tile configurations are validated against the adapter', () => {
   const f = EMULATED_FRAGMENT;
   assert.is(tileProblem(gpu, flavours[0].tile, 'f32', f), null);
   assert.match(tileProblem(gpu, { ...flavours[0].tile, tp: 5 }, 'f32', f) ?? '', /tp \| bp/);
+  assert.match(tileProblem(gpu, { ...flavours[0].tile, tp: 2 }, 'f32', f) ?? '', /multiples of 4/);
   assert.match(tileProblem(gpu, flavours[2].tile, 'f32', f) ?? '', /need f16 storage/);
   assert.match(tileProblem(gpu, { ...flavours[2].tile, bp: 48 }, 'f16', f) ?? '', /bp must be sgp\*fm\*16/);
   assert.match(tileProblem(gpu, { backend: 'fma', bp: 512, bc: 512, bk: 64, tp: 16, tc: 16, splitK: 1 }, 'f32', f) ?? '', /workgroup memory/);

@@ -13,11 +13,11 @@ fn fragZero() -> FragAcc {
 }
 
 fn fragLoadLeft(at: u32) -> FragLeft {
-  return subgroupMatrixLoad<FragLeft, col_major>(&tileA, at, BP);
+  return subgroupMatrixLoad<FragLeft, col_major>(&tileA, at, A_STRIDE);
 }
 
 fn fragLoadRight(at: u32) -> FragRight {
-  return subgroupMatrixLoad<FragRight, row_major>(&tileB, at, BC);
+  return subgroupMatrixLoad<FragRight, row_major>(&tileB, at, B_STRIDE);
 }
 
 fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
@@ -25,7 +25,7 @@ fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
 }
 
 fn fragStore(c: FragAcc, at: u32) {
-  subgroupMatrixStore<row_major>(&tileC, at, c, FRAG_N);
+  subgroupMatrixStore<row_major>(&tileC, at, c, C_STRIDE);
 }
 
 // The hardware need not number subgroups lid / SG, and only subgroup_id passes Dawn's uniformity check.

@@ -1,7 +1,7 @@
 // Subgroup-matrix fragments emulated in plain WGSL, with the semantics of gemm-frag-builtin.wgsl:
-// a left fragment is FRAG_M x FRAG_K of tileA read column-major (stride BP), a right fragment
-// FRAG_K x FRAG_N of tileB row-major (stride BC), a result FRAG_M x FRAG_N in f32 stored row-major
-// (stride FRAG_N). The SG invocations of a (virtual) subgroup share a result: invocation l holds
+// a left fragment is FRAG_M x FRAG_K of tileA read column-major (stride A_STRIDE), a right fragment
+// FRAG_K x FRAG_N of tileB row-major (stride B_STRIDE), a result FRAG_M x FRAG_N in f32 stored
+// row-major (stride C_STRIDE): the tensor cores' layout, in f32 elements (TT) instead of f16. The SG invocations of a (virtual) subgroup share a result: invocation l holds
 // elements l, l + SG, ... Loads only record where the operand lies, since nothing writes the tiles
 // between a load and its use; multiply-accumulate reads the operands from workgroup memory.
 // Its k loop runs to params.fragK (= FRAG_K) rather than the constant: a software rasteriser
@@ -39,7 +39,7 @@ fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
     let col = e % FRAG_N;
     var sum = r[t];
     for (var k = 0u; k < params.fragK; k++) {
-      sum = fma(f32(tileA[a.at + k * BP + row]), f32(tileB[b.at + k * BC + col]), sum);
+      sum = fma(f32(tileA[a.at + k * A_STRIDE + row]), f32(tileB[b.at + k * B_STRIDE + col]), sum);
     }
     r[t] = sum;
   }
@@ -48,7 +48,8 @@ fn fragMma(a: FragLeft, b: FragRight, c: FragAcc) -> FragAcc {
 
 fn fragStore(c: FragAcc, at: u32) {
   for (var t = 0u; t < EPL; t++) {
-    tileC[at + fragLane + t * SG] = c[t];
+    let e = fragLane + t * SG;
+    tileC[at + (e / FRAG_N) * C_STRIDE + e % FRAG_N] = c[t];
   }
 }
 

@@ -10,7 +10,7 @@ fn loadSetup(p: Place) {
 
 fn sliceStart(p: Place, k0: u32) {}
 
-fn inputAt(px: Pixel, k: u32, kEnd: u32) -> f32 {
+fn inputAt(px: Pixel, k: u32, kEnd: u32) -> TT {
   let tap = k / params.inC;
   let ci = k % params.inC;
   let iy = px.iyBase + i32(tap / taps.countX) * taps.inputStep;
@@ -22,12 +22,12 @@ fn inputAt(px: Pixel, k: u32, kEnd: u32) -> f32 {
   } else {
     at = ((px.sample * params.inH + u32(iy)) * params.inW + u32(ix)) * params.inC + ci;
   }
-  return select(0.0, f32(input[select(0u, at, live)]), live);
+  return select(TT(), TT(input[select(0u, at, live)]), live);
 }
 
-fn loadA(px: Pixel, k0: u32, kOff: u32, kEnd: u32) -> vec4<f32> {
+fn loadA(px: Pixel, k0: u32, kOff: u32, kEnd: u32) -> vec4<TT> {
   let k = k0 + kOff;
-  return vec4<f32>(inputAt(px, k, kEnd), inputAt(px, k + 1u, kEnd), inputAt(px, k + 2u, kEnd), inputAt(px, k + 3u, kEnd));
+  return vec4<TT>(inputAt(px, k, kEnd), inputAt(px, k + 1u, kEnd), inputAt(px, k + 2u, kEnd), inputAt(px, k + 3u, kEnd));
 }
 
 fn weightRow(k0: u32, kOff: u32) -> u32 {

@@ -36,12 +36,12 @@ fn sliceStart(p: Place, k0: u32) {
   }
 }
 
-fn loadA(px: Pixel, k0: u32, kOff: u32, kEnd: u32) -> vec4<f32> {
+fn loadA(px: Pixel, k0: u32, kOff: u32, kEnd: u32) -> vec4<TT> {
   let iy = px.iyBase + i32(tapY) * taps.inputStep;
   let ix = px.ixBase + i32(tapX) * taps.inputStep;
   let live = k0 + kOff < kEnd && px.valid && iy >= 0 && ix >= 0 && u32(iy) < params.inH && u32(ix) < params.inW;
   let at = select(0u, (((px.sample * params.inH + u32(iy)) * params.inW + u32(ix)) * params.inC + channel + kOff) / 4u, live);
-  return select(vec4<f32>(), vec4<f32>(input[at]), live);
+  return select(vec4<TT>(), vec4<TT>(input[at]), live);
 }
 
 fn weightRow(k0: u32, kOff: u32) -> u32 {

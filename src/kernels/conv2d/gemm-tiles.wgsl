@@ -5,12 +5,14 @@
 // weights [tap][cin][cout padded to 16]. A workgroup owns a BP x BC tile of C and walks its K range
 // (one slice of it under split-K) BK at a time: the next slice is fetched into registers while the
 // current one is multiplied from workgroup memory, then committed to the other half of the double
-// buffer, so one barrier per step suffices.
+// buffer, so one barrier per step suffices. Each kernel declares its own tiles and commits to them
+// (`commit`), in the layout its inner product reads without bank conflicts (gemm-layout.ts).
 // The generated prelude declares the element types (CT: weights; TT: the workgroup tiles, f16 only
 // where tensor cores read them, else f32 so that the inner loops convert nothing; InElem: the input
-// binding; OutT: the layer's output; OutStore: binding 5, OutT or f32 partial sums under split-K)
-// and the constants BP, BC, BK, WG, SPLIT (whether K is split: the slice count is a uniform),
-// IN_NCHW, OUT_NCHW; the entry point declares TRANSPOSED.
+// binding; OutT: the layer's output; OutStore: binding 5, OutT or f32 partial sums under split-K),
+// the constants BP, BC, BK, WG, SPLIT (whether K is split: the slice count is a uniform),
+// IN_NCHW, OUT_NCHW, and the layout: A_STRIDE, B_STRIDE (elements per k row of the A and B tiles,
+// padding included), A_RUN, B_RUN (see quadAt); the entry point declares TRANSPOSED.
 
 @group(0) @binding(0) var<uniform> params: GemmParams;
 @group(0) @binding(1) var<storage, read> input: array<InElem>;
@@ -19,9 +21,6 @@
 @group(0) @binding(4) var<storage, read> residual: array<OutT>;
 @group(0) @binding(5) var<storage, read_write> output: array<OutStore>;
 
-// [2][BK][BP]: k-major, so a fragment's left matrix (pixels x k) loads column-major; [2][BK][BC].
-var<workgroup> tileA: array<TT, 2u * BK * BP>;
-var<workgroup> tileB: array<TT, 2u * BK * BC>;
 // Where each of the tile's pixel rows lands in the output: (sample, oy, ox, valid).
 var<workgroup> rowPixel: array<vec4<u32>, BP>;
 
@@ -64,16 +63,36 @@ fn stepCount(p: Place) -> u32 {
   return (p.kEnd - p.kBegin + BK - 1u) / BK;
 }
 
-// Registers between a slice's fetch and its commit.
-var<private> fetchedA: array<vec4<f32>, A_QUADS>;
+// Registers between a slice's fetch and its commit: A already in the tiles' type (f16 stays f16).
+var<private> fetchedA: array<vec4<TT>, A_QUADS>;
 var<private> fetchedB: array<vec4<CT>, B_QUADS>;
 var<private> rowOfQuad: array<Pixel, A_QUADS>;
 var<private> lane: u32;
 
+// Quad q of an operand with `rows` rows (A: pixels; B: k) of quads (A: 4 k of a pixel; B: 4 channels
+// of a k), as (row, quad): consecutive q take runs of `run` quads along a row, then the same run of
+// the next row; all rows done, the next run. The runs are what spread a commit over the banks.
+fn quadAt(q: u32, rows: u32, run: u32) -> vec2u {
+  let r = q / run;
+  return vec2u(r % rows, (r / rows) * run + q % run);
+}
+
+// This invocation's i-th quad of A (of B): (row, quad, 1), or z = 0 past the last quad (the last
+// round of a narrow tile is partial).
+fn quadOfA(i: u32) -> vec3u {
+  let q = lane + i * WG;
+  return vec3u(quadAt(q, BP, A_RUN), u32(q < BP * K4));
+}
+
+fn quadOfB(i: u32) -> vec3u {
+  let q = lane + i * WG;
+  return vec3u(quadAt(q, BK, B_RUN), u32(q < BK * C4));
+}
+
 fn setup(p: Place, lid: u32) {
   lane = lid;
   for (var i = 0u; i < A_QUADS; i++) {
-    rowOfQuad[i] = locate(p.tile * BP + (lid + i * WG) / K4, p.ry, p.rx);
+    rowOfQuad[i] = locate(p.tile * BP + quadOfA(i).x, p.ry, p.rx);
   }
   for (var r = lid; r < BP; r += WG) {
     let px = locate(p.tile * BP + r, p.ry, p.rx);
@@ -87,43 +106,16 @@ fn fetch(p: Place, step: u32) {
   let k0 = p.kBegin + step * BK;
   sliceStart(p, k0);
   for (var i = 0u; i < A_QUADS; i++) {
-    let kOff = 4u * ((lane + i * WG) % K4);
+    let kOff = 4u * quadOfA(i).y;
     fetchedA[i] = loadA(rowOfQuad[i], k0, kOff, p.kEnd);
   }
   for (var i = 0u; i < B_QUADS; i++) {
-    let q = lane + i * WG;
-    let kOff = q / C4;
-    let c4 = p.cBase / 4u + q % C4;
-    let live = q < BK * C4 && k0 + kOff < p.kEnd && c4 < params.mVec4;
+    let quad = quadOfB(i);
+    let kOff = quad.x;
+    let c4 = p.cBase / 4u + quad.y;
+    let live = quad.z != 0u && k0 + kOff < p.kEnd && c4 < params.mVec4;
     let at = select(0u, weightRow(k0, kOff) * params.mVec4 + c4, live);
     fetchedB[i] = select(vec4<CT>(), weight[at], live);
-  }
-}
-
-fn commit(buf: u32) {
-  for (var i = 0u; i < A_QUADS; i++) {
-    let q = lane + i * WG;
-    if (q >= BP * K4) {
-      break;
-    }
-    let at = buf * BK * BP + 4u * (q % K4) * BP + q / K4;
-    let v = vec4<TT>(fetchedA[i]);
-    tileA[at] = v.x;
-    tileA[at + BP] = v.y;
-    tileA[at + 2u * BP] = v.z;
-    tileA[at + 3u * BP] = v.w;
-  }
-  for (var i = 0u; i < B_QUADS; i++) {
-    let q = lane + i * WG;
-    if (q >= BK * C4) {
-      break;
-    }
-    let at = buf * BK * BC + (q / C4) * BC + 4u * (q % C4);
-    let v = vec4<TT>(fetchedB[i]);
-    tileB[at] = v.x;
-    tileB[at + 1u] = v.y;
-    tileB[at + 2u] = v.z;
-    tileB[at + 3u] = v.w;
   }
 }
 

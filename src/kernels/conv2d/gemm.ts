@@ -16,6 +16,7 @@ import { activationId, activationInclude } from '../activation.js';
 import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 import { ConvSpecError, convFlops, convOutputSize, packedOutputChannels, type ConvBindArgs, type ConvSpec } from './conv2d.js';
+import { layoutConstants, tileInvocations, tileLayout, tileStorageBytes } from './gemm-layout.js';
 
 export type Precision = 'f32' | 'f16';
 export type Layout = 'nchw' | 'nhwc';
@@ -99,26 +100,11 @@ const REDUCE_WG = 256;
 
 /**
  * What choosing a tile reads of a device: its limits, features, subgroup sizes and fragment shape.
- * A Gpu is one; the compile gate also passes GPU-class limits that the device at hand lacks.
+ * A Gpu is one; the compile gate and the bank model also pass GPU-class devices they do not have.
  */
 export type GemmDevice = Pick<Gpu, 'features' | 'fragment' | 'subgroupMinSize' | 'subgroupMaxSize'> & {
   limits: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
 };
-
-/** Invocations per workgroup of a tile. */
-export function tileInvocations(tile: GemmTile, fragment: FragmentShape): number {
-  return tile.backend === 'fma' ? (tile.bc / tile.tc!) * (tile.bp / tile.tp!) : tile.sgp! * tile.sgc! * fragment.subgroup;
-}
-
-/**
- * Workgroup memory a tile needs, in bytes (double-buffered A and B, the row table, fragment patches).
- * Tiles hold f16 only for the tensor cores; elsewhere f32, so the inner loops convert nothing.
- */
-export function tileStorageBytes(tile: GemmTile, fragment: FragmentShape): number {
-  const element = tile.backend === 'matrix' ? 2 : 4;
-  const patches = tile.backend === 'fma' ? 0 : tile.sgp! * tile.sgc! * fragment.m * fragment.n * 4;
-  return 2 * tile.bk * (tile.bp + tile.bc) * element + 16 * tile.bp + patches;
-}
 
 /** Why `tile` cannot run here, or null. */
 export function tileProblem(gpu: GemmDevice, tile: GemmTile, precision: Precision, fragment: FragmentShape): string | null {
@@ -127,6 +113,7 @@ export function tileProblem(gpu: GemmDevice, tile: GemmTile, precision: Precisio
   if (bk % 4 !== 0 || bc % 4 !== 0) return 'bk and bc must be multiples of 4';
   if (tile.backend === 'fma') {
     if (!tile.tp || !tile.tc || bp % tile.tp !== 0 || bc % tile.tc !== 0) return 'fma tiles need tp | bp and tc | bc';
+    if (tile.tp % 4 !== 0 || tile.tc % 4 !== 0) return 'fma tiles need tp and tc multiples of 4 (vec4 reads)';
   } else {
     if (precision !== 'f16') return 'subgroup-matrix tiles need f16 storage';
     const { sgp, sgc, fm, fn } = tile;
@@ -172,8 +159,9 @@ function prelude(k: ShaderKey, forReduce: boolean): string {
   const lines = [`alias OutT = ${out};`, `alias OutStore = ${k.tile.splitK > 1 && !forReduce ? 'f32' : out};`, `const SPLIT = ${k.tile.splitK > 1};`, `const OUT_NCHW = ${k.output.layout === 'nchw'};`];
   if (!forReduce) {
     const t = k.tile;
-    lines.push(`alias CT = ${k.precision};`, `alias TT = ${t.backend === 'matrix' ? 'f16' : 'f32'};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
-    lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`);
+    const layout = tileLayout(t, k.fragment);
+    lines.push(`alias CT = ${k.precision};`, `alias TT = ${layout.element === 2 ? 'f16' : 'f32'};`, `alias InElem = ${k.vec4 ? `vec4<${k.input.type}>` : k.input.type};`, `const IN_NCHW = ${k.input.layout === 'nchw'};`);
+    lines.push(`const BP = ${t.bp}u;`, `const BC = ${t.bc}u;`, `const BK = ${t.bk}u;`, `const WG = ${tileInvocations(t, k.fragment)}u;`, ...layoutConstants(layout));
     if (t.backend === 'fma') lines.push(`const TP = ${t.tp}u;`, `const TC = ${t.tc}u;`);
     else {
       const f = k.fragment;
