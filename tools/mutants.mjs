@@ -54,8 +54,8 @@ export const MUTANTS = [
   {
     id: 'GEMM tiles: B rows fetched from the slice start only',
     file: 'src/kernels/conv2d/gemm-tiles.wgsl',
-    from: 'let live = q < BK * C4 && k0 + kOff < p.kEnd && c4 < params.mVec4;',
-    to: 'let live = q < BK * C4 && k0 + kOff < p.kEnd && c4 < params.mVec4 && kOff < BK - 1u;',
+    from: 'let live = quad.z != 0u && k0 + kOff < p.kEnd && c4 < params.mVec4;',
+    to: 'let live = quad.z != 0u && k0 + kOff < p.kEnd && c4 < params.mVec4 && kOff < BK - 1u;',
     ...layerShapes('tile/f16'),
   },
   {
@@ -89,9 +89,30 @@ export const MUTANTS = [
   {
     id: 'matrix backend: every subgroup reads the first pixel fragment row',
     file: 'src/kernels/conv2d/conv2d-gemm-matrix.wgsl',
-    from: 'let left = fragLoadLeft(buf * BK * BP + k * BP + (gp * FM + i) * FRAG_M);',
-    to: 'let left = fragLoadLeft(buf * BK * BP + k * BP + i * FRAG_M);',
+    from: 'let left = fragLoadLeft((buf * BK + k) * A_STRIDE + (gp * FM + i) * FRAG_M);',
+    to: 'let left = fragLoadLeft((buf * BK + k) * A_STRIDE + i * FRAG_M);',
     ...layerShapes('matrix-emulated/f16'),
+  },
+  {
+    id: 'matrix commit: B halves stored in the rotated order, their values not',
+    file: 'src/kernels/conv2d/conv2d-gemm-matrix.wgsl',
+    from: 'tileB[base + (j ^ swap)] = v[j ^ swap];',
+    to: 'tileB[base + (j ^ swap)] = v[j];',
+    tests: ['kernels/gemm'],
+  },
+  {
+    id: 'fma: pixel quads read blocked instead of interleaved',
+    file: 'src/kernels/conv2d/conv2d-gemm-fma.wgsl',
+    from: 'a[i] = tileA[aRow + i * NP];',
+    to: 'a[i] = tileA[aRow + i];',
+    tests: ['kernels/gemm'],
+  },
+  {
+    id: 'fma: channel quads read blocked instead of interleaved',
+    file: 'src/kernels/conv2d/conv2d-gemm-fma.wgsl',
+    from: 'b[j] = tileB[bRow + j * NC];',
+    to: 'b[j] = tileB[bRow + j];',
+    tests: ['kernels/gemm'],
   },
   {
     id: 'transposed conv: phase input row from the wrong side',

@@ -29,11 +29,13 @@ interface Flavour {
   tile: GemmTile;
 }
 
-// Small tiles: 16-32 pixels and 8-32 channels per workgroup. bk 8 or 16 divides some channel counts
-// below (the vec4 loader) and not others (the scalar one).
+// Small tiles: 32 pixels and 16-32 channels per workgroup. bk 8 or 16 divides some channel counts
+// below (the vec4 loader) and not others (the scalar one). An fma invocation holds quads of pixels
+// and of channels interleaved with its neighbours': two pixel quads in f32, two channel quads in f16
+// (more of both would only cost lavapipe compile time: it unrolls the per-invocation tile).
 const flavours: Flavour[] = [
-  { name: 'fma f32', precision: 'f32', tile: { backend: 'fma', bp: 32, bc: 16, bk: 8, tp: 4, tc: 4, splitK: 1 } },
-  { name: 'fma f16', precision: 'f16', tile: { backend: 'fma', bp: 16, bc: 8, bk: 8, tp: 4, tc: 4, splitK: 1 } },
+  { name: 'fma f32', precision: 'f32', tile: { backend: 'fma', bp: 32, bc: 16, bk: 8, tp: 8, tc: 4, splitK: 1 } },
+  { name: 'fma f16', precision: 'f16', tile: { backend: 'fma', bp: 32, bc: 16, bk: 8, tp: 4, tc: 8, splitK: 1 } },
   { name: 'matrix-emulated f16', precision: 'f16', tile: { backend: 'matrix-emulated', bp: 32, bc: 32, bk: 16, sgp: 2, sgc: 1, fm: 1, fn: 2, splitK: 1 } },
 ];
 
@@ -103,6 +105,7 @@ test('tile configurations are validated against the adapter', () => {
   assert.is(tileProblem(gpu, flavours[0].tile, 'f32', f), null);
   assert.match(tileProblem(gpu, { ...flavours[0].tile, tp: 5 }, 'f32', f) ?? '', /tp \| bp/);
   assert.match(tileProblem(gpu, { ...flavours[0].tile, tp: 2 }, 'f32', f) ?? '', /multiples of 4/);
+  assert.match(tileProblem(gpu, { ...flavours[0].tile, tc: 2 }, 'f32', f) ?? '', /multiples of 4/);
   assert.match(tileProblem(gpu, flavours[2].tile, 'f32', f) ?? '', /need f16 storage/);
   assert.match(tileProblem(gpu, { ...flavours[2].tile, bp: 48 }, 'f16', f) ?? '', /bp must be sgp\*fm\*16/);
   assert.match(tileProblem(gpu, { backend: 'fma', bp: 512, bc: 512, bk: 64, tp: 16, tc: 16, splitK: 1 }, 'f32', f) ?? '', /workgroup memory/);

@@ -1,9 +1,10 @@
 // Subgroup-matrix fragments emulated in plain WGSL, with the semantics of gemm-frag-builtin.wgsl:
 // a left fragment is FRAG_M x FRAG_K of tileA read column-major (stride A_STRIDE), a right fragment
 // FRAG_K x FRAG_N of tileB row-major (stride B_STRIDE), a result FRAG_M x FRAG_N in f32 stored
-// row-major (stride C_STRIDE): the tensor cores' layout, in f32 elements (TT) instead of f16. The SG invocations of a (virtual) subgroup share a result: invocation l holds
-// elements l, l + SG, ... Loads only record where the operand lies, since nothing writes the tiles
-// between a load and its use; multiply-accumulate reads the operands from workgroup memory.
+// row-major (stride C_STRIDE): the tensor cores' layout, in f32 elements (TT) instead of f16. The
+// SG invocations of a (virtual) subgroup share a result: invocation l holds elements l, l + SG, ...
+// Loads only record where the operand lies, since nothing writes the tiles between a load and its
+// use; multiply-accumulate reads the operands from workgroup memory.
 // Its k loop runs to params.fragK (= FRAG_K) rather than the constant: a software rasteriser
 // unrolls constant loops, and fully unrolled fragments took minutes to compile on lavapipe.
 
