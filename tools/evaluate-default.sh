@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the README's figures for the bundled default model from the shared datasets:
+# Reproduces the figures of docs/results.md for the bundled default model from the shared datasets:
 # the calibrated thresholds (models/default.thresholds.json), the evaluation against noise, each
 # synthetic manipulation and Tiny ImageNet 32, and the pictures in docs/. Run from anywhere after
 # `npm run setup`; about 20 minutes on lavapipe (2 cores). Results: JSON per evaluation in OUT.

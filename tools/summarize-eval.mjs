@@ -1,4 +1,4 @@
-// Prints the markdown table of the README's detector figures from the JSON files that
+// Prints the markdown table of the bundled model's detector figures (docs/results.md) from the JSON files that
 // tools/evaluate-default.sh writes (one `rcae eval --json` document per fake set).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

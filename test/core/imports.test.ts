@@ -125,4 +125,13 @@ test('every src/ folder imports only from its own layer or below; bench/ never i
   assert.equal(problems, []);
 });
 
+test("the README's layer table lists these layers, in this order", () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = readme.indexOf('\n## Layers\n');
+  assert.ok(start >= 0, 'README.md has a Layers section');
+  const rows = readme.slice(start, readme.indexOf('\n## ', start + 1)).split('\n').filter((l) => l.startsWith('| `'));
+  const table = rows.map((row) => [...row.split('|')[1].matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\/$/, '')));
+  assert.equal(table, LAYERS.map((names) => [...names]));
+});
+
 test.run();

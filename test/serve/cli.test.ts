@@ -1,4 +1,4 @@
-// `rcae serve` as a user runs it, in a child process: the README's curl example gives what
+// `rcae serve` as a user runs it, in a child process: the curl example of docs/service.md gives what
 // `rcae detect` gives (for the default mse and for --score), and SIGTERM stops accepting, finishes the request in flight, exits 0.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -16,7 +16,7 @@ found and what else the file holds, the architecture (read from metadata or infe
 shapes), and for every tensor whether it was matched to the architecture by name or by shape order.
 A file whose tensors do not fit the architecture is still listed, with the reason, and the exit
 status is 1 with that reason on stderr. Names and metadata from the file are shown with control
-characters escaped (\x1b, \n); --json keeps them exact, JSON-escaped.`,
+characters escaped (\\x1b, \\n); --json keeps them exact, JSON-escaped.`,
   async run(argv) {
     const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, 'inspect');
     if (positionals.length !== 1) throw new UsageError('expected exactly one FILE');
