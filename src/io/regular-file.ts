@@ -4,8 +4,11 @@
 // opened, so memory is bounded by the file before any byte is parsed.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { RcaeError } from '../errors.js';
 
-export class FileRefusedError extends Error {}
+export class FileRefusedError extends RcaeError {
+  readonly kind = 'input';
+}
 
 // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
