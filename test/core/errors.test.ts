@@ -3,13 +3,14 @@
 // `new Error(` is left in src/ or web/ outside a short allow-list with reasons. What each boundary
 // does with each kind is tested at the boundary: test/cli/exit-status.test.ts (a real CLI process),
 // test/serve/error-status.test.ts (a real HTTP server), test/queue/failure.test.ts (a real Redis).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ERROR_KINDS, InternalError, kindOf, RcaeError } from '../../src/errors.js';
 import { repoRoot } from '../helpers/paths.js';
+import { rel, tsFiles } from '../helpers/sources.js';
 
 const test = suite('core/errors');
 
@@ -25,15 +26,6 @@ const PLAIN_ERROR_ALLOWED: Readonly<Record<string, string>> = {
   'web/app.ts': 'converted after issue-20 merge (helper D owns the web app)',
 };
 
-function* tsFiles(dir: string): Generator<string> {
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) yield* tsFiles(p);
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) yield p;
-  }
-}
-
-const rel = (p: string) => relative(repoRoot, p).split(sep).join('/');
 const sources = (...dirs: string[]) => dirs.flatMap((d) => [...tsFiles(join(repoRoot, d))]);
 
 /** The code without comments and string contents, so `new Error(` in a comment or a message is not counted. */
