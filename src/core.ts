@@ -12,6 +12,7 @@ export {
   type ResolvedWeights,
 } from './model.js';
 export { setPlatform, type Platform } from './platform.js';
+export { RcaeError, ERROR_KINDS, kindOf, type ErrorKind, type ErrorDetails } from './errors.js';
 export { Gpu, GpuError, gpuInfo, setGpuProvider, type AdapterSummary, type GpuProvider, type OpenOptions } from './gpu/device.js';
 export {
   referenceArchitecture,

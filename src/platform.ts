@@ -1,7 +1,9 @@
 // The one place where the platform-neutral core meets the platform it runs on: how a string source
 // (a file path in Node, a URL in a browser) becomes bytes, and where the bundled default model is.
 // Node registers its file-system version (src/node/platform.ts); without one, strings are fetched,
-// which is what a browser page wants. Imports nothing, so every layer may use it.
+// which is what a browser page wants. Imports only the error family, so every layer may use it.
+
+import { InputError, LimitError, UsageError } from './errors.js';
 
 export interface Platform {
   readonly name: string;
@@ -22,20 +24,20 @@ export const fetchPlatform: Platform = {
   async readBytes(path, maxBytes) {
     const base = (globalThis as { location?: { href: string } }).location?.href;
     if (!base && !URL.canParse(path)) {
-      throw new Error(`${path}: not a URL, and no file-system platform is registered (in Node, load src/node/platform.js first, as the rcae-webgpu entry point does)`);
+      throw new UsageError(`${path}: not a URL, and no file-system platform is registered (in Node, load src/node/platform.js first, as the rcae-webgpu entry point does)`);
     }
     const url = new URL(path, base);
     let response: Response;
     try {
       response = await fetch(url);
     } catch (err) {
-      throw new Error(`${path}: cannot fetch (${(err as Error).message})`);
+      throw new InputError(`${path}: cannot fetch (${(err as Error).message})`);
     }
-    if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${response.statusText}`.trim());
+    if (!response.ok) throw new InputError(`${path}: HTTP ${response.status} ${response.statusText}`.trim());
     const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > maxBytes) throw new Error(`${path}: ${declared} bytes is more than the limit of ${maxBytes}`);
+    if (declared > maxBytes) throw new LimitError(`${path}: ${declared} bytes is more than the limit of ${maxBytes}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.length > maxBytes) throw new Error(`${path}: ${bytes.length} bytes is more than the limit of ${maxBytes}`);
+    if (bytes.length > maxBytes) throw new LimitError(`${path}: ${bytes.length} bytes is more than the limit of ${maxBytes}`);
     return bytes;
   },
   defaultModel: () => DEFAULT_MODEL_URLS,

@@ -4,6 +4,8 @@
 // file's. PNG decodes to the same bytes as sharp; JPEG decoders may differ by a few levels.
 // The file size and the JPEG scan count are checked before the browser decodes anything, the sides
 // and pixel count as soon as the decoder reports them, against the limits Node uses.
+import { FormatError, LimitError } from '../errors.js';
+import { GpuError } from '../gpu/device.js';
 import { countJpegScans } from '../image/jpeg-scans.js';
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
 import { rgbaToRgb8, rgb8ToTensor } from '../image/tensor.js';
@@ -19,7 +21,7 @@ export interface DecodedImage {
 }
 
 export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'image'): Promise<DecodedImage> {
-  if (blob.size > IMAGE_LIMITS.maxFileBytes) throw new Error(`${name}: ${blob.size} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
+  if (blob.size > IMAGE_LIMITS.maxFileBytes) throw new LimitError(`${name}: ${blob.size} bytes is too large for an image (limit ${IMAGE_LIMITS.maxFileBytes})`);
   // Only a JPEG's bytes are read here (to count its scans); the decoder then takes them from memory,
   // so no file is read twice. Other formats go to the decoder as they are.
   const head = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
@@ -27,22 +29,22 @@ export async function decodeImage(blob: Blob, name = (blob as Blob & { name?: st
   if (head[0] === 0xff && head[1] === 0xd8) {
     const bytes = new Uint8Array(await blob.arrayBuffer());
     const scans = countJpegScans(bytes, IMAGE_LIMITS.maxJpegScans);
-    if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`${name}: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
+    if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new LimitError(`${name}: cannot decode image: JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
     source = new Blob([bytes], { type: blob.type });
   }
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(source, { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' });
   } catch (err) {
-    throw new Error(`${name}: cannot decode image (${(err as Error).message || 'unsupported or corrupt'})`);
+    throw new FormatError(`${name}: cannot decode image (${(err as Error).message || 'unsupported or corrupt'})`);
   }
   try {
     const { width, height } = bitmap;
-    if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new Error(`${name}: ${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
-    if (width * height > MAX_BROWSER_PIXELS) throw new Error(`${name}: ${width}x${height} is larger than the limit of ${MAX_BROWSER_PIXELS} pixels`);
+    if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new LimitError(`${name}: ${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
+    if (width * height > MAX_BROWSER_PIXELS) throw new LimitError(`${name}: ${width}x${height} is larger than the limit of ${MAX_BROWSER_PIXELS} pixels`);
     const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext('2d', { willReadFrequently: true });
-    if (!context) throw new Error(`${name}: no 2D canvas to read pixels with`);
+    if (!context) throw new GpuError(`${name}: no 2D canvas to read pixels with`);
     context.drawImage(bitmap, 0, 0);
     const pixels = context.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
     return { width, height, rgb: rgbaToRgb8(pixels.data, width, height) };

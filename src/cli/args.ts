@@ -2,10 +2,12 @@
 // typed option readers the commands need.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
 import { FORMATS, type Format } from './format.js';
 import { didYouMean } from './suggest.js';
 
-export class UsageError extends Error {}
+/** Re-exported: the commands throw it for a command line that is not valid (exit status 2). */
+export { UsageError };
 
 export interface Command {
   name: string;

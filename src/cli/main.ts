@@ -5,7 +5,7 @@
 import '../node/platform.js';
 import { commands } from './commands/index.js';
 import { printable } from '../io/printable.js';
-import { UsageError } from './args.js';
+import { EXIT_STATUS_OF_KIND, exitStatusOf } from './exit-status.js';
 import { didYouMean } from './suggest.js';
 
 const USAGE = `rcae — residual convolutional autoencoder on WebGPU
@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   if (name === 'help' && rest.length > 0) return main([rest[0], '--help']);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');
-    return name ? 0 : 2;
+    return name ? 0 : EXIT_STATUS_OF_KIND.usage;
   }
   if (name === '--version' || name === '-v') {
     const { version } = await import('../node/version.js');
@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = commands.find((c) => c.name === name);
   if (!command) {
     process.stderr.write(`rcae: unknown command '${name}'${didYouMean(name, commands.map((c) => c.name))} (rcae --help lists them)\n`);
-    return 2;
+    return EXIT_STATUS_OF_KIND.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help + '\n');
@@ -51,6 +51,6 @@ export async function main(argv: string[]): Promise<number> {
     // One line, whatever the message holds: file names and member names come from strangers.
     process.stderr.write(`rcae ${name}: ${printable(message.split('\n')[0])}\n`);
     if (process.env.RCAE_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    return err instanceof UsageError ? 2 : 1;
+    return exitStatusOf(err);
   }
 }

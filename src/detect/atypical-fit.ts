@@ -9,6 +9,7 @@ import { progressBar } from '../pipeline/progress.js';
 import { fitGaussian, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
 import { ATYPICAL_FEATURES, atypicalFeatures, type AtypicalFit } from './scores.js';
+import { InputError } from '../errors.js';
 
 export interface FitRequest {
   source: string;
@@ -37,7 +38,7 @@ export async function fitAtypical(model: Model, request: FitRequest): Promise<{ 
     progress.finish();
   }
   // Each half needs two samples for a covariance.
-  if (count < 4) throw new Error(`${request.source}: ${count} images are too few to fit the atypical score (need at least 4)`);
+  if (count < 4) throw new InputError(`${request.source}: ${count} images are too few to fit the atypical score (need at least 4)`);
   const dim = model.latentSize;
   const even = Math.ceil(count / 2);
   const evenLatents = new Float64Array(even * dim);

@@ -4,6 +4,8 @@
 // diagonal, so that a few thousand samples give a well-conditioned 512-dimensional fit. Fits are
 // stored in thresholds files, which come from strangers: decoding bounds and checks every number.
 
+import { FormatError, InputError } from '../errors.js';
+
 export interface GaussianFit {
   dim: number;
   /** Samples the fit was made from. */
@@ -24,7 +26,7 @@ export const MAX_FIT_DIM = 1024;
  * d2 = |S - mI|^2, b2 = min(d2, (sum_k |z_k|^4 - n |S|^2) / n^2), covariance (b2/d2) m I + (1 - b2/d2) S.
  */
 export function fitGaussian(rows: Float64Array, n: number, dim: number): GaussianFit {
-  if (n < 2 || rows.length !== n * dim) throw new Error(`a Gaussian fit needs at least 2 samples of ${dim} values, got ${rows.length / dim}`);
+  if (n < 2 || rows.length !== n * dim) throw new InputError(`a Gaussian fit needs at least 2 samples of ${dim} values, got ${rows.length / dim}`);
   const mean = new Float64Array(dim);
   for (let k = 0; k < n; k++) for (let j = 0; j < dim; j++) mean[j] += rows[k * dim + j] / n;
   const scale = new Float64Array(dim);
@@ -82,7 +84,7 @@ function invertSymmetric(a: Float64Array, dim: number): Float64Array {
       let sum = a[i * dim + j];
       for (let k = 0; k < j; k++) sum -= l[i * dim + k] * l[j * dim + k];
       if (i === j) {
-        if (!(sum > 0)) throw new Error('the covariance of the fit is not positive definite (constant or too few samples?)');
+        if (!(sum > 0)) throw new InputError('the covariance of the fit is not positive definite (constant or too few samples?)');
         l[i * dim + i] = Math.sqrt(sum);
       } else l[i * dim + j] = sum / l[j * dim + j];
     }
@@ -171,31 +173,31 @@ export function storeGaussian(fit: GaussianFit): StoredGaussian {
   return { dim: fit.dim, count: fit.count, shrinkage: fit.shrinkage, mean: [...fit.mean], precision_f64le_base64: btoa(binary) };
 }
 
-/** Checks and decodes a stored fit; `where` names it in errors. Throws Error with one line. */
+/** Checks and decodes a stored fit; `where` names it in errors. Throws FormatError with one line. */
 export function loadGaussian(stored: unknown, where: string, dim?: number): GaussianFit {
   const o = stored as Partial<StoredGaussian> | null;
-  if (typeof o !== 'object' || o === null) throw new Error(`${where} must be an object`);
-  if (!Number.isInteger(o.dim) || o.dim! < 1 || o.dim! > MAX_FIT_DIM) throw new Error(`${where}.dim must be an integer in 1..${MAX_FIT_DIM}`);
+  if (typeof o !== 'object' || o === null) throw new FormatError(`${where} must be an object`);
+  if (!Number.isInteger(o.dim) || o.dim! < 1 || o.dim! > MAX_FIT_DIM) throw new FormatError(`${where}.dim must be an integer in 1..${MAX_FIT_DIM}`);
   const d = o.dim!;
-  if (dim !== undefined && d !== dim) throw new Error(`${where}.dim is ${d}, expected ${dim}`);
-  if (!Array.isArray(o.mean) || o.mean.length !== d || !o.mean.every(Number.isFinite)) throw new Error(`${where}.mean must hold ${d} finite numbers`);
+  if (dim !== undefined && d !== dim) throw new FormatError(`${where}.dim is ${d}, expected ${dim}`);
+  if (!Array.isArray(o.mean) || o.mean.length !== d || !o.mean.every(Number.isFinite)) throw new FormatError(`${where}.mean must hold ${d} finite numbers`);
   if (typeof o.precision_f64le_base64 !== 'string' || o.precision_f64le_base64.length !== Math.ceil((d * d * 8) / 3) * 4) {
-    throw new Error(`${where}.precision_f64le_base64 must encode ${d}x${d} float64 values`);
+    throw new FormatError(`${where}.precision_f64le_base64 must encode ${d}x${d} float64 values`);
   }
   let binary: string;
   try {
     binary = atob(o.precision_f64le_base64);
   } catch {
-    throw new Error(`${where}.precision_f64le_base64 is not base64`);
+    throw new FormatError(`${where}.precision_f64le_base64 is not base64`);
   }
   const view = new DataView(Uint8Array.from(binary, (c) => c.charCodeAt(0)).buffer);
   const precision = Float64Array.from({ length: d * d }, (_, i) => view.getFloat64(i * 8, true));
-  if (!precision.every(Number.isFinite)) throw new Error(`${where}: the precision matrix holds a non-finite number`);
+  if (!precision.every(Number.isFinite)) throw new FormatError(`${where}: the precision matrix holds a non-finite number`);
   for (let i = 0; i < d; i++) {
-    for (let j = i + 1; j < d; j++) if (precision[i * d + j] !== precision[j * d + i]) throw new Error(`${where}: the precision matrix is not symmetric (row ${i}, column ${j})`);
+    for (let j = i + 1; j < d; j++) if (precision[i * d + j] !== precision[j * d + i]) throw new FormatError(`${where}: the precision matrix is not symmetric (row ${i}, column ${j})`);
   }
   const count = Number.isInteger(o.count) && o.count! >= 0 ? o.count! : 0;
   const shrinkage = typeof o.shrinkage === 'number' && o.shrinkage >= 0 && o.shrinkage <= 1 ? o.shrinkage : NaN;
-  if (Number.isNaN(shrinkage)) throw new Error(`${where}.shrinkage must be a number in [0, 1]`);
+  if (Number.isNaN(shrinkage)) throw new FormatError(`${where}.shrinkage must be a number in [0, 1]`);
   return { dim: d, count, shrinkage, mean: Float64Array.from(o.mean), precision };
 }

@@ -6,6 +6,7 @@ import type { Endpoint, RunResult } from '../graph/executor.js';
 import type { Model } from '../model.js';
 import { type GaussianFit, mahalanobis, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
+import { RcaeError } from '../errors.js';
 
 export const SCORES = ['mse', 'hf', 'ssim', 'atypical'] as const;
 export type ScoreName = (typeof SCORES)[number];
@@ -20,7 +21,9 @@ export const SCORE_DESCRIPTIONS: Record<Column, string> = {
   baseline: 'model-free two-sided baseline: Mahalanobis distance of (log variance, log total variation, log Laplacian energy) of the input under a Gaussian fitted on real images',
 };
 
-export class ScoreError extends Error {}
+export class ScoreError extends RcaeError {
+  readonly kind = 'usage';
+}
 
 export function parseScore(text: string): ScoreName {
   if ((SCORES as readonly string[]).includes(text)) return text as ScoreName;

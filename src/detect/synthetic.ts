@@ -6,8 +6,11 @@
 import sharp from 'sharp';
 import type { Rgb8Image } from '../image/decode.js';
 import { mulberry32 } from '../graph/random-params.js';
+import { RcaeError } from '../errors.js';
 
-export class SyntheticError extends Error {}
+export class SyntheticError extends RcaeError {
+  readonly kind = 'input';
+}
 
 export const SYNTHETIC_KINDS = ['noise', 'blur', 'jpeg', 'patch-shuffle', 'splice', 'color-shift', 'upscale'] as const;
 export type SyntheticKind = (typeof SYNTHETIC_KINDS)[number];

@@ -10,8 +10,11 @@ import { loadGaussian, storeGaussian } from './gaussian.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
 import { ATYPICAL_FEATURES, type AtypicalFit, INPUT_FEATURE_NAMES, SCORE_DESCRIPTIONS, SCORES, type ScoreName } from './scores.js';
 import { quotedMessage } from '../io/printable.js';
+import { RcaeError } from '../errors.js';
 
-export class ThresholdsError extends Error {}
+export class ThresholdsError extends RcaeError {
+  readonly kind = 'format';
+}
 
 export const LEVELS = ['strict', 'balanced', 'sensitive', 'optimal'] as const;
 export type LevelName = (typeof LEVELS)[number];

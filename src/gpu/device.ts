@@ -7,6 +7,8 @@
 // emitted .d.ts so a package consumer's strict tsc finds them without configuring anything.
 /// <reference types="@webgpu/types" preserve="true" />
 
+import { RcaeError } from '../errors.js';
+
 export interface AdapterSummary {
   index: number;
   vendor: string;
@@ -57,8 +59,8 @@ export interface FragmentShape {
   subgroup: number;
 }
 
-export class GpuError extends Error {
-  override name = 'GpuError';
+export class GpuError extends RcaeError {
+  readonly kind = 'device';
 }
 
 /** An adapter, and the Dawn toggles it was opened with (none in a browser). */

@@ -1,6 +1,8 @@
 // A uniform block is declared once, by name; the WGSL struct text and the byte packer are both
 // derived from that declaration, so host values and shader layout cannot drift apart.
 
+import { RcaeError } from '../errors.js';
+
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec2u' | 'vec2i' | 'vec2f' | 'vec3u' | 'vec3i' | 'vec3f' | 'vec4u' | 'vec4i' | 'vec4f';
 
 type Scalar = 'u32' | 'i32' | 'f32';
@@ -25,8 +27,8 @@ export type UniformValues<F extends UniformFields> = { readonly [K in keyof F]: 
 
 export interface UniformField { name: string; type: UniformType; offset: number }
 
-export class UniformLayoutError extends Error {
-  override name = 'UniformLayoutError';
+export class UniformLayoutError extends RcaeError {
+  readonly kind = 'internal';
 }
 
 export class UniformStruct<F extends UniformFields> {

@@ -3,6 +3,7 @@
 // building, weight mapping, the PyTorch reference in tools/) derives from this one description.
 
 import type { Activation } from '../kernels/activation.js';
+import { RcaeError } from '../errors.js';
 
 export type { Activation };
 
@@ -33,7 +34,9 @@ export const STAGE_STRIDE = 2;
 export const STAGE_PADDING = 1;
 export const BN_EPS = 1e-5;
 
-export class ArchitectureError extends Error {}
+export class ArchitectureError extends RcaeError {
+  readonly kind = 'format';
+}
 
 /**
  * The published layer list at base width w. 'enc4-res' is the known alternative placement with the

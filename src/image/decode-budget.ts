@@ -5,6 +5,8 @@
 // will ever take, which always finish, so waiting can never deadlock. One decode larger than the
 // whole budget runs alone (the per-image limits bound it).
 
+import { InternalError } from '../errors.js';
+
 /** One decode's share of a DecodeBudget. */
 export interface Holding {
   /** Waits until `bytes` more fit in the budget (or nothing else is held) and takes them. */
@@ -58,7 +60,7 @@ export class DecodeBudget {
     };
     return {
       grow: async (bytes) => {
-        if (!open) throw new Error('decode budget: a settled holding cannot grow');
+        if (!open) throw new InternalError('decode budget: a settled holding cannot grow');
         while (this.used !== held && this.used + bytes > this.limit) await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         this.used += bytes;

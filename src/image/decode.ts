@@ -11,6 +11,7 @@ import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
 import type { Holding } from './decode-budget.js';
 import { countJpegScans } from './jpeg-scans.js';
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from './limits.js';
+import { RcaeError } from '../errors.js';
 
 export { IMAGE_LIMITS, MAX_INPUT_PIXELS };
 
@@ -21,7 +22,9 @@ export interface Rgb8Image {
   data: Uint8Array;
 }
 
-export class ImageError extends Error {}
+export class ImageError extends RcaeError {
+  readonly kind = 'input';
+}
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
 
@@ -85,17 +88,17 @@ const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
 
 async function decodeRaw(input: Uint8Array, holding?: Holding) {
   const scans = countJpegScans(input, IMAGE_LIMITS.maxJpegScans);
-  if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new Error(`JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
+  if (scans !== null && scans > IMAGE_LIMITS.maxJpegScans) throw new ImageError(`JPEG has more than ${IMAGE_LIMITS.maxJpegScans} scans`);
   // failOn 'error': reject truncated or corrupt pixel data, tolerate the benign warnings PIL tolerates.
   const image = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', ignoreIcc: true }).timeout({ seconds: IMAGE_LIMITS.timeoutSeconds });
   const { format, width = 0, height = 0, pages = 1, channels, orientation } = await image.metadata();
-  if (!format || !RASTER_FORMATS.has(format)) throw new Error(`unsupported format ${format ?? 'unknown'}`);
-  if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new Error(`${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
-  if (pages > IMAGE_LIMITS.maxPages) throw new Error(`${pages} pages is more than ${IMAGE_LIMITS.maxPages}`);
+  if (!format || !RASTER_FORMATS.has(format)) throw new ImageError(`unsupported format ${format ?? 'unknown'}`);
+  if (width > IMAGE_LIMITS.maxSide || height > IMAGE_LIMITS.maxSide) throw new ImageError(`${width}x${height} has a side longer than ${IMAGE_LIMITS.maxSide}`);
+  if (pages > IMAGE_LIMITS.maxPages) throw new ImageError(`${pages} pages is more than ${IMAGE_LIMITS.maxPages}`);
   // Over the pixel limit, sharp refuses before decoding: nothing to count.
   const share = width * height <= MAX_INPUT_PIXELS ? pixelBytes(width, height, channels, orientation) : 0;
   if (input.length + share > IMAGE_LIMITS.maxDecodeBytes) {
-    throw new Error(`decoding would hold ${mib(input.length + share)} MiB (file and pixels), more than the ${mib(IMAGE_LIMITS.maxDecodeBytes)} MiB allowed`);
+    throw new ImageError(`decoding would hold ${mib(input.length + share)} MiB (file and pixels), more than the ${mib(IMAGE_LIMITS.maxDecodeBytes)} MiB allowed`);
   }
   if (holding) {
     await holding.grow(share);

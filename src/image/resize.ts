@@ -5,12 +5,15 @@
 // after each pass, the horizontal pass first. torchvision's Resize on a PIL image calls exactly this.
 
 import { triangleWeights, type TriangleWeights } from './triangle-filter.js';
+import { RcaeError } from '../errors.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
 
-export class ResizeError extends Error {}
+export class ResizeError extends RcaeError {
+  readonly kind = 'input';
+}
 
 /** The triangle filter's weights in Pillow's fixed point. */
 type Coefficients = Omit<TriangleWeights, 'weights'> & { weights: Int32Array };

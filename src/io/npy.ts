@@ -5,6 +5,7 @@
 import { float16Value } from '../gpu/f16.js';
 import { quotedMessage } from './printable.js';
 import { readRegularFile } from './regular-file.js';
+import { RcaeError } from '../errors.js';
 
 export type NpyDtype = 'f2' | 'f4' | 'f8' | 'i1' | 'i2' | 'i4' | 'i8' | 'u1' | 'u2' | 'u4' | 'u8' | 'b1';
 
@@ -15,7 +16,9 @@ export interface NpyArray {
   data: Float32Array;
 }
 
-export class NpyError extends Error {}
+export class NpyError extends RcaeError {
+  readonly kind = 'format';
+}
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const MAX_HEADER_BYTES = 1 << 20;

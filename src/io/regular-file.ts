@@ -4,8 +4,17 @@
 // opened, so memory is bounded by the file before any byte is parsed.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { type ErrorKind, RcaeError } from '../errors.js';
 
-export class FileRefusedError extends Error {}
+/** A path that is missing, unreadable or not a regular file; the message names it. */
+export class FileRefusedError extends RcaeError {
+  readonly kind: ErrorKind = 'input';
+}
+
+/** A regular file larger than its role allows: refused before a byte is read. */
+export class FileTooLargeError extends FileRefusedError {
+  override readonly kind = 'limit';
+}
 
 // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
@@ -29,13 +38,13 @@ function openProblem(path: string, err: NodeJS.ErrnoException): FileRefusedError
     ELOOP: 'too many levels of symbolic links',
     ENAMETOOLONG: 'file name too long',
   };
-  return new FileRefusedError(`${path}: cannot read: ${why[err.code ?? ''] ?? err.message}`);
+  return new FileRefusedError(`${path}: cannot read: ${why[err.code ?? ''] ?? err.message}`, { subject: path });
 }
 
 /** Throws unless `st` is a regular file of at most `maxBytes`; `what` names the file's role. */
 export function checkRegular(path: string, st: Stats, maxBytes: number, what: string): void {
   if (!st.isFile()) throw new FileRefusedError(`${path}: is ${kindOf(st)}, not a regular file; refusing to read it as ${what}`);
-  if (st.size > maxBytes) throw new FileRefusedError(`${path}: ${st.size} bytes is too large for ${what} (limit ${maxBytes})`);
+  if (st.size > maxBytes) throw new FileTooLargeError(`${path}: ${st.size} bytes is too large for ${what} (limit ${maxBytes})`);
 }
 
 /** A refusal as it is, any other failure while reading as one line naming `path`. */

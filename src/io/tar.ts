@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ChunkReader } from './chunk-reader.js';
 import { checkRegular, FileRefusedError } from './regular-file.js';
+import { RcaeError } from '../errors.js';
 
 export interface TarEntry {
   name: string;
@@ -21,7 +22,9 @@ export interface TarOptions {
   beforeData?: (name: string, size: number) => Promise<void>;
 }
 
-export class TarError extends Error {}
+export class TarError extends RcaeError {
+  readonly kind = 'format';
+}
 
 const BLOCK = 512;
 const MAX_META_BYTES = 1 << 20; // GNU long names and pax headers

@@ -13,6 +13,7 @@ import type { TileTable } from '../graph/executor.js';
 import type { GemmTile, Precision } from '../kernels/conv2d/gemm.js';
 import { writeFileAtomically } from '../pipeline/atomic.js';
 import type { TuneResult } from '../pipeline/tune.js';
+import { FormatError, LimitError } from '../errors.js';
 
 export interface CachedTile {
   tile: GemmTile;
@@ -71,20 +72,20 @@ function isTile(t: unknown): t is GemmTile {
 export function readTuneCache(path: string): TuneCache {
   if (!existsSync(path)) return emptyCache();
   const text = readFileSync(path);
-  if (text.length > MAX_CACHE_BYTES) throw new Error(`${path}: tuning cache of ${text.length} bytes exceeds ${MAX_CACHE_BYTES}`);
+  if (text.length > MAX_CACHE_BYTES) throw new LimitError(`${path}: tuning cache of ${text.length} bytes exceeds ${MAX_CACHE_BYTES}`);
   let doc: unknown;
   try {
     doc = JSON.parse(text.toString('utf8'));
   } catch (err) {
-    throw new Error(`${path}: tuning cache is not valid JSON (${(err as Error).message})`);
+    throw new FormatError(`${path}: tuning cache is not valid JSON (${(err as Error).message})`);
   }
   const cache = doc as TuneCache;
   if (cache?.format !== 'rcae-tune-cache' || cache.version !== 1 || typeof cache.devices !== 'object' || cache.devices === null) {
-    throw new Error(`${path}: not an rcae tuning cache (format rcae-tune-cache, version 1)`);
+    throw new FormatError(`${path}: not an rcae tuning cache (format rcae-tune-cache, version 1)`);
   }
   for (const [key, device] of Object.entries(cache.devices)) {
     for (const [entry, cached] of Object.entries(device?.tiles ?? {})) {
-      if (!isTile(cached?.tile)) throw new Error(`${path}: device "${key}" entry "${entry}" has no valid tile`);
+      if (!isTile(cached?.tile)) throw new FormatError(`${path}: device "${key}" entry "${entry}" has no valid tile`);
     }
   }
   return cache;

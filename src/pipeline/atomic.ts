@@ -4,6 +4,7 @@
 
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { InputError } from '../errors.js';
 
 const pending = new Set<string>();
 let hooked = false;
@@ -45,7 +46,7 @@ function userFacing(err: unknown, tmp: string, path: string): unknown {
   if (!(err instanceof Error) || !err.message.includes(tmp)) return err;
   const code = (err as NodeJS.ErrnoException).code;
   const reason = code ? (FS_REASONS[code] ?? code) : err.message.split(tmp).join(path);
-  return new Error(`${path}: cannot write: ${reason}`, { cause: err });
+  return new InputError(`${path}: cannot write: ${reason}`, { cause: err, subject: path });
 }
 
 /** Runs `write(tmp)` and renames tmp to `path` when it succeeds; removes tmp when it fails. */

@@ -7,6 +7,7 @@
 import type { Gpu } from '../gpu/device.js';
 import { PassTimestamps } from '../gpu/timestamps.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
+import { InternalError } from '../errors.js';
 
 export type TimingMethod = 'timestamp queries' | 'wall clock';
 
@@ -47,7 +48,7 @@ export class DispatchTimer {
     this.samples = options.samples ?? 3;
     this.maxRepeat = options.maxRepeat ?? 4096;
     if (!(this.floorMs >= 0) || !Number.isInteger(this.samples) || this.samples < 1 || !Number.isInteger(this.maxRepeat) || this.maxRepeat < 1) {
-      throw new Error(`dispatch timing: bad options (floor ${this.floorMs} ms, ${this.samples} samples, repeat cap ${this.maxRepeat})`);
+      throw new InternalError(`dispatch timing: bad options (floor ${this.floorMs} ms, ${this.samples} samples, repeat cap ${this.maxRepeat})`);
     }
     this.timestamps = gpu.features.has('timestamp-query') ? new PassTimestamps(gpu, 1) : undefined;
     this.method = this.timestamps ? 'timestamp queries' : 'wall clock';

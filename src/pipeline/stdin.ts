@@ -1,6 +1,7 @@
 // `-` as an INPUT: standard input holding one image (read whole, within the per-image limit) or one
 // .npy tensor (read a row at a time by npy-rows.ts), told apart by the .npy magic bytes.
 
+import { InputError } from '../errors.js';
 import { IMAGE_LIMITS } from '../image/preprocess.js';
 import { ChunkReader } from '../io/chunk-reader.js';
 
@@ -13,7 +14,7 @@ const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 export async function openStdin(stream: NodeJS.ReadableStream = process.stdin, imageLimit = IMAGE_LIMITS.maxFileBytes): Promise<StdinInput> {
   const fail = (msg: string): never => {
-    throw new Error(`standard input: ${msg}`);
+    throw new InputError(`standard input: ${msg}`, { subject: 'standard input' });
   };
   const chunks = (async function* () {
     for await (const chunk of stream) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

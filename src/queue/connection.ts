@@ -2,10 +2,14 @@
 // line when Redis cannot be reached; workers wait and reconnect, so a Redis restart only pauses them.
 
 import { Redis } from 'ioredis';
+import { type ErrorKind, RcaeError } from '../errors.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-export class QueueError extends Error {}
+/** A job, queue or Redis that cannot be used as asked (no such job, a bad name or URL, Redis unreachable). */
+export class QueueError extends RcaeError {
+  readonly kind: ErrorKind = 'input';
+}
 
 function checkUrl(url: string): string {
   let parsed: URL;

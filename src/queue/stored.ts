@@ -37,7 +37,9 @@ export const LIMITS = {
 } as const;
 
 /** Stored data that does not parse or is out of bounds; the message names the job and the shard. */
-export class StoredDataError extends QueueError {}
+export class StoredDataError extends QueueError {
+  override readonly kind = 'format';
+}
 
 const JOB_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,99}$/;
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -2,6 +2,7 @@
 // the file is hashed (through a check that it is a regular file within the checkpoint limit, so a
 // job naming /dev/zero or a FIFO fails instead of reading forever) before it is loaded.
 
+import { InputError } from '../errors.js';
 import { loadModel, type LoadOptions, type Model } from '../model.js';
 import type { JobSpec } from './store.js';
 
@@ -25,7 +26,7 @@ export class WorkerModels {
     if (!model) {
       model = (async () => {
         const sha = await this.hashFile(spec.model);
-        if (sha !== spec.modelSha256) throw new Error(`${spec.model}: not the model the job was submitted with (sha256 ${sha.slice(0, 12)}…, expected ${spec.modelSha256.slice(0, 12)}…)`);
+        if (sha !== spec.modelSha256) throw new InputError(`${spec.model}: not the model the job was submitted with (sha256 ${sha.slice(0, 12)}…, expected ${spec.modelSha256.slice(0, 12)}…)`);
         const opened = await loadModel(spec.model, this.modelOptions);
         this.ready.add(opened);
         return opened;

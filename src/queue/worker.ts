@@ -14,6 +14,7 @@ import { Job, Queue, UnrecoverableError, WaitingError, Worker, type JobJson } fr
 import type { Redis } from 'ioredis';
 import type { LoadOptions } from '../model.js';
 import { connectWorker, describeUrl } from './connection.js';
+import { ShardFailure, worthRetrying } from './failure.js';
 import { NpyCache, scoreShard } from './shard-scoring.js';
 import { JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';
 import { parseShardData, StoredDataError, storedReason } from './stored.js';
@@ -109,7 +110,7 @@ class ShardWorker extends Worker<unknown, string> {
       const id = (await this.redis.eval(ENTRY_LOCKED_BY, 1, this.toKey('active'), token, this.toKey(''))) as string | null;
       if (id === null) throw err;
       const reason = `queue entry ${storedReason(id)}: options or progress are not JSON (${storedReason(err.message)})`;
-      this.emit('error', new Error(`${reason}; failed without retrying`));
+      this.emit('error', new StoredDataError(`${reason}; failed without retrying`));
       await new Job(this, 'damaged', {}, {}, id).moveToFailed(new UnrecoverableError(reason), token, false);
       // No entry this time: the main loop asks again.
       return undefined as unknown as Job<unknown, string>;
@@ -117,7 +118,8 @@ class ShardWorker extends Worker<unknown, string> {
   }
 }
 
-const unrecoverable = (err: unknown) => err instanceof UnrecoverableError || err instanceof StoredDataError;
+/** A failure that no attempt can mend: BullMQ's own, or one whose kind says a retry gives the same answer (failure.ts). */
+const unrecoverable = (err: unknown) => err instanceof UnrecoverableError || !worthRetrying(err);
 
 export function startWorker(options: WorkerOptions): RunningWorker {
   const id = `${hostname()}:${process.pid}`;
@@ -179,7 +181,7 @@ export function startWorker(options: WorkerOptions): RunningWorker {
       const message = storedReason((err as Error).message);
       const final = unrecoverable(err) || job.attemptsMade + 1 >= attempts;
       log(`${name} shard ${index}: attempt ${job.attemptsMade + 1} of ${attempts} failed: ${message}${final ? '' : '; retrying'}`);
-      if (!final) throw new Error(message);
+      if (!final) throw new ShardFailure(message, err);
       await store.storeFailure(spec, index, message);
       throw new UnrecoverableError(message);
     }

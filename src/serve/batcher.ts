@@ -5,6 +5,9 @@
 // samples, counted from when a request is admitted (before its images decode), so the tensors of
 // requests not yet in a pass never take more than maxQueue samples of memory.
 
+import { InternalError } from '../errors.js';
+import { HttpError } from './http-error.js';
+
 /** What one forward pass returns for `count` samples. */
 export interface Scored {
   error: Float32Array;
@@ -23,8 +26,12 @@ export interface BatcherOptions {
   sampleSize: number;
 }
 
-/** The queue cannot take the request now; the caller answers 503 with Retry-After. */
-export class QueueFullError extends Error {}
+/** The queue cannot take the request now: a 503 whose Retry-After is a second (the queue drains that fast). */
+export class QueueFullError extends HttpError {
+  constructor(message: string) {
+    super(503, message, { 'Retry-After': '1' });
+  }
+}
 
 /** Room for a request's samples in the queue, taken before they are decoded. */
 export interface Admission {
@@ -90,7 +97,7 @@ export class Batcher {
     };
     return {
       submit: (samples, withReconstruction, signal) => {
-        if (!open) throw new Error('batcher: an admission is used once');
+        if (!open) throw new InternalError('batcher: an admission is used once');
         close();
         return this.enqueue(samples, count, withReconstruction, signal);
       },

@@ -8,9 +8,12 @@
 
 import type { Model } from '../model.js';
 import type { Scored } from './batcher.js';
+import { RcaeError } from '../errors.js';
 
 /** No usable model right now (device lost and not yet re-created, or shutting down). */
-export class ModelUnavailableError extends Error {}
+export class ModelUnavailableError extends RcaeError {
+  readonly kind = 'device';
+}
 
 export type ModelState = 'loading' | 'ready' | 'lost' | 'closed';
 

@@ -3,6 +3,7 @@
 // tests also call every documented operation on a real server.
 
 import type { Route } from './routes.js';
+import { InternalError } from '../errors.js';
 
 const problem = { type: 'object', required: ['status', 'message'], properties: { status: { type: 'integer' }, message: { type: 'string' } } };
 const detection = {
@@ -88,10 +89,10 @@ export function openapiDocument(routes: readonly Route[], version: string): obje
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     const operation = OPERATIONS[key];
-    if (!operation) throw new Error(`openapi: route ${key} is not documented`);
+    if (!operation) throw new InternalError(`openapi: route ${key} is not documented`);
     (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;
   }
   const extra = Object.keys(OPERATIONS).filter((key) => !routes.some((r) => `${r.method} ${r.path}` === key));
-  if (extra.length > 0) throw new Error(`openapi: documented operations without a route: ${extra.join(', ')}`);
+  if (extra.length > 0) throw new InternalError(`openapi: documented operations without a route: ${extra.join(', ')}`);
   return { openapi: '3.1.0', info: { title: 'rcae serve', version, description: 'Reconstruction-error REAL/FAKE detection over HTTP' }, paths };
 }

@@ -11,11 +11,11 @@ import type { Duplex } from 'node:stream';
 import { DecodeBudget, disableDecodeCache } from '../image/preprocess.js';
 import { quotedMessage } from '../io/printable.js';
 import type { Model } from '../model.js';
-import { Batcher, QueueFullError } from './batcher.js';
+import { Batcher } from './batcher.js';
 import { answerOnSocket, connectionFault, type EndRequest } from './connection-faults.js';
-import { CLIENT_CLOSED, ClientClosedError, HttpError } from './http-error.js';
+import { answerOf, CLIENT_CLOSED, ClientClosedError, HttpError } from './http-error.js';
 import { serviceMetrics, type ServiceMetrics } from './metrics.js';
-import { ModelHolder, ModelUnavailableError, type ScoreMeasure } from './model-holder.js';
+import { ModelHolder, type ScoreMeasure } from './model-holder.js';
 import { openapiDocument } from './openapi.js';
 import { BodyBudget } from './request-body.js';
 import { ROUTES, type ModelFile, type Reply, type ServiceContext, type ThresholdChoice } from './routes.js';
@@ -62,12 +62,11 @@ export interface Service {
 /** Concurrent uploads may hold this many bodies' worth of bytes in total. */
 const BODY_BUDGET_BODIES = 8;
 
+/** An error as a one-line JSON answer, its status chosen by answerOf (http-error.ts: by kind, or the HttpError's own). */
 function errorReply(err: unknown): Reply & { internal?: string } {
-  const answer = (status: number, message: string, headers: Record<string, string> = {}): Reply => ({ status, type: 'application/json', body: JSON.stringify({ status, message: oneLine(message) }), headers });
-  if (err instanceof HttpError) return answer(err.status, err.message, err.headers);
-  if (err instanceof QueueFullError) return answer(503, err.message, { 'Retry-After': '1' });
-  if (err instanceof ModelUnavailableError) return answer(503, err.message, { 'Retry-After': '5' });
-  return { ...answer(500, 'internal error (see the server log)'), internal: oneLine(err instanceof Error ? err.message : String(err)) };
+  const { status, message, headers, internal } = answerOf(err);
+  const reply: Reply = { status, type: 'application/json', body: JSON.stringify({ status, message: oneLine(message) }), headers };
+  return internal === undefined ? reply : { ...reply, internal: oneLine(internal) };
 }
 
 /** Messages may repeat what the client sent (a query value, a part's file name): one printable line, bounded. */

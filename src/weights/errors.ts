@@ -1,11 +1,13 @@
 // Every problem found in a weights file is reported as one line that starts with the file's name,
 // so a user holding several checkpoints knows which one is broken and why.
 
-export class WeightsFormatError extends Error {
-  override name = 'WeightsFormatError';
+import { RcaeError } from '../errors.js';
+
+export class WeightsFormatError extends RcaeError {
+  readonly kind = 'format';
 
   constructor(readonly source: string, readonly problem: string) {
-    super(`${source}: ${problem}`);
+    super(`${source}: ${problem}`, { subject: source });
   }
 }
 

@@ -4,7 +4,11 @@
 // inflates without bound and memory follows the real output, not the claim.
 // torch.save stores its entries uncompressed; this path serves archives re-packed by other tools.
 
-export class InflateError extends Error {}
+import { RcaeError } from '../errors.js';
+
+export class InflateError extends RcaeError {
+  readonly kind = 'format';
+}
 
 const LENGTH_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
 const LENGTH_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];

@@ -3,6 +3,7 @@
 // types; strings are read by the platform (src/platform.ts).
 import { platform } from '../platform.js';
 import { MAX_CHECKPOINT_BYTES } from './checkpoint.js';
+import { LimitError } from '../errors.js';
 
 export type ModelSource = string | URL | ArrayBuffer | ArrayBufferView | Blob;
 
@@ -20,7 +21,7 @@ export async function readModelSource(source: ModelSource | undefined): Promise<
   if (ArrayBuffer.isView(source)) return { bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength), name: 'model bytes' };
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     const name = (source as Blob & { name?: string }).name || 'model blob';
-    if (source.size > MAX_CHECKPOINT_BYTES) throw new Error(`${name}: ${source.size} bytes is more than the limit of ${MAX_CHECKPOINT_BYTES}`);
+    if (source.size > MAX_CHECKPOINT_BYTES) throw new LimitError(`${name}: ${source.size} bytes is more than the limit of ${MAX_CHECKPOINT_BYTES}`);
     return { bytes: new Uint8Array(await source.arrayBuffer()), name };
   }
   throw new TypeError('model source must be a path or URL, an ArrayBuffer or typed array, or a Blob/File');

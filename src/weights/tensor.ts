@@ -3,6 +3,7 @@
 // tensor saved as-is) are gathered element by element.
 import { WeightsFormatError, formatShape } from './errors.js';
 import { float16Value } from '../gpu/f16.js';
+import { GpuError } from '../gpu/device.js';
 import { elementCount } from '../graph/architecture.js';
 
 export type TensorDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i64' | 'i32' | 'u8' | 'bool';
@@ -21,7 +22,7 @@ export const MAX_RANK = 16;
 /** Files and GPU buffers are little-endian; typed arrays use the host's order, so the two must agree. */
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function assertLittleEndianHost(): void {
-  if (!littleEndianHost) throw new Error('rcae handles weights on little-endian hosts only');
+  if (!littleEndianHost) throw new GpuError('rcae handles weights on little-endian hosts only');
 }
 
 export function contiguousStrides(shape: readonly number[]): number[] {

@@ -1,17 +1,18 @@
 // The import graph, read from the TypeScript sources: the platform-neutral core (src/core.ts, the
 // browser entry and the web app) reaches no Node module, no npm package and no Node global, and
 // every folder imports only from its own layer or the layers below it (the map in the README).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repoRoot } from '../helpers/paths.js';
+import { rel, tsFiles } from '../helpers/sources.js';
 
 const test = suite('core/imports');
 
 /** Layers, lowest first: a module may import from its own layer and those before it. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['platform.ts', 'gpu'],
+  ['platform.ts', 'errors.ts', 'gpu'],
   ['kernels'],
   ['graph'],
   ['weights'],
@@ -45,15 +46,6 @@ function resolveSource(from: string, spec: string): string | null {
   return null;
 }
 
-function* tsFiles(dir: string): Generator<string> {
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) yield* tsFiles(p);
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) yield p;
-  }
-}
-
-const rel = (p: string) => relative(repoRoot, p).split(sep).join('/');
 
 function layerOf(file: string): number {
   const inSrc = rel(file).replace(/^src\//, '');

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_PATH } from '../model-path.js';
 import { parse, type Command } from '../args.js';
 import { detect } from './detect.js';
+import { InputError } from '../../errors.js';
 
 const SAMPLES = fileURLToPath(new URL('../../../../samples', import.meta.url));
 
@@ -16,7 +17,7 @@ Runs \`rcae detect --format table\` on the bundled samples/ (drawn landscape sce
 images) with the bundled default model and its calibrated thresholds.`,
   async run(argv) {
     const { values } = parse(argv, { adapter: { type: 'string' } }, 'demo');
-    if (!existsSync(DEFAULT_MODEL_PATH)) throw new Error(`bundled default model missing at ${DEFAULT_MODEL_PATH}`);
+    if (!existsSync(DEFAULT_MODEL_PATH)) throw new InputError(`bundled default model missing at ${DEFAULT_MODEL_PATH}`);
     process.stderr.write(`rcae demo: bundled model ${DEFAULT_MODEL_PATH}\nrcae demo: images in ${SAMPLES}\n\n`);
     // Rows read better with paths relative to where the user stands, when that is above the samples.
     const shown = relative(process.cwd(), SAMPLES);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { GpuError } from '../../gpu/device.js';
 import { listAdapters } from '../../node/dawn.js';
 import { sha256File } from '../../node/sha256.js';
 import { DEFAULT_REDIS_URL } from '../../queue/connection.js';
@@ -10,7 +11,7 @@ import { modelOptions } from '../model-path.js';
 /** Runs one worker process per adapter Dawn lists, passing each its --adapter; returns the worst exit status. */
 async function workerPerAdapter(argv: string[]): Promise<number> {
   const adapters = await listAdapters();
-  if (adapters.length === 0) throw new Error('no WebGPU adapter found; `rcae doctor` says what is missing and how to install it');
+  if (adapters.length === 0) throw new GpuError('no WebGPU adapter found; `rcae doctor` says what is missing and how to install it');
   const rest = argv.filter((a) => a !== '--all-adapters');
   const children = adapters.map((a) => spawn(process.execPath, [process.argv[1], 'worker', ...rest, '--adapter', String(a.index)], { stdio: 'inherit' }));
   const forward = (signal: NodeJS.Signals) => children.forEach((c) => c.kill(signal));

@@ -9,6 +9,7 @@ import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
+import { RcaeError } from '../../errors.js';
 
 export interface ConvSpec {
   inChannels: number;
@@ -42,8 +43,8 @@ export interface ConvBindArgs {
   bias: GPUBuffer;
 }
 
-export class ConvSpecError extends Error {
-  override name = 'ConvSpecError';
+export class ConvSpecError extends RcaeError {
+  readonly kind = 'internal';
 }
 
 // Output channels are padded to a multiple of this in the packed weights, so the 4-, 8- and

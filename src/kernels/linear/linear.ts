@@ -7,6 +7,7 @@ import { activationId, activationInclude } from '../activation.js';
 import { packConvWeights, packedOutputChannels } from '../conv2d/conv2d.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
+import { RcaeError } from '../../errors.js';
 
 export interface LinearSpec {
   inFeatures: number;
@@ -32,8 +33,8 @@ export interface LinearOptions {
   shape?: 'narrow' | 'wide';
 }
 
-export class LinearSpecError extends Error {
-  override name = 'LinearSpecError';
+export class LinearSpecError extends RcaeError {
+  readonly kind = 'internal';
 }
 
 const linearUniforms = uniformStruct('LinearParams', {
