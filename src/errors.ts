@@ -2,7 +2,11 @@
 // whose problem it is, and each boundary maps kinds, never classes, to what its user sees: the CLI
 // an exit status (cli/exit-status.ts), the service an HTTP status (serve/http-error.ts), the queue
 // worker whether a failed shard is tried again (queue/failure.ts). A new error class picks a kind and
-// every boundary already knows what to do with it. Imports nothing, so every layer may use it.
+// every boundary already knows what to do with it. Messages are one printable line by construction:
+// they quote names from strangers' files (archive members, tensor names), whose control characters
+// are shown escaped. Imports only printable.ts, so every layer may use it.
+
+import { printable } from './printable.js';
 
 /**
  * What went wrong, from the point of view of the one who can fix it:
@@ -32,7 +36,7 @@ export abstract class RcaeError extends Error {
   readonly subject: string | undefined;
 
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(printable(message), details.cause === undefined ? undefined : { cause: details.cause });
     // The class's own name ("ImageError: ..." in stacks and logs), without each class restating it.
     this.name = new.target.name;
     this.subject = details.subject;

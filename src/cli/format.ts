@@ -2,7 +2,7 @@
 // every row to size its columns, so it is printed at the end. Values may hold text from files
 // (names of images and archive members): jsonl keeps them exact in valid JSON with every control
 // character escaped, csv and table show them through printable(), csv quoted as RFC 4180 says.
-import { printable, terminalJson } from '../io/printable.js';
+import { printable, terminalJson } from '../printable.js';
 
 export type Format = 'jsonl' | 'csv' | 'table';
 export const FORMATS: readonly Format[] = ['jsonl', 'csv', 'table'];

@@ -4,7 +4,7 @@
 
 import '../node/platform.js';
 import { commands } from './commands/index.js';
-import { printable } from '../io/printable.js';
+import { printable } from '../printable.js';
 import { EXIT_STATUS_OF_KIND, exitStatusOf } from './exit-status.js';
 import { didYouMean } from './suggest.js';
 

@@ -9,7 +9,7 @@ import { platform } from '../platform.js';
 import { loadGaussian, storeGaussian } from './gaussian.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
 import { ATYPICAL_FEATURES, type AtypicalFit, INPUT_FEATURE_NAMES, SCORE_DESCRIPTIONS, SCORES, type ScoreName } from './scores.js';
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import { RcaeError } from '../errors.js';
 
 export class ThresholdsError extends RcaeError {

@@ -6,7 +6,7 @@
 // and CMYK JPEGs go through sharp's colour management instead of PIL's naive formula.
 
 import sharp from 'sharp';
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import { FileRefusedError, readRegularFileAsync } from '../io/regular-file.js';
 import type { Holding } from './decode-budget.js';
 import { countJpegScans } from './jpeg-scans.js';

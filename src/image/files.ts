@@ -3,7 +3,7 @@
 
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { printable } from '../io/printable.js';
+import { printable } from '../printable.js';
 import { ImageError } from './decode.js';
 
 /** Extensions of the formats the decoder reads (no BMP: sharp's libvips build has no loader for it). */

@@ -3,7 +3,7 @@
 // header is a Python dict literal; it is parsed by a small grammar, never evaluated.
 
 import { float16Value } from '../gpu/f16.js';
-import { quotedMessage } from './printable.js';
+import { quotedMessage } from '../printable.js';
 import { readRegularFile } from './regular-file.js';
 import { RcaeError } from '../errors.js';
 

@@ -6,7 +6,7 @@
 
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import { removeShardJobs } from './jobs.js';
 import { CHUNK, JobStore, keys, QUEUE_NAME, readBounded, shardJobId, type BoundedValue } from './store.js';
 import { isJobName, parseShardData, StoredDataError, storedCount, type ShardData } from './stored.js';

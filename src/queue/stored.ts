@@ -3,7 +3,7 @@
 // stated bounds before anything is sized from it (a shard claiming 1e9 inputs is refused, not
 // allocated); a failure is a StoredDataError naming the job and the shard, one line.
 
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import { QueueError } from './connection.js';
 import type { Shard, ShardRun } from './manifest.js';
 import type { JobSpec, ShardResult } from './store.js';

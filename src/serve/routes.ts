@@ -6,7 +6,7 @@ import { comparisonGrid, comparisonGridPngBytes } from '../image/comparison-grid
 import { labelFor, type Label } from '../detect/label.js';
 import type { PickedThreshold } from '../detect/thresholds.js';
 import type { DecodeBudget } from '../image/preprocess.js';
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import type { SampleShape } from '../pipeline/inputs.js';
 import type { Batcher, Scored } from './batcher.js';
 import { HttpError } from './http-error.js';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { DecodeBudget, disableDecodeCache } from '../image/preprocess.js';
-import { quotedMessage } from '../io/printable.js';
+import { quotedMessage } from '../printable.js';
 import type { Model } from '../model.js';
 import { Batcher } from './batcher.js';
 import { answerOnSocket, connectionFault, type EndRequest } from './connection-faults.js';

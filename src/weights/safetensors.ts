@@ -45,7 +45,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
   } catch (err) {
-    // JSON.parse quotes the header's own bytes; one line, no control characters (io/printable.ts
+    // JSON.parse quotes the header's own bytes; one line, no control characters (printable.ts
     // is a layer above weights, hence the plain replacement here).
     return fail(`safetensors header is not valid JSON (${(err as Error).message.split('\n')[0].replace(/[\x00-\x1f\x7f-\x9f]/g, '?').slice(0, 300)})`);
   }

@@ -135,4 +135,13 @@ test('kindOf: a family member its own kind, anything else internal', () => {
   assert.is(kindOf('a string'), 'internal');
 });
 
+// Found by the fuzz test (seed 1383868100): a zip member named with a newline and NULs split the
+// zip reader's message over two lines. The family escapes what a message quotes, once for all.
+test('a family message is one printable line whatever name it quotes', () => {
+  const err = new InternalError('m.zip: truncated zip (local header of \x0b\x00\n\u202e\x1b[2J at 3)');
+  assert.is(err.message, 'm.zip: truncated zip (local header of \\x0b\\x00\\n\\u202e\\x1b[2J at 3)');
+  assert.not.match(err.message, /[\x00-\x1f\x7f-\x9f]/);
+  assert.is(new InternalError(err.message).message, err.message, 'escaping twice changes nothing');
+});
+
 test.run();

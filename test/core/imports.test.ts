@@ -12,7 +12,7 @@ const test = suite('core/imports');
 
 /** Layers, lowest first: a module may import from its own layer and those before it. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['platform.ts', 'errors.ts', 'gpu'],
+  ['platform.ts', 'printable.ts', 'errors.ts', 'gpu'],
   ['kernels'],
   ['graph'],
   ['weights'],

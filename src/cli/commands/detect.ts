@@ -1,5 +1,5 @@
 import { labelFor } from '../../detect/label.js';
-import { printable } from '../../io/printable.js';
+import { printable } from '../../printable.js';
 import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
 import { fitOfThresholds, parseLevel, pickThreshold, type PickedThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';

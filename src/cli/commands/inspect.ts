@@ -1,7 +1,7 @@
 import { parameterCount } from '../../graph/architecture.js';
 import { resolveCheckpoint, type ResolvedWeights } from '../../model.js';
 import { readCheckpoint } from '../../weights/checkpoint.js';
-import { printable, terminalJson } from '../../io/printable.js';
+import { printable, terminalJson } from '../../printable.js';
 import { parse, UsageError, type Command } from '../args.js';
 
 const count = (n: number) => n.toLocaleString('en-US');

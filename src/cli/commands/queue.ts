@@ -11,7 +11,7 @@ import { rowWriter } from '../format.js';
 import { modelPath } from '../model-path.js';
 import { withTextOutput } from '../sink.js';
 import { chooseThreshold } from './detect.js';
-import { printable } from '../../io/printable.js';
+import { printable } from '../../printable.js';
 
 /** The columns of rcae detect, and the reason of a row that could not be scored. */
 const COLUMNS = ['input', 'index', 'error', 'threshold', 'label', 'reason'] as const;
