@@ -4,7 +4,8 @@
 // the baseline's Gaussian of input statistics.
 
 import type { Model } from '../model.js';
-import { gatherSources, sampleBatches } from '../pipeline/inputs.js';
+import { gatherSources } from '../pipeline/input-reader.js';
+import { sampleBatches } from '../pipeline/inputs.js';
 import { progressBar } from '../pipeline/progress.js';
 import { fitGaussian, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
