@@ -1,11 +1,11 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
 import { writeFileSync } from 'node:fs';
-import { MAP_SCORES } from '../../detect/maps.js';
+import { MAP_SCORES } from '../../image/anomaly-maps.js';
 import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
 import { encodeNpy } from '../../io/npy.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
-import { mapsDirectory, mapsHelp, stageMaps } from '../anomaly-maps.js';
+import { mapsDirectory, mapsHelp, stageMaps } from '../maps-option.js';
 import { checkOutputPaths } from '../outputs.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
