@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import '../src/node/platform.js';
-import { errorMaps, mapAtSize, MAP_SCORES } from '../src/detect/maps.js';
-import { comparisonGridPngBytes, heatMap } from '../src/image/comparison-grid.js';
+import { errorMaps, heatMap, mapAtSize, MAP_SCORES } from '../src/image/anomaly-maps.js';
+import { comparisonGridPngBytes } from '../src/image/comparison-grid.js';
 import { mulberry32 } from '../src/graph/random-params.js';
 
 const SIZE = 128;

@@ -29,7 +29,7 @@ try {
   const forward: number[] = [];
   const perStat: Record<string, number[]> = { mse: [], hf: [], ssim: [] };
   for (let r = 0; r < repeats; r++) {
-    const rows = await model.profileLayers(batch, ['error', 'hf', 'ssim']);
+    const rows = await model.profileLayers(batch, ['mse', 'hf', 'ssim']);
     forward.push(rows.filter((row) => !stats.has(row.kernel)).reduce((s, row) => s + row.ms, 0));
     for (const row of rows) if (stats.has(row.kernel)) perStat[row.kernel].push(row.ms);
   }

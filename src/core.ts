@@ -12,7 +12,7 @@ export {
   type ResolvedWeights,
 } from './model.js';
 export { setPlatform, type Platform } from './platform.js';
-export { RcaeError, ERROR_KINDS, kindOf, type ErrorKind, type ErrorDetails } from './errors.js';
+export { RcaeError, InputError, ERROR_KINDS, kindOf, type ErrorKind, type ErrorDetails } from './errors.js';
 export { Gpu, GpuError, gpuInfo, setGpuProvider, type AdapterSummary, type GpuProvider, type OpenOptions } from './gpu/device.js';
 export {
   referenceArchitecture,
@@ -42,6 +42,6 @@ export {
 } from './detect/thresholds.js';
 export { scoreMeasure, parseScore, SCORES, SCORE_DESCRIPTIONS, type ScoreName, type AtypicalFit } from './detect/scores.js';
 export { fitGaussian, mahalanobis, mahalanobisRows, type GaussianFit } from './detect/gaussian.js';
-export { errorMaps, mapAtSize, MAP_SCORES, type MapScore } from './detect/maps.js';
+export { errorMaps, heatMap, mapAtSize, MAP_FULL_SCALE, MAP_SCORES, type MapScore } from './image/anomaly-maps.js';
 export { evaluateDetector, type Evaluation } from './detect/evaluate.js';
 export { auroc, averagePrecision, eer, tprAtFpr, rocCurve, percentile } from './detect/metrics.js';

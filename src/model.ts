@@ -192,19 +192,19 @@ export class Model {
 
   /** Per-sample mean squared error between each image and its reconstruction: [n]. */
   async reconstructionError(images: Float32Array): Promise<Float32Array> {
-    return (await this.run(images, { from: 'image', want: ['error'] })).error!;
+    return (await this.run(images, { from: 'image', want: ['mse'] })).mse!;
   }
 
   /** Reconstructions and per-sample errors from one pass. */
   async reconstructWithError(images: Float32Array): Promise<{ reconstruction: Float32Array; error: Float32Array }> {
-    const r = await this.run(images, { from: 'image', want: ['reconstruction', 'error'] });
-    return { reconstruction: r.reconstruction!, error: r.error! };
+    const r = await this.run(images, { from: 'image', want: ['reconstruction', 'mse'] });
+    return { reconstruction: r.reconstruction!, error: r.mse! };
   }
 
   /**
    * Several outputs of one forward pass (one command buffer per chunk): any of 'latent' [n, latentDim],
-   * 'reconstruction', and the per-sample statistics 'error' (MSE), 'hf' (mean square over the interior
-   * pixels of the 3x3 Laplacian of the channel mean of input minus reconstruction) and 'ssim' (mean SSIM), each [n], computed on the GPU.
+   * 'reconstruction', and the per-sample statistics 'mse', 'hf' (mean square over the interior
+   * pixels of the 3x3 Laplacian of the channel mean of input minus reconstruction) and 'ssim' (mean SSIM, a similarity), each [n], computed on the GPU.
    */
   async measure(images: Float32Array, want: readonly Endpoint[]): Promise<RunResult> {
     if (want.length === 0) throw new Error('measure: ask for at least one output');
@@ -238,7 +238,7 @@ export class Model {
 
   /**
    * GPU time per layer of one forward pass over `batch` (<= maxChunk) samples (needs timestamp-query);
-   * `want` adds the statistics' kernels ('error', 'hf', 'ssim') after the decoder.
+   * `want` adds the statistics' kernels ('mse', 'hf', 'ssim') after the decoder.
    */
   profileLayers(batch: number, want: readonly Endpoint[] = ['reconstruction']) {
     return this.executor.profile(batch, { from: 'image', want });

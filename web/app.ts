@@ -6,8 +6,12 @@
 // [{"name","error","label"}] into #rcae-selftest (data-done="1" when finished) for headless checks.
 import {
   Gpu,
+  GpuError,
+  InputError,
   LEVELS,
   defaultThresholds,
+  errorMaps,
+  heatMap,
   imageTensor,
   loadModel,
   parseThresholdsBytes,
@@ -127,7 +131,7 @@ function render(): void {
   const t = threshold();
   const size = Math.round(Math.sqrt(model.imageSize / 3));
   // One colour scale for the whole batch, so heat maps compare across images.
-  const heat = scored.map((s) => pixelErrors(s.input, s.reconstruction, size));
+  const heat = scored.map((s) => errorMaps('mse', s.input, s.reconstruction, 1, 3, size));
   const heatMax = Math.max(1e-12, ...heat.map((h) => h.reduce((a, b) => Math.max(a, b), 0)));
   const cards = scored.map((s, i) => {
     const card = document.createElement('article');
@@ -178,29 +182,11 @@ function imageCanvas(chw: Float32Array, size: number): HTMLCanvasElement {
   return canvas;
 }
 
-/** Squared error per pixel, averaged over the channels. */
-function pixelErrors(x: Float32Array, r: Float32Array, size: number): Float32Array {
-  const plane = size * size;
-  const out = new Float32Array(plane);
-  for (let p = 0; p < plane; p++) {
-    let sum = 0;
-    for (let c = 0; c < 3; c++) sum += (x[c * plane + p] - r[c * plane + p]) ** 2;
-    out[p] = sum / 3;
-  }
-  return out;
-}
-
-/** Black -> red -> yellow -> white, by the square root of the error (small errors stay visible). */
+/** The mse anomaly map in the CLI's colour ramp (image/anomaly-maps.ts), `max` at its top. */
 function heatCanvas(errors: Float32Array, size: number, max: number): HTMLCanvasElement {
   const canvas = Object.assign(document.createElement('canvas'), { width: size, height: size });
   const pixels = new ImageData(size, size);
-  for (let p = 0; p < errors.length; p++) {
-    const v = Math.sqrt(errors[p] / max) * 3;
-    pixels.data[p * 4] = Math.round(255 * Math.min(1, v));
-    pixels.data[p * 4 + 1] = Math.round(255 * Math.min(1, Math.max(0, v - 1)));
-    pixels.data[p * 4 + 2] = Math.round(255 * Math.min(1, Math.max(0, v - 2)));
-    pixels.data[p * 4 + 3] = 255;
-  }
+  pixels.data.set(heatMap(errors, size, size, max, 4).data);
   canvas.getContext('2d')!.putImageData(pixels, 0, 0);
   return canvas;
 }
@@ -323,14 +309,14 @@ async function selftest(): Promise<void> {
 
 async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new InputError(`${url}: HTTP ${response.status}`, { subject: url });
   return new Uint8Array(await response.arrayBuffer());
 }
 
 async function main(): Promise<void> {
   try {
     if (!('gpu' in navigator)) {
-      throw new Error('This page needs WebGPU, which this browser does not offer. Use a current Chrome or Edge (113+), Safari 26 or Firefox 141+ on a supported system, or enable WebGPU in the browser settings.');
+      throw new GpuError('This page needs WebGPU, which this browser does not offer. Use a current Chrome or Edge (113+), Safari 26 or Firefox 141+ on a supported system, or enable WebGPU in the browser settings.');
     }
     setStatus('Opening the GPU...', 'busy');
     gpu = await Gpu.open();

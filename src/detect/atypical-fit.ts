@@ -4,7 +4,8 @@
 // the baseline's Gaussian of input statistics.
 
 import type { Model } from '../model.js';
-import { gatherSources, sampleBatches } from '../pipeline/inputs.js';
+import { gatherSources } from '../pipeline/input-reader.js';
+import { sampleBatches } from '../pipeline/inputs.js';
 import { progressBar } from '../pipeline/progress.js';
 import { fitGaussian, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
@@ -20,16 +21,16 @@ export interface FitRequest {
 export async function fitAtypical(model: Model, request: FitRequest): Promise<{ fit: AtypicalFit; count: number }> {
   const shape = { channels: model.arch.inChannels, size: model.arch.imageSize };
   const latents: Float32Array[] = [];
-  const stats: { error: Float32Array; hf: Float32Array }[] = [];
+  const stats: { mse: Float32Array; hf: Float32Array }[] = [];
   const inputs: Float64Array[] = [];
   const progress = progressBar('fit (real)', undefined);
   let count = 0;
   try {
     for await (const b of sampleBatches(gatherSources([request.source]), shape, request.batch, request.every)) {
       const n = b.inputs.length;
-      const r = await model.measure(b.data, ['error', 'hf', 'latent']);
+      const r = await model.measure(b.data, ['mse', 'hf', 'latent']);
       latents.push(r.latent!);
-      stats.push({ error: r.error!, hf: r.hf! });
+      stats.push({ mse: r.mse!, hf: r.hf! });
       inputs.push(inputStatistics(b.data, n, shape.channels, shape.size));
       count += n;
       progress.update(count);

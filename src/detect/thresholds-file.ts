@@ -1,23 +1,32 @@
 // Thresholds files in Node: where they are by convention, and reading and writing them (writes go
 // through a temporary file, so a crash never leaves half a file).
+import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { FileRefusedError, readRegularFile } from '../io/regular-file.js';
 import { writeFileAtomically } from '../pipeline/atomic.js';
 import { platform } from '../platform.js';
-import type { ScoreName } from './scores.js';
+import { FORMER_SCORE_NAMES, type ScoreName } from './scores.js';
 import { MAX_THRESHOLDS_BYTES, parseThresholds, parseThresholdsBytes, ThresholdsError, type ThresholdsDocument } from './thresholds.js';
 
 /** `.thresholds.json` for mse (the published name), `.SCORE.thresholds.json` for the other scores. */
-const suffix = (score: ScoreName) => (score === 'mse' ? '.thresholds.json' : `.${score}.thresholds.json`);
+const suffix = (score: string) => (score === 'mse' ? '.thresholds.json' : `.${score}.thresholds.json`);
 
 /** The bundled thresholds of a score, calibrated for the bundled model (models/default.safetensors). */
 export function defaultThresholdsPath(score: ScoreName = 'mse'): string {
   return platform().defaultModel().thresholds.replace(/\.thresholds\.json$/, suffix(score));
 }
 
-/** Where a model's own thresholds live by convention: `NAME.thresholds.json` (or `NAME.SCORE.thresholds.json`) beside `NAME.<ext>`. */
+/**
+ * Where a model's own thresholds live by convention: `NAME.thresholds.json` (or `NAME.SCORE.thresholds.json`)
+ * beside `NAME.<ext>`. A file named for the score's former name (`NAME.ssim.thresholds.json` for
+ * dssim) is found when there is none by its name now.
+ */
 export function thresholdsPathBeside(modelPath: string, score: ScoreName = 'mse'): string {
-  return join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}${suffix(score)}`);
+  const beside = (name: string) => join(dirname(modelPath), `${basename(modelPath, extname(modelPath))}${suffix(name)}`);
+  const path = beside(score);
+  if (existsSync(path)) return path;
+  const former = Object.keys(FORMER_SCORE_NAMES).find((name) => FORMER_SCORE_NAMES[name] === score && existsSync(beside(name)));
+  return former === undefined ? path : beside(former);
 }
 
 export function readThresholds(path: string): ThresholdsDocument {

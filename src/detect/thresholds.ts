@@ -8,7 +8,7 @@
 import { platform } from '../platform.js';
 import { loadGaussian, storeGaussian } from './gaussian.js';
 import { bestSeparation, fractionAbove, percentileOfSorted, summarize, type Errors, type Summary } from './metrics.js';
-import { ATYPICAL_FEATURES, type AtypicalFit, INPUT_FEATURE_NAMES, SCORE_DESCRIPTIONS, SCORES, type ScoreName } from './scores.js';
+import { ATYPICAL_FEATURES, type AtypicalFit, FORMER_SCORE_NAMES, INPUT_FEATURE_NAMES, SCORE_DESCRIPTIONS, SCORES, type ScoreName } from './scores.js';
 import { quotedMessage } from '../printable.js';
 import { RcaeError } from '../errors.js';
 
@@ -203,7 +203,10 @@ function checkLevel(name: string, level: unknown, source: string): void {
   }
 }
 
-/** Validates parsed JSON as a thresholds document; returns the same object, extra fields intact. */
+/**
+ * Validates parsed JSON as a thresholds document; returns the same object, extra fields intact. A
+ * score named by its former name (`ssim`, now `dssim`: the same 1 - SSIM values) is read as its name now.
+ */
 export function parseThresholds(json: unknown, source: string): ThresholdsDocument {
   if (!isObject(json)) throw new ThresholdsError(`${source}: expected a JSON object with "reconstruction_thresholds"`);
   const section = json.reconstruction_thresholds;
@@ -213,6 +216,7 @@ export function parseThresholds(json: unknown, source: string): ThresholdsDocume
     throw new ThresholdsError(`${source}: "reconstruction_thresholds.thresholds" must be an object with at least one level`);
   }
   for (const [name, level] of Object.entries(levels)) checkLevel(name, level, source);
+  if (typeof section.score === 'string' && Object.hasOwn(FORMER_SCORE_NAMES, section.score)) section.score = FORMER_SCORE_NAMES[section.score];
   const { score } = section;
   if (score !== undefined && !(SCORES as readonly unknown[]).includes(score)) {
     throw new ThresholdsError(`${source}: reconstruction_thresholds.score must be one of ${SCORES.join(', ')}, got ${JSON.stringify(score)}`);

@@ -25,11 +25,8 @@ import { type LinearNode, type Node, type ParamStore, type Plan, type Statistic,
 
 export type { ParamStore };
 
-/** What a run can return: the latent, the reconstruction, and the per-sample statistics (`error` is the MSE). */
-export type Endpoint = 'latent' | 'reconstruction' | 'error' | 'hf' | 'ssim';
-
-/** The endpoint each statistic node writes. */
-export const STAT_ENDPOINT: Record<Statistic, Endpoint> = { mse: 'error', hf: 'hf', ssim: 'ssim' };
+/** What a run can return: the latent, the reconstruction, and the per-sample statistics, each under its own name. */
+export type Endpoint = 'latent' | 'reconstruction' | Statistic;
 
 export interface RunRequest {
   /** What `input` holds: images [n, C, H, W] or latents [n, latentDim]. */
@@ -272,7 +269,7 @@ export class Executor {
     const needsDecoder = request.want.some((e) => e !== 'latent');
     if (!needsDecoder) return nodes.slice(0, decodeStart);
     // The statistics asked for run after the decoder, in the same pass.
-    const stats = nodes.slice(statsStart).filter((n) => n.kind === 'stat' && request.want.includes(STAT_ENDPOINT[n.stat]));
+    const stats = nodes.slice(statsStart).filter((n) => n.kind === 'stat' && request.want.includes(n.stat));
     return [...nodes.slice(0, statsStart), ...stats];
   }
 

@@ -72,7 +72,7 @@ export interface Plan {
   values: Value[];
   nodes: Node[];
   /** Named graph endpoints; `error` is the MSE. */
-  io: { image: number; latent: number; reconstruction: number; error: number; hf: number; ssim: number };
+  io: { image: number; latent: number; reconstruction: number; mse: number; hf: number; ssim: number };
   /** Index of the first decoder-side node (fc_decode): nodes before it encode, from it on decode. */
   decodeStart: number;
   /** Index of the first statistic node: the decoder ends before it, the statistics follow, one per Statistic. */
@@ -142,16 +142,16 @@ export function buildPlan(arch: Architecture): Plan {
     throw new Error(`internal: reconstruction is ${rc}x${rh}x${rw}, expected ${arch.inChannels}x${arch.imageSize}x${arch.imageSize}`);
   }
   const statsStart = nodes.length;
-  const stat = (name: Statistic, endpoint: string) => {
-    const output = value(endpoint, [1, 1, 1]);
+  const stat = (name: Statistic) => {
+    const output = value(name, [1, 1, 1]);
     nodes.push({ kind: 'stat', stat: name, name, a: reconstruction, b: image, output });
     return output;
   };
-  const error = stat('mse', 'error');
-  const hf = stat('hf', 'hf');
-  const ssim = stat('ssim', 'ssim');
+  const mse = stat('mse');
+  const hf = stat('hf');
+  const ssim = stat('ssim');
 
-  return { arch, values, nodes, io: { image, latent, reconstruction, error, hf, ssim }, decodeStart, statsStart };
+  return { arch, values, nodes, io: { image, latent, reconstruction, mse, hf, ssim }, decodeStart, statsStart };
 }
 
 export function valueSize(v: Value): number {

@@ -39,7 +39,7 @@ function convForward(plan: Plan, node: ConvNode, params: ParamStore, x: Float64A
 export interface ReferenceOutputs {
   latent: Float64Array;
   reconstruction: Float64Array;
-  error: Float64Array;
+  mse: Float64Array;
   hf: Float64Array;
   ssim: Float64Array;
 }
@@ -75,5 +75,5 @@ export function referenceForward(plan: Plan, params: ParamStore, images: ArrayLi
   }
   const at = (v: number) => values.get(v)!;
   const { io } = plan;
-  return { latent: at(io.latent), reconstruction: at(io.reconstruction), error: at(io.error), hf: at(io.hf), ssim: at(io.ssim) };
+  return { latent: at(io.latent), reconstruction: at(io.reconstruction), mse: at(io.mse), hf: at(io.hf), ssim: at(io.ssim) };
 }

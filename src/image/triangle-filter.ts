@@ -2,7 +2,7 @@
 // triangle filter, normalised in float64), for one axis: per output sample a window of source samples
 // weighted by the triangle filter, stretched by the downscale factor so that shrinking averages
 // instead of skipping pixels. The model's input resize (resize.ts) turns them into Pillow's fixed
-// point; anomaly maps (detect/maps.ts) use them as they are to go back to the input's size.
+// point; anomaly maps (anomaly-maps.ts) use them as they are to go back to the input's size.
 
 const BILINEAR_SUPPORT = 1;
 

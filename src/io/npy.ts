@@ -20,7 +20,8 @@ export class NpyError extends RcaeError {
   readonly kind = 'format';
 }
 
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** The bytes every .npy starts with: \x93NUMPY. */
+export const NPY_MAGIC: readonly number[] = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 const MAX_HEADER_BYTES = 1 << 20;
 /** Largest .npy file read: 1 GiB, 2^28 float32 values (about 16,000 samples of 3x128x128). */
 export const MAX_NPY_BYTES = 2 ** 30;
@@ -28,6 +29,11 @@ export const MAX_NPY_BYTES = 2 ** 30;
 export const MAX_NPY_HEADER_END = 12 + (1 << 20);
 const MAX_DIMS = 64;
 const ITEM_BYTES: Record<NpyDtype, number> = { f2: 2, f4: 4, f8: 8, i1: 1, i2: 2, i4: 4, i8: 8, u1: 1, u2: 2, u4: 4, u8: 8, b1: 1 };
+
+/** Whether `bytes` start with the .npy magic string. */
+export function isNpyBytes(bytes: Uint8Array): boolean {
+  return bytes.length >= NPY_MAGIC.length && NPY_MAGIC.every((b, i) => bytes[i] === b);
+}
 
 export function readNpy(path: string): NpyArray {
   let bytes: Buffer;
@@ -59,7 +65,7 @@ const failer = (source: string) => (msg: string): never => {
  */
 export function npyHeaderEnd(prefix: Uint8Array, source: string): number {
   const fail = failer(source);
-  if (prefix.length < 10 || MAGIC.some((b, i) => prefix[i] !== b)) fail('not a .npy file (bad magic)');
+  if (prefix.length < 10 || !isNpyBytes(prefix)) fail('not a .npy file (bad magic)');
   const major = prefix[6];
   if (major < 1 || major > 3) fail(`unsupported .npy format version ${major}.${prefix[7]}`);
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
@@ -219,7 +225,7 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';
   const out = Buffer.alloc(total + data.length * 4);
-  out.set(MAGIC, 0);
+  out.set(NPY_MAGIC, 0);
   out[6] = 1;
   out[7] = 0;
   out.writeUInt16LE(header.length, 8);

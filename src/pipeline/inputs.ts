@@ -1,26 +1,10 @@
-// Expands the INPUT arguments (image files, directories, .npy tensors, .tar/.tar.gz archives of
-// images, `-` for one image or .npy on standard input) into a stream of preprocessed samples, a
-// batch at a time, so large sets stay in bounded memory. Image files and archive members decode
-// alike: within the per-image limits, and within one DecodeBudget for all the bytes (encoded and
-// decoded) that decoding holds at once; a member is counted before the archive reader reads it.
+// The CLI's samples: what input-reader.ts reads from the INPUT arguments, as a stream of batches,
+// so large sets stay in bounded memory. Image files and archive members decode alike: within the
+// per-image limits, and within one DecodeBudget for all the bytes (encoded and decoded) that decoding
+// holds at once; a member is counted before the archive reader reads it.
 
-import { statSync } from 'node:fs';
-import { extname } from 'node:path';
-import { DecodeBudget, IMAGE_LIMITS, isImagePath, listImageFiles, loadImageSample, type Holding, type ImageSample } from '../image/preprocess.js';
-import { readNpy, type NpyArray } from '../io/npy.js';
-import { readTarEntries, type TarEntry } from '../io/tar.js';
-import { npyFileRows, npyStreamRows } from './npy-rows.js';
-import { InputError, npySampleCount, type SampleShape } from './sample-shape.js';
-import { openStdin, STDIN_INPUT } from './stdin.js';
-
-export { InputError, type SampleShape };
-
-export type Source =
-  | { kind: 'image'; path: string }
-  | { kind: 'npy'; path: string }
-  | { kind: 'archive'; path: string }
-  /** `-`: one image or one .npy on standard input (told apart by content; the .npy read a row at a time). */
-  | { kind: 'stdin'; path: typeof STDIN_INPUT };
+import { DecodeBudget, type ImageSample } from '../image/preprocess.js';
+import { archiveImages, npyRows, openStdin, readImage, type SampleShape, type Source } from './input-reader.js';
 
 /** The width and height of an image before it was resized to the model's input. */
 export interface ImageSize {
@@ -37,59 +21,8 @@ export interface SampleBatch {
   data: Float32Array;
 }
 
-const isArchive = (p: string) => /\.(tar|tar\.gz|tgz)$/i.test(p);
-
-function classify(arg: string, stdin: boolean): Source[] {
-  if (arg === STDIN_INPUT) {
-    if (!stdin) throw new InputError('-: standard input is read only by score, detect, reconstruct and embed');
-    return [{ kind: 'stdin', path: STDIN_INPUT }];
-  }
-  let st;
-  try {
-    st = statSync(arg);
-  } catch {
-    throw new InputError(`${arg}: no such file or directory`);
-  }
-  if (st.isDirectory()) return listImageFiles(arg).map((path) => ({ kind: 'image', path }));
-  if (extname(arg).toLowerCase() === '.npy') return [{ kind: 'npy', path: arg }];
-  if (isArchive(arg)) return [{ kind: 'archive', path: arg }];
-  if (isImagePath(arg)) return [{ kind: 'image', path: arg }];
-  throw new InputError(`${arg}: not an image, directory, .npy or .tar/.tar.gz archive`);
-}
-
-/** The sources behind the INPUT arguments; `stdin` allows `-` (once: standard input can be read only once). */
-export function gatherSources(args: readonly string[], options: { stdin?: boolean } = {}): Source[] {
-  if (args.length === 0) throw new InputError('no INPUT given (image files, directories, .npy or .tar/.tar.gz)');
-  if (args.filter((a) => a === STDIN_INPUT).length > 1) throw new InputError('-: standard input can be given once');
-  return args.flatMap((arg) => classify(arg, options.stdin ?? false));
-}
-
-/** Number of samples, when it is known without decoding anything (image files only). */
-export function countSamples(sources: readonly Source[]): number | undefined {
-  return sources.every((s) => s.kind === 'image') ? sources.length : undefined;
-}
-
-export function loadNpySamples(path: string, shape: SampleShape): { count: number; data: Float32Array } {
-  return npySamples(readNpy(path), path, shape);
-}
-
-/** Checks that a parsed .npy holds float32 [N,C,H,W] samples of `shape`; `path` names it in errors. */
-export function npySamples(npy: NpyArray, path: string, shape: SampleShape): { count: number; data: Float32Array } {
-  return { count: npySampleCount(npy.dtype, npy.shape, path, shape), data: npy.data };
-}
-
 /** Whether the i-th input (from 0) is in the subset `every` k-th from the `start`-th. */
 export const inSubset = (i: number, every: number, start = 0): boolean => i >= start && (i - start) % every === 0;
-
-/**
- * An archive member's sample: its bytes go to the decoder and leave the entry (and with it the
- * caller's frame), so they are garbage as soon as they are decoded.
- */
-function loadMember(entry: TarEntry, size: number, input: string, holding?: Holding): Promise<ImageSample> {
-  const { data } = entry;
-  entry.data = Buffer.alloc(0);
-  return loadImageSample(data, size, input, holding);
-}
 
 /**
  * Yields batches of at most `batchSize` samples, in input order; with `every` > 1 only every k-th
@@ -146,11 +79,11 @@ export async function* sampleBatches(
     if (source.kind === 'stdin') {
       const stdin = await openStdin();
       if (stdin.kind === 'image') {
-        if (keep()) decode(source.path, loadImageSample(stdin.bytes, shape.size, 'standard input'));
+        if (keep()) decode(source.path, readImage(stdin.bytes, shape, 'standard input'));
         return;
       }
-      rows = npyStreamRows(stdin.reader, 'standard input', shape, keep);
-    } else rows = npyFileRows(source.path, shape, keep);
+      rows = stdin.rows(shape, keep);
+    } else rows = npyRows(source.path, shape, keep);
     // A row at a time: a batch's rows are all of the tensor held in memory.
     for await (const row of rows) {
       inputs.push(source.path);
@@ -160,33 +93,17 @@ export async function* sampleBatches(
     }
   };
   const fromArchive = async function* (path: string) {
-    let any = false;
-    // Opened before the member's bytes are read, handed to its decode once they are.
-    let holding: Holding | undefined;
-    const beforeData = async (_name: string, size: number) => {
-      holding = await budget.open();
-      await holding.grow(size);
-    };
     // Members left out by `every` are skipped unread.
-    const wanted = (name: string) => isImagePath(name) && ((any = true), keep());
-    try {
-      for await (const entry of readTarEntries(path, wanted, { maxEntryBytes: IMAGE_LIMITS.maxFileBytes, beforeData })) {
-        const input = `${path}#${entry.name}`;
-        const taken = holding;
-        holding = undefined;
-        decode(input, loadMember(entry, shape.size, input, taken));
-        if (pending.length >= batchSize) yield* drainPending();
-      }
-    } finally {
-      holding?.release();
+    for await (const member of archiveImages(path, shape, keep, budget)) {
+      decode(member.input, member.read());
+      if (pending.length >= batchSize) yield* drainPending();
     }
-    if (!any) throw new InputError(`${path}: archive holds no images`);
   };
   for (const source of sources) {
     if (source.kind === 'npy' || source.kind === 'stdin') yield* fromTensors(source);
     else if (source.kind === 'image') {
       if (!keep()) continue;
-      decode(source.path, loadImageSample(source.path, shape.size, undefined, await budget.open()));
+      decode(source.path, readImage(source.path, shape, undefined, await budget.open()));
       if (pending.length >= batchSize) yield* drainPending();
     } else yield* fromArchive(source.path);
   }

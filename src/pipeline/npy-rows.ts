@@ -1,6 +1,6 @@
 // The samples of a .npy float32 [N,C,H,W] input, read a row at a time from its file (or from standard
 // input), so that a 1 GiB tensor never sits in memory whole: what a batch holds is all there is. The
-// header is checked as readNpy checks it (the same one-line errors), the shape as npySamples does.
+// header is checked as readNpy checks it (the same one-line errors), the shape as input-reader.ts's whole-array reads do.
 
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';

@@ -3,7 +3,8 @@
 // a progress line for long runs.
 
 import type { Model } from '../model.js';
-import { countSamples, gatherSources, sampleBatches, type SampleBatch } from './inputs.js';
+import { countSamples, gatherSources } from './input-reader.js';
+import { sampleBatches, type SampleBatch } from './inputs.js';
 import { progressBar } from './progress.js';
 
 /** Named arrays from one batch: per-sample scores ([n]) or tensors the caller asked for ([n, ...]). */

@@ -3,9 +3,7 @@
 // .npy, members of an archive) so that it stays small and a worker can read exactly its samples.
 // Directories are listed and archives read here, so the set of inputs cannot change under a job.
 
-import { isImagePath } from '../image/preprocess.js';
-import { readTarEntries } from '../io/tar.js';
-import { gatherSources, InputError, loadNpySamples, type SampleShape } from '../pipeline/inputs.js';
+import { archiveImageNames, gatherSources, readNpySamples, type SampleShape } from '../pipeline/input-reader.js';
 
 export type ShardRun =
   /** Image files, paths as given (relative to the job's working directory when not absolute). */
@@ -62,7 +60,7 @@ export async function enumerateShards(args: readonly string[], shape: SampleShap
   for (const source of gatherSources(args)) {
     if (source.kind === 'image') addImage(source.path);
     else if (source.kind === 'npy') {
-      const rows = loadNpySamples(source.path, shape).count;
+      const rows = readNpySamples(source.path, shape).count;
       for (let start = 0; start < rows;) {
         const count = Math.min(room(), rows - start);
         current.runs.push({ kind: 'npy', path: source.path, start, count });
@@ -71,11 +69,7 @@ export async function enumerateShards(args: readonly string[], shape: SampleShap
         if (room() === 0) close();
       }
     } else {
-      // Only the names are needed: the filter records them and declines, so no member is held in memory.
-      const members: string[] = [];
-      for await (const _ of readTarEntries(source.path, (name) => (isImagePath(name) && members.push(name), false)));
-      if (members.length === 0) throw new InputError(`${source.path}: archive holds no images`);
-      members.forEach((member, ordinal) => addMember(source.path, ordinal, member));
+      (await archiveImageNames(source.path)).forEach((member, ordinal) => addMember(source.path, ordinal, member));
     }
   }
   close();

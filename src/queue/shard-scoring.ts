@@ -1,13 +1,12 @@
-// Scores one shard: reads each of its samples exactly as `rcae detect` would, runs them through the
-// model a batch at a time, and records per sample either the error or why it could not be read (an
-// unreadable image fails its own row, never the shard). The next batch is read while the current one
-// is on the GPU.
+// Scores one shard: reads each of its samples through the reader `rcae detect` uses
+// (pipeline/input-reader.ts), runs them through the model a batch at a time, and records per sample
+// either the error or why it could not be read (an unreadable image fails its own row, never the
+// shard). The next batch is read while the current one is on the GPU.
 
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isImagePath, loadImageTensor } from '../image/preprocess.js';
-import { readTarEntries } from '../io/tar.js';
-import { loadNpySamples, type SampleShape } from '../pipeline/inputs.js';
+import { archiveImages, readImage, readNpySamples, type Samples, type SampleShape } from '../pipeline/input-reader.js';
+import { InputError, InternalError } from '../errors.js';
 import type { Shard, ShardRun } from './manifest.js';
 
 /** Loads one sample; rejects with the reason it cannot be read. */
@@ -25,20 +24,20 @@ export interface ShardScores {
  */
 export class NpyCache {
   private key = '';
-  private value: { count: number; data: Float32Array } | Error | undefined;
+  private value: Samples | Error | undefined;
 
-  rows(path: string, shape: SampleShape): { count: number; data: Float32Array } {
+  rows(path: string, shape: SampleShape): Samples {
     let key: string;
     try {
       const st = statSync(path);
       key = `${path}\0${st.size}\0${st.mtimeMs}`;
     } catch (err) {
-      throw new Error(`${path}: cannot read: ${(err as Error).message}`);
+      throw new InputError(`${path}: cannot read: ${(err as Error).message}`, { subject: path });
     }
     if (key !== this.key) {
       this.key = key;
       try {
-        this.value = loadNpySamples(path, shape);
+        this.value = readNpySamples(path, shape);
       } catch (err) {
         this.value = err as Error;
       }
@@ -48,40 +47,36 @@ export class NpyCache {
   }
 }
 
-const failed = (reason: unknown): SampleLoader => () => Promise.reject(reason instanceof Error ? reason : new Error(String(reason)));
+const failed = (reason: unknown): SampleLoader => () => Promise.reject(reason instanceof Error ? reason : new InternalError(String(reason)));
 
-async function archiveLoaders(run: Extract<ShardRun, { kind: 'archive' }>, path: string, size: number): Promise<SampleLoader[]> {
-  const found: Buffer[] = [];
+async function archiveLoaders(run: Extract<ShardRun, { kind: 'archive' }>, path: string, shape: SampleShape): Promise<SampleLoader[]> {
+  const found: SampleLoader[] = [];
   const end = run.first + run.members.length;
   let ordinal = 0;
   // Image members are counted in archive order, as at submit; only this run's are held in memory.
-  const wanted = (name: string) => {
-    if (!isImagePath(name)) return false;
+  const wanted = () => {
     const o = ordinal++;
     return o >= run.first && o < end;
   };
   let failure: unknown;
   try {
-    for await (const entry of readTarEntries(path, wanted)) {
+    for await (const member of archiveImages(path, shape, wanted)) {
       const expected = run.members[found.length];
-      if (entry.name !== expected) throw new Error(`${run.path}: image member ${run.first + found.length} is ${entry.name}, expected ${expected} (the archive changed since submit)`);
-      found.push(entry.data);
+      if (member.name !== expected) throw new InputError(`${run.path}: image member ${run.first + found.length} is ${member.name}, expected ${expected} (the archive changed since submit)`, { subject: run.path });
+      found.push(async () => (await member.read()).tensor);
       if (found.length === run.members.length) break;
     }
   } catch (err) {
     failure = err;
   }
-  return run.members.map((member, i) => {
-    const input = `${run.path}#${member}`;
-    return i < found.length ? () => loadImageTensor(found[i], size, input) : failed(failure ?? `${input}: not in the archive any more (it changed since submit)`);
-  });
+  return run.members.map((member, i) => found[i] ?? failed(failure ?? `${run.path}#${member}: not in the archive any more (it changed since submit)`));
 }
 
 async function runLoaders(run: ShardRun, cwd: string, shape: SampleShape, npy: NpyCache): Promise<SampleLoader[]> {
   const per = shape.channels * shape.size * shape.size;
-  if (run.kind === 'images') return run.paths.map((p) => () => loadImageTensor(resolve(cwd, p), shape.size, p));
-  if (run.kind === 'archive') return archiveLoaders(run, resolve(cwd, run.path), shape.size);
-  let rows: { count: number; data: Float32Array };
+  if (run.kind === 'images') return run.paths.map((p) => async () => (await readImage(resolve(cwd, p), shape, p)).tensor);
+  if (run.kind === 'archive') return archiveLoaders(run, resolve(cwd, run.path), shape);
+  let rows: Samples;
   try {
     rows = npy.rows(resolve(cwd, run.path), shape);
   } catch (err) {
@@ -103,7 +98,7 @@ export async function scoreShard(
   npy: NpyCache,
 ): Promise<ShardScores> {
   const loaders = (await Promise.all(shard.runs.map((run) => runLoaders(run, cwd, shape, npy)))).flat();
-  if (loaders.length !== shard.count) throw new Error(`shard ${shard.index}: ${loaders.length} samples found, ${shard.count} expected`);
+  if (loaders.length !== shard.count) throw new InternalError(`shard ${shard.index}: ${loaders.length} samples found, ${shard.count} expected`);
   const per = shape.channels * shape.size * shape.size;
   const errors: (number | string | null)[] = new Array(shard.count).fill(null);
   const reasons: Record<number, string> = {};

@@ -10,7 +10,7 @@ const detection = {
   type: 'object',
   required: ['error', 'threshold', 'level', 'label'],
   properties: {
-    error: { type: ['number', 'null'], description: 'per-sample MSE between the input and its reconstruction; null when not finite (label INVALID)' },
+    error: { type: ['number', 'null'], description: 'the per-sample value of the score the server was started with (GET /v1/model names it; mse by default: the MSE between the input and its reconstruction); null when not finite (label INVALID)' },
     threshold: { type: 'number' },
     level: { type: 'string' },
     label: { type: 'string', enum: ['REAL', 'FAKE', 'INVALID'] },

@@ -7,13 +7,13 @@ import { labelFor, type Label } from '../detect/label.js';
 import type { PickedThreshold } from '../detect/thresholds.js';
 import type { DecodeBudget } from '../image/preprocess.js';
 import { quotedMessage } from '../printable.js';
-import type { SampleShape } from '../pipeline/inputs.js';
+import { isNpyBytes, type Samples, type SampleShape } from '../pipeline/input-reader.js';
 import type { Batcher, Scored } from './batcher.js';
 import { HttpError } from './http-error.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ModelHolder } from './model-holder.js';
 import { multipartParts, readBody, type BodyBudget, type Part } from './request-body.js';
-import { imageParts, isNpy, npyBody, type Samples } from './samples.js';
+import { imageParts, npyBody } from './samples.js';
 
 /** The detector's thresholds: the default level, and any other level a request names with ?level=. */
 export interface ThresholdChoice {
@@ -148,7 +148,7 @@ const detectOne: Route = {
   handle: (ctx) => withBody(ctx, async (body) => {
     const { shape, decodeBudget } = ctx.service;
     const name = 'request body';
-    const decode = isNpy(body) ? async () => npyBody(body, name, shape, 1) : () => imageParts([{ name, data: body }], shape, decodeBudget);
+    const decode = isNpyBytes(body) ? async () => npyBody(body, name, shape, 1) : () => imageParts([{ name, data: body }], shape, decodeBudget);
     const [row] = await detections(ctx, [name], decode);
     const { input: _input, ...result } = row;
     return { ...json(result), samples: 1 };
@@ -165,7 +165,7 @@ const detectBatch: Route = {
     if (/^multipart\/form-data/i.test(type)) {
       const parts: Part[] = multipartParts(body, type, maxImagesPerRequest);
       rows = await detections(ctx, parts.map((p) => p.name), () => imageParts(parts, shape, decodeBudget));
-    } else if (isNpy(body)) {
+    } else if (isNpyBytes(body)) {
       // The rows are known only once parsed; parsing is bounded by the body size.
       const samples = npyBody(body, 'request body', shape, maxImagesPerRequest);
       rows = await detections(ctx, Array.from({ length: samples.count }, (_, i) => `request body#${i}`), async () => samples);

@@ -1,4 +1,4 @@
-// Anomaly maps through the real CLI on the w8 fixture: an mse, an hf and an ssim map per sample, at the size
+// Anomaly maps through the real CLI on the w8 fixture: an mse, an hf and a dssim map per sample, at the size
 // of the image it came from (the model's for .npy samples), in sample index order across batches of
 // mixed sizes, each coloured from that sample's own reconstruction; the same maps from detect; and
 // none at all when the run fails.
@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errorMaps, mapAtSize, MAP_SCORES } from '../../src/detect/maps.js';
-import { heatMap } from '../../src/image/comparison-grid.js';
+import { errorMaps, heatMap, mapAtSize, MAP_SCORES } from '../../src/image/anomaly-maps.js';
 import { loadImageSample } from '../../src/image/preprocess.js';
 import { readNpy } from '../../src/io/npy.js';
 import { writeNpy } from '../../src/pipeline/npy-file.js';
@@ -22,7 +21,7 @@ const tmp = tempDir();
 const SIZE = 128;
 const PLANE = 3 * SIZE * SIZE;
 /** The full scales the help gives: 0.25 for mse, 1 for hf. */
-const FULL_SCALE = { mse: 0.25, hf: 1, ssim: 1 } as const;
+const FULL_SCALE = { mse: 0.25, hf: 1, dssim: 1 } as const;
 
 async function png(name: string, width: number, height: number): Promise<string> {
   const rand = mulberry32(width * 1000 + height);
@@ -55,7 +54,7 @@ test('reconstruct --maps: a 40x24 PNG gives 40x24 maps of its own error', async 
   const out = join(tmp, 'one.npy');
   const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, '-o', out, a]);
   assert.is(r.status, 0, r.stderr);
-  assert.equal(files(maps), ['000000.hf.png', '000000.mse.png', '000000.ssim.png']);
+  assert.equal(files(maps), ['000000.dssim.png', '000000.hf.png', '000000.mse.png']);
   await assertMaps(maps, 0, (await loadImageSample(a)).tensor, readNpy(out).data as Float32Array, { width: 40, height: 24 });
 });
 
@@ -69,7 +68,7 @@ test('batches of mixed sizes: each map at its own image\'s size, .npy samples at
   const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, '-o', out, '--batch', '3', a, npy, b, c]);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /wrote 7 x 3 anomaly maps into /);
-  assert.equal(files(maps), Array.from({ length: 7 }, (_, i) => [`00000${i}.hf.png`, `00000${i}.mse.png`, `00000${i}.ssim.png`]).flat());
+  assert.equal(files(maps), Array.from({ length: 7 }, (_, i) => [`00000${i}.dssim.png`, `00000${i}.hf.png`, `00000${i}.mse.png`]).flat());
   const recon = readNpy(out).data as Float32Array;
   const tensors = readNpy(npy).data as Float32Array;
   for (const [index, path] of [[0, a], [5, b], [6, c]] as const) {

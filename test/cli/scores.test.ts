@@ -1,5 +1,5 @@
 // The detection scores through the real CLI on the w8 fixture (PyTorch's own reconstructions of its
-// inputs are in the fixture): hf and ssim against the float64 references, thresholds files that
+// inputs are in the fixture): hf and dssim against the float64 references, thresholds files that
 // record their score, the atypical fit, and eval --score all with the model-free baseline.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
@@ -20,11 +20,11 @@ const tmp = tempDir();
 
 const column = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l).error as number);
 
-test('score --score hf and ssim equal the float64 references on PyTorch\'s reconstructions', () => {
+test('score --score hf and dssim equal the float64 references on PyTorch\'s reconstructions', () => {
   const input = readNpy(real).data as Float32Array;
   const recon = readNpy(join(dir, 'recon-cifar.npy')).data as Float32Array;
-  const expected = { hf: hfReference(input, recon, 4, shape), ssim: ssimReference(input, recon, 4, shape).map((v) => 1 - v) };
-  for (const score of ['hf', 'ssim'] as const) {
+  const expected = { hf: hfReference(input, recon, 4, shape), dssim: ssimReference(input, recon, 4, shape).map((v) => 1 - v) };
+  for (const score of ['hf', 'dssim'] as const) {
     const r = rcae(['score', '--model', ckpt, '--score', score, '--format', 'jsonl', real]);
     assert.is(r.status, 0, r.stderr);
     column(r.stdout).forEach((v, i) => {
@@ -34,15 +34,15 @@ test('score --score hf and ssim equal the float64 references on PyTorch\'s recon
   }
   const bad = rcae(['score', '--model', ckpt, '--score', 'psnr', real]);
   assert.is(bad.status, 2);
-  assert.match(bad.stderr, /--score: unknown score 'psnr' \(one of mse, hf, ssim, atypical\)/);
+  assert.match(bad.stderr, /--score: unknown score 'psnr' \(one of mse, hf, dssim, atypical\)/);
 });
 
-test('reconstruct --maps writes an mse, an hf and an ssim map per sample, at the model\'s input size', async () => {
+test('reconstruct --maps writes an mse, an hf and a dssim map per sample, at the model\'s input size', async () => {
   const maps = join(tmp, 'maps');
   mkdirSync(maps);
   const r = rcae(['reconstruct', '--model', ckpt, '--maps', maps, real]);
   assert.is(r.status, 0, r.stderr);
-  assert.equal(readdirSync(maps).sort(), [0, 1, 2, 3].flatMap((i) => ['hf', 'mse', 'ssim'].map((score) => `00000${i}.${score}.png`)));
+  assert.equal(readdirSync(maps).sort(), [0, 1, 2, 3].flatMap((i) => ['dssim', 'hf', 'mse'].map((score) => `00000${i}.${score}.png`)));
   const meta = await sharp(join(maps, '000002.hf.png')).metadata();
   assert.equal([meta.width, meta.height, meta.format], [128, 128, 'png']);
   const missing = rcae(['reconstruct', '--model', ckpt, '--maps', join(tmp, 'nowhere'), real]);
@@ -108,7 +108,7 @@ test('atypical: fitted on real images only, stored in the file, used by score, d
   const evaluated = rcae(['eval', '--model', ckpt, '--score', 'all', '--thresholds', file, '--real', real, '--synthetic', 'noise:4', '--json', '-']);
   assert.is(evaluated.status, 0, evaluated.stderr);
   const report = JSON.parse(evaluated.stdout);
-  assert.equal(Object.keys(report.scores), ['mse', 'hf', 'ssim', 'atypical', 'baseline']);
+  assert.equal(Object.keys(report.scores), ['mse', 'hf', 'dssim', 'atypical', 'baseline']);
   // Uniform noise is far rougher than any photo: the input statistics alone separate it.
   assert.is(report.scores.baseline.auroc, 1);
   assert.ok(report.scores.atypical.levels.strict.fpr <= 0.25);

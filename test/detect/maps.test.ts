@@ -1,25 +1,25 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { errorMaps, mapAtSize } from '../../src/detect/maps.js';
+import { errorMaps, mapAtSize } from '../../src/image/anomaly-maps.js';
 import { mseReference } from '../../src/kernels/mse/reference.js';
 import { hfReference, ssimMap, ssimReference } from '../../src/kernels/stats/reference.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 
-test('each map averages to its sample\'s score (mse over every pixel, hf and ssim over the pixels their windows fit), for odd sizes and several samples', () => {
+test('each map averages to its sample\'s score (mse over every pixel, hf and dssim over the pixels their windows fit), for odd sizes and several samples', () => {
   for (const [n, channels, size] of [[1, 1, 11], [3, 3, 17], [2, 2, 32]]) {
     const rand = mulberry32(n * 100 + size);
     const images = Float32Array.from({ length: n * channels * size * size }, () => rand() * 2 - 1);
     const recon = images.map((v) => v + (rand() - 0.5) * 0.2);
     const plane = size * size;
     const shape = { channels, height: size, width: size };
-    const expected = { mse: mseReference(images, recon, n, channels * plane), hf: hfReference(images, recon, n, shape), ssim: ssimReference(images, recon, n, shape).map((v) => 1 - v) };
-    for (const score of ['mse', 'hf', 'ssim'] as const) {
+    const expected = { mse: mseReference(images, recon, n, channels * plane), hf: hfReference(images, recon, n, shape), dssim: ssimReference(images, recon, n, shape).map((v) => 1 - v) };
+    for (const score of ['mse', 'hf', 'dssim'] as const) {
       const maps = errorMaps(score, images, recon, n, channels, size);
       assert.is(maps.length, n * plane);
       for (let s = 0; s < n; s++) {
         // hf leaves a 1-pixel border out and ssim a 5-pixel one: their maps are 0 there and the
         // score is the mean over the rest.
-        const border = { mse: 0, hf: 1, ssim: 5 }[score];
+        const border = { mse: 0, hf: 1, dssim: 5 }[score];
         const counted = (size - 2 * border) ** 2;
         const map = maps.subarray(s * plane, (s + 1) * plane);
         for (let i = 0; i < size; i++) {
@@ -32,12 +32,12 @@ test('each map averages to its sample\'s score (mse over every pixel, hf and ssi
   }
 });
 
-test('the ssim map is 1 - SSIM of the window centred on each pixel, mean over channels (the direct 11x11 sum)', () => {
+test('the dssim map is 1 - SSIM of the window centred on each pixel, mean over channels (the direct 11x11 sum)', () => {
   const [channels, size] = [3, 19];
   const rand = mulberry32(7);
   const images = Float32Array.from({ length: channels * size * size }, () => rand() * 2 - 1);
   const recon = images.map((v) => v * 0.8 + (rand() - 0.5) * 0.3);
-  const map = errorMaps('ssim', images, recon, 1, channels, size);
+  const map = errorMaps('dssim', images, recon, 1, channels, size);
   const direct = ssimMap(images, recon, 0, { channels, height: size, width: size });
   const valid = size - 10;
   for (let y = 0; y < valid; y++) {

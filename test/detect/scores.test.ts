@@ -4,22 +4,22 @@ import { INPUT_FEATURES, inputStatistics } from '../../src/detect/input-statisti
 import { ATYPICAL_FEATURES, atypicalFeatures, endpointsOf, parseScore, ScoreError } from '../../src/detect/scores.js';
 
 test('each score asks the GPU for what it needs, once', () => {
-  assert.equal(endpointsOf(['mse']), ['error']);
-  assert.equal(endpointsOf(['ssim', 'hf']), ['ssim', 'hf']);
+  assert.equal(endpointsOf(['mse']), ['mse']);
+  assert.equal(endpointsOf(['dssim', 'hf']), ['ssim', 'hf']);
   assert.equal(endpointsOf(['baseline']), []);
-  assert.equal(new Set(endpointsOf(['mse', 'hf', 'ssim', 'atypical', 'baseline'])), new Set(['error', 'hf', 'ssim', 'latent']));
+  assert.equal(new Set(endpointsOf(['mse', 'hf', 'dssim', 'atypical', 'baseline'])), new Set(['mse', 'hf', 'ssim', 'latent']));
   // atypical leaves SSIM out: the dearest statistic, and it added nothing (bench/NOTES.md).
-  assert.equal(new Set(endpointsOf(['atypical'])), new Set(['error', 'hf', 'latent']));
+  assert.equal(new Set(endpointsOf(['atypical'])), new Set(['mse', 'hf', 'latent']));
 });
 
 test('scores are parsed by name', () => {
   assert.is(parseScore('atypical'), 'atypical');
-  assert.throws(() => parseScore('baseline'), (e: Error) => e instanceof ScoreError && /one of mse, hf, ssim, atypical/.test(e.message));
+  assert.throws(() => parseScore('baseline'), (e: Error) => e instanceof ScoreError && /one of mse, hf, dssim, atypical/.test(e.message));
 });
 
 test('atypical features: logs of the errors, the latent distance, the input statistics', () => {
   const input = Float64Array.of(1, 2, 3, 4, 5, 6);
-  const f = atypicalFeatures({ error: Float32Array.of(0.5, Math.E), hf: Float32Array.of(1, 0) }, 1, 3, input);
+  const f = atypicalFeatures({ mse: Float32Array.of(0.5, Math.E), hf: Float32Array.of(1, 0) }, 1, 3, input);
   assert.is(f.length, ATYPICAL_FEATURES.length);
   assert.ok(Math.abs(f[0] - 1) < 1e-6);
   assert.is(f[1], Math.log(1e-12));

@@ -10,6 +10,7 @@ import { tempDir } from '../helpers/paths.js';
 import { sha256File } from '../../src/node/sha256.js';
 import { DEFAULT_MODEL_PATH } from '../../src/cli/model-path.js';
 import { defaultThresholdsPath, readThresholds, thresholdsPathBeside, writeThresholds } from '../../src/detect/thresholds-file.js';
+import { parseScore, ScoreError } from '../../src/detect/scores.js';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-12) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 
@@ -175,6 +176,24 @@ test('thresholds file locations', () => {
   assert.is(thresholdsPathBeside('/x/y/model.best.ckpt'), '/x/y/model.best.thresholds.json');
   assert.ok(defaultThresholdsPath().endsWith(join('models', 'default.thresholds.json')));
   assert.not.ok(defaultThresholdsPath().includes(join('dist', 'models')));
+});
+
+test('files made before the ssim score became dssim are read as dssim, found by their old name, and --score ssim says what it is now', () => {
+  const dir = tempDir('thresholds-former-');
+  const old = JSON.parse(readFileSync(defaultThresholdsPath('dssim'), 'utf8'));
+  old.reconstruction_thresholds.score = 'ssim';
+  const model = join(dir, 'mine.safetensors');
+  writeFileSync(join(dir, 'mine.ssim.thresholds.json'), JSON.stringify(old));
+  assert.is(thresholdsPathBeside(model, 'dssim'), join(dir, 'mine.ssim.thresholds.json'));
+  assert.is(readThresholds(thresholdsPathBeside(model, 'dssim')).reconstruction_thresholds.score, 'dssim');
+  // A file by the name now is preferred; the other scores never look for one.
+  writeFileSync(join(dir, 'mine.dssim.thresholds.json'), JSON.stringify(old));
+  assert.is(thresholdsPathBeside(model, 'dssim'), join(dir, 'mine.dssim.thresholds.json'));
+  assert.is(thresholdsPathBeside(model, 'hf'), join(dir, 'mine.hf.thresholds.json'));
+  assert.throws(() => parseScore('ssim'), (e: Error) => e instanceof ScoreError && /unknown score 'ssim' \(one of mse, hf, dssim, atypical\); the score once named ssim is dssim now/.test(e.message));
+  old.reconstruction_thresholds.score = 'psnr';
+  assert.throws(() => parseThresholds(old, 'x.json'), /x\.json: reconstruction_thresholds\.score must be one of mse, hf, dssim, atypical, got "psnr"/);
+  rmSync(dir, { recursive: true });
 });
 
 test('the bundled thresholds were calibrated on the bundled model', async () => {

@@ -71,7 +71,7 @@ test('an executor with maxChunk 2 runs batch 5 in 3 command buffers and says why
   try {
     assert.is(executor.chunking.limitedBy, 'max-chunk');
     assert.is(executor.maxChunk, 2);
-    await executor.run(randomImages(5, valueSize(plan.values[plan.io.image]), 2), 5, { from: 'image', want: ['error'] });
+    await executor.run(randomImages(5, valueSize(plan.values[plan.io.image]), 2), 5, { from: 'image', want: ['mse'] });
     assert.equal(progress, [2, 4, 5]);
   } finally {
     executor.destroy();

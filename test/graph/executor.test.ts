@@ -54,13 +54,13 @@ for (const [name, arch, batch, maxChunk] of cases) {
     const images = randomImages(batch, valueSize(plan.values[plan.io.image]), 11 + batch);
     const executor = new Executor(gpu, plan, params, { maxChunk });
     try {
-      const got = await executor.run(images, batch, { from: 'image', want: ['latent', 'reconstruction', 'error', 'hf', 'ssim'] });
+      const got = await executor.run(images, batch, { from: 'image', want: ['latent', 'reconstruction', 'mse', 'hf', 'ssim'] });
       const want = referenceForward(plan, params, images, batch);
       const latentErr = maxAbsDiff(got.latent!, want.latent);
       const reconErr = maxAbsDiff(got.reconstruction!, want.reconstruction);
       assert.ok(latentErr <= 1e-4, `latent max abs error ${latentErr}`);
       assert.ok(reconErr <= 1e-4, `reconstruction max abs error ${reconErr}`);
-      for (const stat of ['error', 'hf'] as const) {
+      for (const stat of ['mse', 'hf'] as const) {
         const rel = maxRelDiff(got[stat]!, want[stat]);
         assert.ok(rel <= 1e-4, `per-sample ${stat} relative error ${rel}`);
       }
@@ -86,10 +86,10 @@ test('results do not depend on how the batch is chunked', async () => {
   const whole = new Executor(gpu, plan, params);
   const chunked = new Executor(gpu, plan, params, { maxChunk: 2 });
   try {
-    const a = await whole.run(images, 5, { from: 'image', want: ['error'] });
-    const b = await chunked.run(images, 5, { from: 'image', want: ['error'] });
-    assert.ok(maxAbsDiff(a.error!, b.error!) <= 1e-7);
-    assert.is(a.error!.length, 5);
+    const a = await whole.run(images, 5, { from: 'image', want: ['mse'] });
+    const b = await chunked.run(images, 5, { from: 'image', want: ['mse'] });
+    assert.ok(maxAbsDiff(a.mse!, b.mse!) <= 1e-7);
+    assert.is(a.mse!.length, 5);
   } finally {
     whole.destroy();
     chunked.destroy();
@@ -106,7 +106,7 @@ async function checkStatistics(precision: 'f32' | 'f16'): Promise<void> {
   const executor = new Executor(gpu, plan, params, { precision });
   try {
     const alone = await executor.run(images, 3, { from: 'image', want: ['ssim'] });
-    const all = await executor.run(images, 3, { from: 'image', want: ['hf', 'error', 'ssim'] });
+    const all = await executor.run(images, 3, { from: 'image', want: ['hf', 'mse', 'ssim'] });
     assert.equal([...alone.ssim!], [...all.ssim!], 'ssim alone and with the others');
     // f16 storage rounds the activations: the statistics follow the reconstruction within its error.
     const tolerance = precision === 'f32' ? 1e-4 : 2e-2;
@@ -129,7 +129,7 @@ test('rejects inputs of the wrong size', async () => {
   try {
     let message = '';
     try {
-      await executor.run(new Float32Array(10), 1, { from: 'image', want: ['error'] });
+      await executor.run(new Float32Array(10), 1, { from: 'image', want: ['mse'] });
     } catch (err) {
       message = (err as Error).message;
     }

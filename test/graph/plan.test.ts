@@ -34,7 +34,7 @@ test('shapes: 128x128 image to a 512 latent and back', () => {
 
 function checkSlots(plan: Plan, start: number, end: number) {
   const nodes = plan.nodes.slice(start, end);
-  const pinned = new Set([plan.io.image, plan.io.latent, plan.io.reconstruction, plan.io.error, plan.io.hf, plan.io.ssim]);
+  const pinned = new Set([plan.io.image, plan.io.latent, plan.io.reconstruction, plan.io.mse, plan.io.hf, plan.io.ssim]);
   const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned);
   // A value lives from the node that writes it (or the start, for graph inputs) to its last reader.
   const born = new Map<number, number>();
@@ -67,7 +67,7 @@ test('buffer reuse: no two live values share a buffer, and memory stays near the
       const total = checkSlots(plan, 0, plan.nodes.length);
       checkSlots(plan, 0, plan.decodeStart);
       checkSlots(plan, plan.decodeStart, plan.statsStart);
-      const endpoints = [plan.io.image, plan.io.reconstruction, plan.io.latent, plan.io.error, plan.io.hf, plan.io.ssim];
+      const endpoints = [plan.io.image, plan.io.reconstruction, plan.io.latent, plan.io.mse, plan.io.hf, plan.io.ssim];
       const pinnedSize = endpoints.reduce((s, v) => s + valueSize(plan.values[v]), 0);
       const largest = Math.max(...plan.values.filter((v) => !endpoints.includes(v.id)).map(valueSize));
       // A residual block holds three maps at once (block input, conv1 output, block output).

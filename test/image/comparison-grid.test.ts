@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { comparisonGrid, heatMap } from '../../src/image/comparison-grid.js';
+import { heatMap } from '../../src/image/anomaly-maps.js';
+import { comparisonGrid } from '../../src/image/comparison-grid.js';
 
 test('grid places input, reconstruction and error map for each sample, on a white background', () => {
   const size = 4;
@@ -39,6 +40,9 @@ test('heat map: colour by sqrt(value / scale), clamped at the top, NaN at the to
   const px = (p: number) => Array.from(h.data.subarray(p * 3, p * 3 + 3));
   assert.equal([0, 1, 2, 3, 4, 5].map(px), [[0, 0, 4], [188, 55, 84], [252, 255, 164], [252, 255, 164], [252, 255, 164], [252, 255, 164]]);
   assert.throws(() => heatMap(map, 2, 2, scale), /heat map: 6 values is not 2 x 2/);
+  // The web page's canvas takes RGBA: the same colours, opaque.
+  const rgba = heatMap(map, 3, 2, scale, 4);
+  assert.equal([0, 1, 2, 3, 4, 5].map((p) => Array.from(rgba.data.subarray(p * 4, p * 4 + 4))), [0, 1, 2, 3, 4, 5].map((p) => [...px(p), 255]));
 });
 
 test.run();

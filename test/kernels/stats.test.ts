@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import type { Gpu } from '../../src/gpu/device.js';
 import { HfKernel } from '../../src/kernels/stats/hf.js';
 import { SsimKernel } from '../../src/kernels/stats/ssim.js';
-import { hfReference, ssimReference, type ImageShape } from '../../src/kernels/stats/reference.js';
+import { type ImageShape } from '../../src/kernels/stats/definitions.js';
+import { hfReference, ssimReference } from '../../src/kernels/stats/reference.js';
 import { testGpu } from '../helpers/gpu.js';
 import { poisoned, randomArray, rng, run } from './support.js';
 

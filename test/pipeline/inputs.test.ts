@@ -10,7 +10,8 @@ import { ChunkReader } from '../../src/io/chunk-reader.js';
 import { readNpy } from '../../src/io/npy.js';
 import { writeNpy } from '../../src/pipeline/npy-file.js';
 import { npyFileRows, npyStreamRows } from '../../src/pipeline/npy-rows.js';
-import { gatherSources, sampleBatches } from '../../src/pipeline/inputs.js';
+import { gatherSources } from '../../src/pipeline/input-reader.js';
+import { sampleBatches } from '../../src/pipeline/inputs.js';
 import { tempDir } from '../helpers/paths.js';
 
 const shape = { channels: 1, size: 2 };

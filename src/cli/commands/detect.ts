@@ -1,6 +1,6 @@
 import { labelFor } from '../../detect/label.js';
 import { printable } from '../../printable.js';
-import { scoreMeasure, type ScoreName } from '../../detect/scores.js';
+import { SCORE_FIELD, scoreMeasure, type ScoreName } from '../../detect/scores.js';
 import { fitOfThresholds, parseLevel, pickThreshold, type PickedThreshold, type ThresholdsDocument } from '../../detect/thresholds.js';
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError, type Command } from '../args.js';
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor, warnOnModelMismatch } from '../score-option.js';
@@ -9,8 +9,8 @@ import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
-import { MAP_SCORES } from '../../detect/maps.js';
-import { mapsDirectory, mapsHelp, stageMaps } from '../anomaly-maps.js';
+import { MAP_SCORES } from '../../image/anomaly-maps.js';
+import { mapsDirectory, mapsHelp, stageMaps } from '../maps-option.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
 
 /** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
@@ -100,14 +100,14 @@ ${gpuOptionsHelp}`,
       const measure = scoreMeasure(model, [score], fit, maps ? ['reconstruction'] : []);
       // The maps are committed once every row is written, then the rows' file.
       await withTextOutput(values.out, (out) => withOutputSet(async (outputs) => {
-        const rows = rowWriter(format, ['input', 'index', 'error', 'threshold', 'label'], out);
+        const rows = rowWriter(format, ['input', 'index', SCORE_FIELD, 'threshold', 'label'], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, label: 'detecting', measure })) {
           b.inputs.forEach((input, i) => {
             const error = b.measured[score][i];
             const { label, reason } = labelFor(error, threshold.value);
             if (label === 'FAKE') flagged++;
             if (reason) invalid.push(`${printable(input)}: ${reason}`);
-            rows.write({ input, index: b.offset + i, error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
+            rows.write({ input, index: b.offset + i, [SCORE_FIELD]: error, threshold: threshold.value, label, ...(reason ? { reason } : {}) });
           });
           if (maps) await stageMaps(outputs, maps, { offset: b.offset, images: b.data, reconstructions: b.measured.reconstruction, sizes: b.sizes }, model.arch.inChannels, model.arch.imageSize);
           total += b.inputs.length;

@@ -4,7 +4,7 @@ import { openModel } from '../model-path.js';
 import { scoreInputs } from '../../pipeline/scoring.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
-import { scoreMeasure } from '../../detect/scores.js';
+import { SCORE_FIELD, scoreMeasure } from '../../detect/scores.js';
 import { fitOfThresholds } from '../../detect/thresholds.js';
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor } from '../score-option.js';
 
@@ -45,9 +45,9 @@ ${gpuOptionsHelp}`,
       const fit = fitDoc ? fitOfThresholds(fitDoc, fitFile!, model.latentSize) : undefined;
       const measure = scoreMeasure(model, [score], fit);
       await withTextOutput(values.out, async (out) => {
-        const rows = rowWriter(format, ['input', 'index', 'error'], out);
+        const rows = rowWriter(format, ['input', 'index', SCORE_FIELD], out);
         for await (const b of scoreInputs(model, positionals, { batch, every, measure })) {
-          b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, error: b.measured[score][i] }));
+          b.inputs.forEach((input, i) => rows.write({ input, index: b.offset + i, [SCORE_FIELD]: b.measured[score][i] }));
         }
         rows.end();
       });

@@ -1,15 +1,16 @@
 // reconstruct and embed: INPUT samples in, one .npy tensor out.
 
 import { writeFileSync } from 'node:fs';
-import { MAP_SCORES } from '../../detect/maps.js';
+import { MAP_SCORES } from '../../image/anomaly-maps.js';
 import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
 import { encodeNpy } from '../../io/npy.js';
 import { withOutputSet } from '../../pipeline/atomic.js';
-import { mapsDirectory, mapsHelp, stageMaps } from '../anomaly-maps.js';
+import { mapsDirectory, mapsHelp, stageMaps } from '../maps-option.js';
 import { checkOutputPaths } from '../outputs.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
-import { countSamples, gatherSources, sampleBatches, type SampleBatch } from '../../pipeline/inputs.js';
+import { countSamples, gatherSources } from '../../pipeline/input-reader.js';
+import { sampleBatches, type SampleBatch } from '../../pipeline/inputs.js';
 import { openModel } from '../model-path.js';
 import { progressBar } from '../../pipeline/progress.js';
 import { concatFloat32 } from '../../pipeline/concat.js';

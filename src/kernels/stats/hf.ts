@@ -3,7 +3,7 @@
 // brightness that the reconstruction lost or added.
 import type { Gpu } from '../../gpu/device.js';
 import { ImagePairKernel, imagePairShader, type ImagePairKernelSpec } from './image-pair.js';
-import { HF_MIN_SIDE } from './reference.js';
+import { HF_MIN_SIDE } from './definitions.js';
 
 const shader = imagePairShader('hf', 'kernels/stats/hf.wgsl');
 

@@ -8,7 +8,7 @@ import { uniformStruct } from '../../gpu/uniforms.js';
 import { boundDispatch, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 import { sampleMeanInclude } from '../sample-mean.js';
-import type { ImageShape } from './reference.js';
+import type { ImageShape } from './definitions.js';
 
 const imagePairUniforms = uniformStruct('ImagePairParams', { batch: 'u32', channels: 'u32', height: 'u32', width: 'u32', tilesX: 'u32' });
 

@@ -2,7 +2,7 @@
 // (reference.ts ssimReference; data range 2, images being in [-1, 1]).
 import type { Gpu } from '../../gpu/device.js';
 import { ImagePairKernel, imagePairShader, type ImagePairKernelSpec } from './image-pair.js';
-import { SSIM_C1, SSIM_C2, SSIM_WINDOW, ssimWeights } from './reference.js';
+import { SSIM_C1, SSIM_C2, SSIM_WINDOW, ssimWeights } from './definitions.js';
 
 // The window and constants are written into the shader from the same numbers the reference uses.
 const f32Literal = (v: number) => Math.fround(v).toPrecision(9);

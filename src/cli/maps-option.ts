@@ -5,23 +5,16 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMaps, mapAtSize, MAP_SCORES } from '../detect/maps.js';
-import { comparisonGridPng, heatMap } from '../image/comparison-grid.js';
+import { errorMaps, heatMap, mapAtSize, MAP_FULL_SCALE, MAP_SCORES } from '../image/anomaly-maps.js';
+import { comparisonGridPng } from '../image/comparison-grid.js';
 import type { OutputSet } from '../pipeline/atomic.js';
 import type { ImageSize } from '../pipeline/inputs.js';
 import { UsageError } from './args.js';
 
-/**
- * The value at the top of each map's colour ramp, the same for every image so maps compare: a
- * squared difference of 0.25 (a difference of half the [-1, 1] range) for mse, 4x that for hf,
- * whose Laplacian sums five differences, and 1 - SSIM = 1 (no structure in common) for ssim.
- */
-const MAP_SCALE = { mse: 0.25, hf: 1, ssim: 1 } as const;
-
 const MAPS_HELP = [
   'write per-image anomaly maps into the existing DIR: NNNNNN.mse.png (per-pixel squared',
   'error, mean over channels; full scale 0.25), NNNNNN.hf.png (squared Laplacian of the',
-  'channel mean of the error, 0 on the border; full scale 1) and NNNNNN.ssim.png (1 - SSIM',
+  'channel mean of the error, 0 on the border; full scale 1) and NNNNNN.dssim.png (1 - SSIM',
   'of the 11x11 window centred there, 0 on the 5-pixel border; full scale 1), NNNNNN the',
   'sample index. Each map is made at the model\'s input size and resampled (bilinear, as the',
   'input was) to its image\'s width x height; samples of a .npy tensor have no original size',
@@ -56,7 +49,7 @@ export async function stageMaps(outputs: OutputSet, dir: string, batch: MappedBa
     for (let i = 0; i < n; i++) {
       const own = maps.subarray(i * plane, (i + 1) * plane);
       const { width, height } = batch.sizes[i] ?? { width: size, height: size };
-      const picture = heatMap(batch.sizes[i] ? mapAtSize(own, size, width, height) : own, width, height, MAP_SCALE[score]);
+      const picture = heatMap(batch.sizes[i] ? mapAtSize(own, size, width, height) : own, width, height, MAP_FULL_SCALE[score]);
       await outputs.stage(join(dir, `${String(batch.offset + i).padStart(6, '0')}.${score}.png`), (tmp) => comparisonGridPng(tmp, picture));
     }
   }

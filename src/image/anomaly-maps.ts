@@ -1,20 +1,23 @@
 // Per-pixel anomaly maps of an image against its reconstruction: where the error is, for the scores
-// that have a per-pixel form. They are made at the model's input size, where the mean of a sample's
-// map is its score (mse: over every pixel; hf: over the interior pixels), so a map shows how the
-// score is made up; mapAtSize brings one back to the size of the image it came from, to lay over it.
+// that have a per-pixel form, and the one colour ramp they are drawn with. They are made at the
+// model's input size, where the mean of a sample's map is its score (mse: over every pixel; hf: over
+// the interior pixels), so a map shows how the score is made up; mapAtSize brings one back to the
+// size of the image it came from, to lay over it; heatMap colours one. No Node imports: the CLI
+// (--maps, the comparison grid), the service (/v1/compare) and the web page draw the same maps.
 
-import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
-import { triangleWeights } from '../image/triangle-filter.js';
-import { HF_MIN_SIDE, laplacianOfDifference, SSIM_WINDOW, ssimOfMoments, ssimWeights } from '../kernels/stats/reference.js';
+import { HF_MIN_SIDE, laplacianOfDifference, SSIM_WINDOW, ssimOfMoments, ssimWeights } from '../kernels/stats/definitions.js';
+import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from './limits.js';
+import { triangleWeights } from './triangle-filter.js';
 
-export const MAP_SCORES = ['mse', 'hf', 'ssim'] as const;
+/** The scores (detect/scores.ts) that have a per-pixel form. */
+export const MAP_SCORES = ['mse', 'hf', 'dssim'] as const;
 export type MapScore = (typeof MAP_SCORES)[number];
 
 /**
  * `[n, size * size]` maps of n NCHW samples (square, `channels` x `size` x `size`): per pixel, the
  * mean over channels of (input - reconstruction)^2 for mse; for hf, the squared 3x3 Laplacian of
  * the channel mean of (input - reconstruction) at the interior pixels and 0 on the border, which the
- * score leaves out (its value is the mean over the interior); for ssim, the mean over channels of
+ * score leaves out (its value is the mean over the interior); for dssim, the mean over channels of
  * 1 - SSIM of the 11x11 window centred on each pixel, where the whole window fits, and 0 on the
  * 5-pixel border (the score is the mean over the window centres).
  */
@@ -32,7 +35,7 @@ export function errorMaps(score: MapScore, images: Float32Array, reconstructions
       const lap = laplacianOfDifference(images, reconstructions, s * per, { channels, height: size, width: size });
       const inner = size - 2;
       for (let y = 0; y < inner; y++) for (let x = 0; x < inner; x++) out[s * plane + (y + 1) * size + x + 1] = lap[y * inner + x] ** 2;
-    } else if (score === 'ssim' && size >= SSIM_WINDOW) {
+    } else if (score === 'dssim' && size >= SSIM_WINDOW) {
       ssimDissimilarity(images, reconstructions, s * per, channels, size, out.subarray(s * plane, (s + 1) * plane));
     }
   }
@@ -44,7 +47,7 @@ const SSIM_HALF = (SSIM_WINDOW - 1) / 2;
 /**
  * Adds the mean over channels of 1 - SSIM at each window centre of one sample into `map` (size x
  * size): the Gaussian window is separable, so each of the five moments (a, b, a^2, b^2, ab) is
- * filtered along rows and then down columns, as the GPU kernel does; kernels/stats/reference.ts
+ * filtered along rows and then down columns, as the GPU kernel does; kernels/stats/reference.ts's
  * ssimMap is the direct 11x11 sum it is tested against.
  */
 function ssimDissimilarity(a: Float32Array, b: Float32Array, offset: number, channels: number, size: number, map: Float32Array): void {
@@ -129,4 +132,57 @@ export function mapAtSize(map: Float32Array, size: number, width: number, height
     out.set(line, y * width);
   }
   return out;
+}
+
+/**
+ * The value at the top of each map's colour ramp when maps must compare across images (the CLI's
+ * --maps): a squared difference of 0.25 (a difference of half the [-1, 1] range) for mse, 4x that
+ * for hf, whose Laplacian sums five differences, and 1 - SSIM = 1 (no structure in common) for dssim.
+ */
+export const MAP_FULL_SCALE: Readonly<Record<MapScore, number>> = { mse: 0.25, hf: 1, dssim: 1 };
+
+/** The colour ramp of every map: perceptually ordered, dark to bright (black, purple, orange, yellow; matplotlib's inferno). */
+const RAMP: readonly [number, number, number][] = [
+  [0, 0, 4],
+  [87, 16, 110],
+  [188, 55, 84],
+  [249, 142, 9],
+  [252, 255, 164],
+];
+
+/**
+ * Writes the ramp's colour at t (0 to 1, clamped) into out[at..at+2]. NaN (a sample whose input or
+ * reconstruction holds one) is drawn at the top, as the worst error. Writes in place, without
+ * allocating: a map at a photo's size has millions of pixels.
+ */
+export function rampInto(t: number, out: Uint8Array | Uint8ClampedArray, at: number): void {
+  const x = (Number.isNaN(t) ? 1 : Math.min(1, Math.max(0, t))) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const f = x - i;
+  const lo = RAMP[i];
+  const hi = RAMP[i + 1];
+  out[at] = Math.round(lo[0] * (1 - f) + hi[0] * f);
+  out[at + 1] = Math.round(lo[1] * (1 - f) + hi[1] * f);
+  out[at + 2] = Math.round(lo[2] * (1 - f) + hi[2] * f);
+}
+
+/** Pixels, row-major, `channels` bytes each (3: RGB8; 4: RGBA8, as a canvas's ImageData holds). */
+export interface Picture {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * One per-pixel map (width x height, row-major) as a heat map, coloured by sqrt(value / scale) so
+ * small errors stay visible; maps drawn with the same scale compare. `channels` 4 adds opaque alpha.
+ */
+export function heatMap(map: Float32Array, width: number, height: number, scale: number, channels: 3 | 4 = 3): Picture {
+  if (map.length !== width * height) throw new RangeError(`heat map: ${map.length} values is not ${width} x ${height}`);
+  const data = new Uint8Array(width * height * channels);
+  for (let p = 0; p < width * height; p++) {
+    rampInto(Math.sqrt(map[p] / scale), data, p * channels);
+    if (channels === 4) data[p * 4 + 3] = 255;
+  }
+  return { width, height, data };
 }
