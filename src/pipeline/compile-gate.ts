@@ -18,6 +18,7 @@ import { HF_KERNEL } from '../kernels/stats/hf.js';
 import { imagePairPipeline } from '../kernels/stats/image-pair.js';
 import { SSIM_KERNEL } from '../kernels/stats/ssim.js';
 import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
+import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
 import { candidateTiles } from './tune.js';
 
 /**
@@ -185,6 +186,7 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('hf', 'hf', imagePairPipeline(HF_KERNEL));
   add('ssim', 'ssim', imagePairPipeline(SSIM_KERNEL));
   add('tanh', 'tanh', TANH_PIPELINE);
+  add('adamw', 'adamw', ADAMW_PIPELINE);
   return [...cases.values()];
 }
 

@@ -3,13 +3,7 @@
 // torch.optim.AdamW.state_dict() holds it, so that PyTorch's reference class and AdamW load it.
 import { OrderedDict, PyFloat, pyTuple, type PickleData } from './pickle-writer.js';
 import { TorchTensor } from './torch-save.js';
-
-export interface AdamWHyperParameters {
-  lr: number;
-  betas: readonly [number, number];
-  eps: number;
-  weightDecay: number;
-}
+import type { AdamWHyperParameters } from '../kernels/optim/hyper.js';
 
 export interface AdamWMoments {
   expAvg: Float32Array;
