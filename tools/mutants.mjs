@@ -219,4 +219,32 @@ export const MUTANTS = [
     to: 'expAvg[i] = expAvg[i];',
     tests: ['kernels/adamw'],
   },
+  {
+    id: 'grad norm: the final pass skips the last partial',
+    file: 'src/kernels/optim/grad-norm.wgsl',
+    from: 'for (var i = lid; i < params.count; i += WG) {',
+    to: 'for (var i = lid; i + 1u < params.count; i += WG) {',
+    tests: ['kernels/grad-norm'],
+  },
+  {
+    id: 'grad norm: NaN is not counted as non-finite (only the infinities)',
+    file: 'src/kernels/optim/grad-norm.wgsl',
+    from: 'return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u;',
+    to: 'return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;',
+    tests: ['kernels/grad-norm'],
+  },
+  {
+    id: 'grad norm: first-pass tiles overlap (the tile start forgets ITEMS)',
+    file: 'src/kernels/optim/grad-norm.wgsl',
+    from: 'let start = tile * WG * ITEMS;',
+    to: 'let start = tile * WG;',
+    tests: ['kernels/grad-norm'],
+  },
+  {
+    id: 'grad norm: the tree drops the other invocations\' counts',
+    file: 'src/kernels/optim/grad-norm.wgsl',
+    from: 'counts[lid] += counts[lid + width];',
+    to: 'counts[lid] += 0u;',
+    tests: ['kernels/grad-norm'],
+  },
 ];

@@ -19,6 +19,7 @@ import { imagePairPipeline } from '../kernels/stats/image-pair.js';
 import { SSIM_KERNEL } from '../kernels/stats/ssim.js';
 import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
 import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
+import { GRAD_NORM_PIPELINES } from '../kernels/optim/grad-norm.js';
 import { candidateTiles } from './tune.js';
 
 /**
@@ -187,6 +188,7 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('ssim', 'ssim', imagePairPipeline(SSIM_KERNEL));
   add('tanh', 'tanh', TANH_PIPELINE);
   add('adamw', 'adamw', ADAMW_PIPELINE);
+  for (const request of GRAD_NORM_PIPELINES) add('grad-norm', `grad-norm FINAL=${request.constants.FINAL}`, request);
   return [...cases.values()];
 }
 

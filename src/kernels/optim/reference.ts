@@ -1,6 +1,6 @@
-// Float64 reference for AdamW, written from torch.optim.AdamW's algorithm (amsgrad and maximize
-// off) without the kernel's host scalars: decoupled weight decay, then the moments, then the
-// bias-corrected update with eps added after the square root.
+// Float64 references for the optimizer kernels. AdamW is written from torch.optim.AdamW's algorithm
+// (amsgrad and maximize off) without the kernel's host scalars: decoupled weight decay, then the
+// moments, then the bias-corrected update with eps added after the square root.
 import type { AdamWHyperParameters } from './hyper.js';
 
 export interface AdamWState {
@@ -23,4 +23,15 @@ export function adamwReference(s: AdamWState, grad: ArrayLike<number>, step: num
     const vHat = s.expAvgSq[i] / biasCorrection2;
     s.param[i] -= (h.lr * mHat) / (Math.sqrt(vHat) + h.eps);
   }
+}
+
+/** Float64 sum of squares of the finite values, and how many are NaN or infinite. */
+export function gradNormReference(x: ArrayLike<number>): { sumSquares: number; nonFinite: number } {
+  let sumSquares = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isFinite(x[i])) sumSquares += x[i] * x[i];
+    else nonFinite++;
+  }
+  return { sumSquares, nonFinite };
 }
