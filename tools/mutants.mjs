@@ -247,4 +247,25 @@ export const MUTANTS = [
     to: 'counts[lid] += 0u;',
     tests: ['kernels/grad-norm'],
   },
+  {
+    id: 'ReduceLROnPlateau: an improvement of exactly the threshold counts',
+    file: 'src/kernels/optim/plateau.ts',
+    from: "a < best * (1 - threshold)",
+    to: "a <= best * (1 - threshold)",
+    tests: ['kernels/plateau'],
+  },
+  {
+    id: 'ReduceLROnPlateau: bad epochs in cooldown still count',
+    file: 'src/kernels/optim/plateau.ts',
+    from: 's.num_bad_epochs = 0; // bad epochs in cooldown do not count',
+    to: '// bad epochs in cooldown counted',
+    tests: ['kernels/plateau'],
+  },
+  {
+    id: 'ReduceLROnPlateau: reduces after patience bad epochs, one too early',
+    file: 'src/kernels/optim/plateau.ts',
+    from: 'if (s.num_bad_epochs > s.patience) {',
+    to: 'if (s.num_bad_epochs >= s.patience) {',
+    tests: ['kernels/plateau'],
+  },
 ];
