@@ -268,4 +268,25 @@ export const MUTANTS = [
     to: 'if (s.num_bad_epochs >= s.patience) {',
     tests: ['kernels/plateau'],
   },
+  {
+    id: 'Philox: mulhilo drops the carry out of the middle partial products',
+    file: 'src/kernels/random/philox.wgsl',
+    from: 'let hi = a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);',
+    to: 'let hi = a1 * b1 + (p01 >> 16u) + (p10 >> 16u);',
+    tests: ['kernels/dropout'],
+  },
+  {
+    id: 'Philox: nine rounds, not ten',
+    file: 'src/kernels/random/philox.wgsl',
+    from: 'for (var r = 1u; r < 10u; r++) {',
+    to: 'for (var r = 1u; r < 9u; r++) {',
+    tests: ['kernels/dropout'],
+  },
+  {
+    id: 'Dropout2d: sample and channel swapped in the counter',
+    file: 'src/kernels/random/dropout-mask.wgsl',
+    from: 'philox4x32(vec4u(channel, sample, params.step, params.stream)',
+    to: 'philox4x32(vec4u(sample, channel, params.step, params.stream)',
+    tests: ['kernels/dropout'],
+  },
 ];
