@@ -289,4 +289,11 @@ export const MUTANTS = [
     to: 'philox4x32(vec4u(sample, channel, params.step, params.stream)',
     tests: ['kernels/dropout'],
   },
+  {
+    id: 'grad norm: each invocation keeps only its last chunk',
+    file: 'src/kernels/optim/grad-norm.wgsl',
+    from: '      sum += part;',
+    to: '      sum = part;',
+    tests: ['kernels/grad-norm'],
+  },
 ];

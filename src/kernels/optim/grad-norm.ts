@@ -19,7 +19,7 @@ const shader = kernelShader({
 
 // The tree needs a power of two; each first-pass tile holds WG * ITEMS values (ITEMS in the WGSL).
 const WG = 256;
-const TILE = WG * 16;
+export const GRAD_NORM_TILE = WG * 128;
 
 export const GRAD_NORM_PIPELINES: readonly PipelineRequest[] = [
   { shader, constants: { WG, FINAL: 0 } },
@@ -47,7 +47,7 @@ export class GradNormKernel {
     if (!Number.isSafeInteger(count) || count < 1 || count > 0xffffffff) throw new GpuError(`${label}: the element count must be positive and fit a u32`);
     requireBufferSizes(label, [['input', args.input, count], ['output', args.output, 2]]);
     if (args.input === args.output) throw new GpuError(`${label}: input and output must be different buffers`);
-    const tiles = Math.ceil(count / TILE);
+    const tiles = Math.ceil(count / GRAD_NORM_TILE);
     const grid = gridFor(gpu, label, tiles, 1);
     const partials = gpu.createBuffer(2 * tiles * 4, 'storage', `${label} partials`);
     const first = bindKernel(gpu, shader, `${label} tiles`, { count, tilesX: grid.tilesX, tiles }, [args.input, partials]);

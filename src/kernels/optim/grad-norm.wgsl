@@ -2,13 +2,15 @@
 // what gradient clipping (the global norm) and dynamic loss scaling (skip a step that overflowed)
 // need. Two passes of this shader: the first (FINAL false) reduces each tile of WG * ITEMS values to
 // a partial sum and count; the second (FINAL true, one workgroup) combines the partials. Each
-// invocation adds a short run in sequence and the WG runs meet in a pairwise tree, so no sequential
-// f32 sum grows long. Non-finite values are told by their exponent bits: WGSL lets a compiler
+// invocation sums its ITEMS values in chunks of CHUNK (a short sequential sum per chunk, then one
+// add per chunk into its total) and the WG totals meet in a pairwise tree, so no sequential f32 sum
+// grows long. Tiles are large because each workgroup's barriers dominate on lavapipe (bench/NOTES.md). Non-finite values are told by their exponent bits: WGSL lets a compiler
 // assume floats are finite, so `x != x` may fold to false.
 
 override WG: u32 = 256u;
 override FINAL: bool = false;
-const ITEMS = 16u;
+const ITEMS = 128u;
+const CHUNK = 16u;
 
 @group(0) @binding(0) var<uniform> params: GradNormParams;
 // First pass: the values. Final pass: the partial sums at [0, count), their counts at [count, 2 count).
@@ -35,13 +37,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   } else {
     let start = tile * WG * ITEMS;
-    for (var q = 0u; q < ITEMS; q++) {
-      let i = start + q * WG + lid;
-      if (i < params.count) {
-        let x = input[i];
-        count += select(0u, 1u, nonFinite(x));
-        sum += x * x;
+    for (var chunk = 0u; chunk < ITEMS; chunk += CHUNK) {
+      var part = 0.0;
+      for (var q = chunk; q < chunk + CHUNK; q++) {
+        let i = start + q * WG + lid;
+        if (i < params.count) {
+          let x = input[i];
+          count += select(0u, 1u, nonFinite(x));
+          part += x * x;
+        }
       }
+      sum += part;
     }
   }
   sums[lid] = sum;
