@@ -18,6 +18,9 @@ import { HF_KERNEL } from '../kernels/stats/hf.js';
 import { imagePairPipeline } from '../kernels/stats/image-pair.js';
 import { SSIM_KERNEL } from '../kernels/stats/ssim.js';
 import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
+import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
+import { GRAD_NORM_PIPELINES } from '../kernels/optim/grad-norm.js';
+import { DROPOUT_MASK_PIPELINE } from '../kernels/random/dropout-mask.js';
 import { candidateTiles } from './tune.js';
 
 /**
@@ -51,7 +54,7 @@ const GPU_CLASS_FEATURES: ReadonlySet<string> = new Set(['shader-f16', 'subgroup
 
 /** One pipeline the engine can create, where it comes from, and why it cannot be made here (if so). */
 export interface GateCase {
-  /** The kernel: a convolution variant (as --variant names it), or linear, mse, hf, ssim, tanh. */
+  /** The kernel: a convolution variant (as --variant names it), or linear, mse, hf, ssim, tanh, adamw, grad-norm, dropout-mask. */
   kernel: string;
   /** The variant, precision, layer and tile it serves (the first of those that share the pipeline). */
   what: string;
@@ -185,6 +188,9 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('hf', 'hf', imagePairPipeline(HF_KERNEL));
   add('ssim', 'ssim', imagePairPipeline(SSIM_KERNEL));
   add('tanh', 'tanh', TANH_PIPELINE);
+  add('adamw', 'adamw', ADAMW_PIPELINE);
+  for (const request of GRAD_NORM_PIPELINES) add('grad-norm', `grad-norm FINAL=${request.constants.FINAL}`, request);
+  add('dropout-mask', 'dropout-mask', DROPOUT_MASK_PIPELINE);
   return [...cases.values()];
 }
 
