@@ -5,7 +5,8 @@
 // so wall / CPU shows how much of the machine the run actually got when other work competes.
 import { Gpu } from '../src/gpu/device.js';
 import '../src/node/platform.js';
-import { ConvKernel, packConvWeights, convOutputSize, type ConvSpec, type ConvVariant } from '../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../src/kernels/conv2d/conv2d.js';
+import { packConvWeights, convOutputSize, type ConvSpec } from '../src/kernels/conv2d/conv-spec.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';
 import { LinearKernel, packLinearWeights } from '../src/kernels/linear/linear.js';
 import { measurePeakGflops } from './peak.js';

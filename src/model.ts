@@ -5,9 +5,9 @@
 import { Gpu, GpuError, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
 import type { Chunking } from './graph/chunking.js';
-import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
+import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
-import { type Fallback, type KernelVariant, defaultVariant, fallbackOf, fallbackWarning, parseVariant } from './kernels/variants.js';
+import { type Fallback, type KernelVariant, type TileTable, chooseVariant, fallbackOf, fallbackWarning } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
 import { platform } from './platform.js';
 import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
@@ -125,9 +125,8 @@ export class Model {
   static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
-      const envVariant = platform().env('RCAE_CONV_VARIANT');
       const precision = options.precision ?? 'f32';
-      let choice = { variant: options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : defaultVariant(gpu, precision)), precision };
+      let choice = { variant: chooseVariant(gpu, precision, options.variant, platform().env('RCAE_CONV_VARIANT')), precision };
       const plan = buildPlan(resolved.arch);
       const tiles = options.tuning?.(gpu);
       const fallbacks: Fallback[] = [];

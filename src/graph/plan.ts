@@ -9,6 +9,7 @@ import {
   STAGE_STRIDE,
   bottleneckSize,
 } from './architecture.js';
+import { OP_RULES, ruleOf } from './ops/table.js';
 
 /** Canonical state-dict name -> float32 data (BN running stats included; see parameterList). */
 export type ParamStore = ReadonlyMap<string, Float32Array>;
@@ -79,12 +80,6 @@ export interface Plan {
   statsStart: number;
 }
 
-function spatialAfter(node: Pick<ConvNode, 'transposed' | 'kernel' | 'stride' | 'padding'>, size: number): number {
-  return node.transposed
-    ? (size - 1) * node.stride - 2 * node.padding + node.kernel
-    : Math.floor((size + 2 * node.padding - node.kernel) / node.stride) + 1;
-}
-
 export function buildPlan(arch: Architecture): Plan {
   const values: Value[] = [];
   const nodes: Node[] = [];
@@ -95,10 +90,10 @@ export function buildPlan(arch: Architecture): Plan {
   const act = arch.activation;
 
   const conv = (name: string, input: number, outChannels: number, geometry: { transposed: boolean; kernel: number; stride: number; padding: number }, activation: Activation, extra: { bnParams?: string; residual?: number }) => {
-    const [c, h, w] = values[input].shape;
-    const output = value(name, [outChannels, spatialAfter(geometry, h), spatialAfter(geometry, w)]);
-    nodes.push({ kind: 'conv', name, input, output, inChannels: c, outChannels, activation, ...geometry, ...extra });
-    return output;
+    const node: ConvNode = { kind: 'conv', name, input, output: -1, inChannels: values[input].shape[0], outChannels, activation, ...geometry, ...extra };
+    node.output = value(name, OP_RULES.conv.outShape(node, values[input].shape));
+    nodes.push(node);
+    return node.output;
   };
   const stageGeometry = (transposed: boolean) => ({ transposed, kernel: STAGE_KERNEL, stride: STAGE_STRIDE, padding: STAGE_PADDING });
   const res3x3 = { transposed: false, kernel: 3, stride: 1, padding: 1 };
@@ -159,19 +154,12 @@ export function valueSize(v: Value): number {
 }
 
 export function nodeInputs(n: Node): number[] {
-  if (n.kind === 'stat') return [n.a, n.b];
-  if (n.kind === 'conv' && n.residual !== undefined) return [n.input, n.residual];
-  return [n.input];
+  return ruleOf(n).inputs(n);
 }
 
 /** Forward FLOPs per sample (2 x multiply-adds; bias, activation and the statistics are not counted). */
 export function nodeFlops(plan: Plan, n: Node): number {
-  if (n.kind === 'linear') return 2 * n.inFeatures * n.outFeatures;
-  if (n.kind === 'stat') return 0;
-  const [, ih, iw] = plan.values[n.input].shape;
-  const [, oh, ow] = plan.values[n.output].shape;
-  const macs = n.transposed ? n.inChannels * ih * iw * n.outChannels * n.kernel * n.kernel : n.outChannels * oh * ow * n.inChannels * n.kernel * n.kernel;
-  return 2 * macs;
+  return ruleOf(n).flops(plan, n);
 }
 
 export function planFlops(plan: Plan, nodes: readonly Node[] = plan.nodes): number {

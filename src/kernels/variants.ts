@@ -1,22 +1,31 @@
-// Which convolution kernels exist and which one a device gets. Two families: the NCHW float32
-// kernels of conv2d.ts ('register', 'subgroup': the fast ones on CPU-emulated adapters; 'shared':
-// the first GPU kernel, kept for comparison) and the NHWC GEMM kernels of gemm.ts ('tile': f32 or
-// f16 FMA tiles; 'matrix': subgroup-matrix fragments on tensor cores, f16; 'matrix-emulated': the
-// same fragments in plain WGSL, for testing anywhere). A model runs all its layers in one family.
+// The kernel choice, all of it: which convolution kernels exist, which one a device gets, what it
+// falls back to, which GEMM tile a layer runs with and which shape the linear kernel takes. Graph
+// lowering (graph/lower.ts) asks here and nowhere else; the kernels themselves choose nothing.
+// Two families: the NCHW float32 kernels of conv2d.ts ('register', 'subgroup': the fast ones on
+// CPU-emulated adapters; 'shared': the first GPU kernel, kept for comparison) and the NHWC GEMM
+// kernels of gemm.ts ('tile': f32 or f16 FMA tiles; 'matrix': subgroup-matrix fragments on tensor
+// cores, f16; 'matrix-emulated': the same fragments in plain WGSL, for testing anywhere). A model
+// runs all its layers in one family.
 import type { Gpu } from '../gpu/device.js';
 import type { ConvVariant } from './conv2d/conv2d.js';
-import type { GemmBackend, Precision } from './conv2d/gemm.js';
+import { convGeometry, layerKey, type ConvSpec } from './conv2d/conv-spec.js';
+import { fragmentOf, gemmHeuristic, tileKey, tileProblem, type GemmBackend, type GemmDevice, type GemmTile, type Precision } from './conv2d/gemm.js';
+import type { LinearShape } from './linear/linear.js';
 
 export const KERNEL_VARIANTS = ['register', 'subgroup', 'shared', 'tile', 'matrix', 'matrix-emulated'] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
 
-export function isGemmVariant(v: KernelVariant): v is 'tile' | 'matrix' | 'matrix-emulated' {
+export type GemmVariant = 'tile' | 'matrix' | 'matrix-emulated';
+
+export function isGemmVariant(v: KernelVariant): v is GemmVariant {
   return v === 'tile' || v === 'matrix' || v === 'matrix-emulated';
 }
 
-export function gemmBackendOf(v: 'tile' | 'matrix' | 'matrix-emulated'): GemmBackend {
+export function gemmBackendOf(v: GemmVariant): GemmBackend {
   return v === 'tile' ? 'fma' : v;
 }
+
+export const NCHW_VARIANTS: readonly ConvVariant[] = ['register', 'subgroup', 'shared'];
 
 export function nchwVariantOf(v: KernelVariant): ConvVariant | undefined {
   return v === 'register' || v === 'subgroup' || v === 'shared' ? v : undefined;
@@ -33,9 +42,78 @@ export function parseVariant(text: string, what: string): KernelVariant {
  * adapters the register kernels measured fastest there (bench/NOTES.md).
  */
 export function defaultVariant(gpu: Gpu, precision: Precision): KernelVariant {
-  if (precision === 'f16') return gpu.fragment ? 'matrix' : 'tile';
-  if (!gpu.adapter.isSoftware) return 'tile';
+  if (precision === 'f16' || !gpu.adapter.isSoftware) return defaultGemmVariant(gpu, precision);
   return gpu.subgroupMinSize >= 8 ? 'subgroup' : 'register';
+}
+
+/** The GEMM variant a device runs at `precision`: tensor cores for f16 where it has them, else FMA tiles. */
+export function defaultGemmVariant(gpu: Pick<GemmDevice, 'fragment'>, precision: Precision): 'tile' | 'matrix' {
+  return precision === 'f16' && gpu.fragment ? 'matrix' : 'tile';
+}
+
+/**
+ * The variant a model runs: the one asked for (the caller's option, else `fromEnvironment`, the
+ * text of RCAE_CONV_VARIANT), else the device's default.
+ */
+export function chooseVariant(gpu: Gpu, precision: Precision, asked?: KernelVariant, fromEnvironment?: string): KernelVariant {
+  return asked ?? (fromEnvironment ? parseVariant(fromEnvironment, 'RCAE_CONV_VARIANT') : defaultVariant(gpu, precision));
+}
+
+/** The variants a device can run at `precision`, for whole-model comparisons. */
+export function runnableVariants(gpu: Gpu, precision: Precision): KernelVariant[] {
+  return KERNEL_VARIANTS.filter((v) => variantProblem(gpu, v, precision) === null && (v !== 'matrix-emulated' || !gpu.fragment) && (isGemmVariant(v) || precision === 'f32'));
+}
+
+/** The linear kernel's shape: few wide lanes for a CPU's threads, many narrow ones for a GPU (linear.ts). */
+export function linearShapeFor(gpu: Gpu): LinearShape {
+  return gpu.adapter.isSoftware ? 'narrow' : 'wide';
+}
+
+/** Where a layer's GEMM tile came from. */
+export type TileSource = 'tuned' | 'heuristic';
+
+/**
+ * Tuned GEMM tiles: given a layer's key (layerKey) and batch, the tile to use, or undefined for the
+ * built-in heuristic. Filled from `rcae tune`'s cache by the model layer.
+ */
+export type TileTable = (layer: string, batch: number) => GemmTile | undefined;
+
+/** The tile a GEMM layer of `variant` runs with at `batch`: the tuned one of its backend, else the heuristic's. */
+export function chooseTile(gpu: GemmDevice, variant: GemmVariant, precision: Precision, spec: ConvSpec, batch: number, inH: number, inW: number, tiles?: TileTable): { tile: GemmTile; source: TileSource } {
+  const backend = gemmBackendOf(variant);
+  const tuned = tiles?.(layerKey(spec, inH, inW), batch);
+  if (tuned && tuned.backend === backend) return { tile: tuned, source: 'tuned' };
+  return { tile: gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend), source: 'heuristic' };
+}
+
+/** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
+export function candidateTiles(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend, fragment = fragmentOf(gpu, backend)): GemmTile[] {
+  const base = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend, fragment);
+  const shapes: GemmTile[] = [base];
+  if (backend === 'fma') {
+    for (const [bp, bc, tp, tc] of [[128, 128, 8, 8], [128, 64, 8, 4], [64, 64, 4, 4], [64, 128, 4, 8], [256, 4, 4, 4], [128, 16, 8, 4]]) {
+      for (const bk of [8, 16, 32]) shapes.push({ backend, bp, bc, bk, tp, tc, splitK: 1 });
+    }
+  } else {
+    for (const [sgp, sgc, fm, fn] of [[2, 2, 2, 2], [2, 1, 2, 2], [4, 2, 2, 2], [2, 2, 4, 2], [1, 1, 2, 2]]) {
+      for (const bk of [16, 32]) shapes.push({ backend, bp: sgp * fm * fragment.m, bc: sgc * fn * fragment.n, bk, sgp, sgc, fm, fn, splitK: 1 });
+    }
+  }
+  const { kTotal } = convGeometry(spec, batch, inH, inW);
+  const out: GemmTile[] = [];
+  const seen = new Set<string>();
+  for (const shape of shapes) {
+    // Channel tiles far wider than the layer only waste work.
+    if (shape.bc >= 4 * Math.max(16, spec.outChannels)) continue;
+    for (const splitK of new Set([shape.splitK, 1, 2, 4, 8].filter((s) => s === shape.splitK || kTotal >= s * 4 * shape.bk))) {
+      const tile = { ...shape, splitK };
+      const key = tileKey(tile);
+      if (seen.has(key) || tileProblem(gpu, tile, precision, fragment) !== null) continue;
+      seen.add(key);
+      out.push(tile);
+    }
+  }
+  return out;
 }
 
 /** A kernel family that did not compile on the device, what ran instead, and the compiler's message. */

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { convSpecOf, layerKey } from '../../src/graph/executor.js';
+import { convLayers } from '../../src/graph/lower.js';
 import { buildPlan } from '../../src/graph/plan.js';
 import { validateArchitecture } from '../../src/graph/architecture.js';
 import { fixture, tempDir } from '../helpers/paths.js';
@@ -16,8 +16,7 @@ const w8 = fixture('model', 'w8');
 const tmp = tempDir();
 const cache = join(tmp, 'tune.json');
 const w4Plan = buildPlan(validateArchitecture(JSON.parse(readFileSync(join(fixture('model', 'w4'), 'arch.json'), 'utf8'))));
-const w4Nodes = w4Plan.nodes;
-const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'stat' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
+const w4Layers = new Set(convLayers(w4Plan, 'f32').map((c) => c.key));
 
 test('rcae tune stores a tile per distinct layer; rcae bench then runs every layer on a tuned tile', () => {
   const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--min-sample-ms', '10', '--cache', cache, '--json']);

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Activation } from '../../src/graph/architecture.js';
-import { ConvKernel, ConvSpecError, convFlops, convOutputSize, packConvWeights, type ConvSpec, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvSpecError, convFlops, convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { conv2dReference, convTranspose2dReference } from '../../src/kernels/conv2d/reference.js';
 import { testGpu } from '../helpers/gpu.js';
 import { assertClose, pick, poisoned, randomArray, rng, run } from './support.js';

@@ -11,10 +11,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { referenceArchitecture } from '../../src/graph/architecture.js';
-import { convSpecOf, layerKey } from '../../src/graph/executor.js';
+import { convLayers } from '../../src/graph/lower.js';
 import { buildPlan } from '../../src/graph/plan.js';
 import { activateReference } from '../../src/kernels/reference.js';
-import { ConvKernel, convOutputSize, packConvWeights, type ConvSpec, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { gemmHeuristic, type GemmOptions, type TensorFormat } from '../../src/kernels/conv2d/gemm.js';
 import { LinearKernel, packLinearWeights } from '../../src/kernels/linear/linear.js';
 import { type KernelVariant, gemmBackendOf, isGemmVariant, variantProblem } from '../../src/kernels/variants.js';
@@ -41,11 +42,8 @@ interface Layer {
 
 // Distinct shapes in model order; a 3x3 residual shape appears once without and once with residual.
 const layers: Layer[] = [];
-for (const node of plan.nodes) {
-  if (node.kind === 'stat') continue;
-  const { spec, inH, inW } = convSpecOf(plan, node);
-  const key = layerKey(spec, inH, inW);
-  if (layers.some((l) => l.key === key)) continue;
+for (const { node, key, spec, inH, inW } of convLayers(plan, 'f32')) {
+  if (node.kind === 'stat' || layers.some((l) => l.key === key)) continue;
   const { io } = plan;
   layers.push({ key, spec, inH, inW, kind: node.kind, imageIn: node.input === io.image || node.input === io.latent, imageOut: node.output === io.reconstruction || node.output === io.latent });
 }
