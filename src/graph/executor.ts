@@ -7,30 +7,19 @@ import { compilePipeline, pipelineKey, type PipelineRequest } from '../gpu/shade
 import { PassTimestamps } from '../gpu/timestamps.js';
 import type { Precision } from '../kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../kernels/dispatch.js';
-import type { KernelVariant, TileSource, TileTable } from '../kernels/variants.js';
+import type { KernelVariant } from '../kernels/variants.js';
 import { type Chunking, activationFootprint, chunkingFor, valueBytes } from './chunking.js';
-import { type LoweredNode, lower } from './lower.js';
+import { type LowerOptions, type LoweredNode, lower } from './lower.js';
 import { type Node, type ParamStore, type Plan, type Value, assignSlots, planFlops, valueSize } from './plan.js';
 import { type Endpoint, type RunRequest, type RunResult, segmentOf } from './run-request.js';
 
-export type { ParamStore, TileSource, TileTable };
+export type { Endpoint, ParamStore, RunRequest, RunResult };
 
-export type { Endpoint, RunRequest, RunResult };
+/** A request bound at one chunk size: activation buffers by value, the dispatches in order. */
+type Bound = { buffers: Map<number, GPUBuffer>; dispatches: BoundDispatch[]; destroy(): void };
 
-/** A lowered node with its weights on the GPU. */
-interface Resident {
-  lowered: LoweredNode;
-  weight?: GPUBuffer;
-  bias?: GPUBuffer;
-}
-
-interface Bound {
-  buffers: Map<number, GPUBuffer>;
-  dispatches: BoundDispatch[];
-  destroy(): void;
-}
-
-export interface ExecutorOptions {
+/** How to lower (precision, variant, tuned tiles: see LowerOptions) and how to chunk. */
+export interface ExecutorOptions extends LowerOptions {
   /**
    * Samples per command buffer, in place of the activation budget (activationBudget); the adapter's
    * storage-binding limit still caps it. Default: what the budget and that limit allow.
@@ -38,16 +27,11 @@ export interface ExecutorOptions {
   maxChunk?: number;
   /** Called after each chunk with the number of samples done so far. */
   onProgress?: (done: number, total: number) => void;
-  /** Storage precision of weights and activations (accumulation is f32 either way). Default f32. */
-  precision?: Precision;
-  /** Force a kernel variant (tests, RCAE_CONV_VARIANT); default: defaultVariant() for the device. */
-  variant?: KernelVariant;
-  /** Tuned GEMM tiles; layers without an entry use the heuristic. */
-  tiles?: TileTable;
 }
 
 export class Executor {
-  private readonly resident: Map<Node, Resident>;
+  /** Each node lowered, with its weights on the GPU. */
+  private readonly resident: Map<Node, { lowered: LoweredNode; weight?: GPUBuffer; bias?: GPUBuffer }>;
   private readonly bound = new Map<string, Bound>();
   readonly maxChunk: number;
   /** Why maxChunk is what it is. */
@@ -67,22 +51,10 @@ export class Executor {
     this.precision = lowering.precision;
     this.variant = lowering.variant;
     this.valueBytes = valueBytes(plan, this.precision);
-    this.resident = new Map(lowering.nodes.map((lowered) => {
-      const w = lowered.weights;
-      const name = lowered.node.name;
-      return [lowered.node, { lowered, weight: w && gpu.upload(w.weight, `${name}.weight`), bias: w && gpu.upload(w.bias, `${name}.bias`) }];
-    }));
+    const upload = (data: Float32Array | Uint16Array | undefined, name: string) => data && gpu.upload(data, name);
+    this.resident = new Map(lowering.nodes.map((l) => [l.node, { lowered: l, weight: upload(l.weights?.weight, `${l.node.name}.weight`), bias: upload(l.weights?.bias, `${l.node.name}.bias`) }]));
     this.chunking = chunkingFor(gpu, activationFootprint(plan, this.precision), options.maxChunk);
     this.maxChunk = this.chunking.maxChunk;
-  }
-
-  private lowered(node: Node): LoweredNode {
-    return this.resident.get(node)!.lowered;
-  }
-
-  /** The tile a GEMM layer runs with at `chunk` samples, and where it came from. */
-  tileOf(node: Node, chunk: number) {
-    return this.lowered(node).tileAt(chunk);
   }
 
   /**
@@ -105,7 +77,7 @@ export class Executor {
     const cached = this.bound.get(key);
     if (cached) return cached;
     const { plan, gpu } = this;
-    const nodes = segmentOf(this.plan, request);
+    const nodes = segmentOf(plan, request);
     const source = request.from === 'image' ? plan.io.image : plan.io.latent;
     const pinned = new Set<number>([source, ...request.want.map((e) => plan.io[e])]);
     const { slotOf, slotSizes } = assignSlots(plan, nodes, pinned, this.valueBytes);
@@ -116,16 +88,9 @@ export class Executor {
       const { lowered, weight, bias } = this.resident.get(node)!;
       return lowered.bind(chunk, { value, weight, bias });
     });
-    const bound: Bound = {
-      buffers,
-      dispatches,
-      destroy: () => {
-        dispatches.forEach((d) => d.destroy());
-        slots.forEach((b) => b.destroy());
-      },
-    };
-    this.bound.set(key, bound);
-    return bound;
+    const destroy = () => [...dispatches, ...slots].forEach((d) => d.destroy());
+    this.bound.set(key, { buffers, dispatches, destroy });
+    return this.bound.get(key)!;
   }
 
   /** FLOPs per sample of what `request` computes. */
@@ -187,7 +152,7 @@ export class Executor {
         name: node.name,
         shape: `${batch}x${this.plan.values[node.output].shape.join('x')}`,
         kernel: this.kernelOf(node, batch),
-        flops: batch * planFlops(this.plan, [node]),
+        flops: batch * this.resident.get(node)!.lowered.flops,
         ms: ms[i],
       }));
     } finally {
@@ -197,7 +162,7 @@ export class Executor {
 
   /** What runs a node at `chunk` samples: the variant, and for GEMM layers the tile and its source. */
   kernelOf(node: Node, chunk: number): string {
-    return this.lowered(node).describe(chunk);
+    return this.resident.get(node)!.lowered.describe(chunk);
   }
 
   /**
