@@ -5,7 +5,7 @@
 // is this process's threads: CPU time is the work done, wall time also counts other jobs), and
 // the model's total (layers weighted by how often the model runs them) as baseline / this ratios.
 // Usage: node dist/bench/gemm-ab.js --baseline=/path/to/other/dist [--precision=f32|f16]
-//        [--variant=tile|matrix-emulated] [--batch=1] [--reps=5]
+//        [--variant=fma|matrix-emulated] [--batch=1] [--reps=5]
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Gpu } from '../src/gpu/device.js';

@@ -2,8 +2,7 @@
 // falls back to, which GEMM tile a layer runs with and which shape the linear kernel takes. Graph
 // lowering (graph/lower.ts) asks here and nowhere else; the kernels themselves choose nothing.
 // Two families: the NCHW float32 kernels of conv2d.ts ('register', 'subgroup': the fast ones on
-// CPU-emulated adapters; 'shared': the first GPU kernel, kept for comparison) and the NHWC GEMM
-// kernels of gemm.ts ('tile': f32 or f16 FMA tiles; 'matrix': subgroup-matrix fragments on tensor
+// CPU-emulated adapters) and the NHWC GEMM kernels of gemm.ts ('fma': f32 or f16 tiles of FMAs; 'matrix': subgroup-matrix fragments on tensor
 // cores, f16; 'matrix-emulated': the same fragments in plain WGSL, for testing anywhere). A model
 // runs all its layers in one family.
 import type { Gpu } from '../gpu/device.js';
@@ -12,23 +11,24 @@ import { convGeometry, layerKey, type ConvSpec } from './conv2d/conv-spec.js';
 import { fragmentOf, gemmHeuristic, tileKey, tileProblem, type GemmBackend, type GemmDevice, type GemmTile, type Precision } from './conv2d/gemm.js';
 import type { LinearShape } from './linear/linear.js';
 
-export const KERNEL_VARIANTS = ['register', 'subgroup', 'shared', 'tile', 'matrix', 'matrix-emulated'] as const;
+export const KERNEL_VARIANTS = ['register', 'subgroup', 'fma', 'matrix', 'matrix-emulated'] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
 
-export type GemmVariant = 'tile' | 'matrix' | 'matrix-emulated';
+/** A GEMM variant is named by its backend (gemm.ts), so `--variant` and `rcae bench` use one name. */
+export type GemmVariant = GemmBackend;
 
 export function isGemmVariant(v: KernelVariant): v is GemmVariant {
-  return v === 'tile' || v === 'matrix' || v === 'matrix-emulated';
+  return v === 'fma' || v === 'matrix' || v === 'matrix-emulated';
 }
 
 export function gemmBackendOf(v: GemmVariant): GemmBackend {
-  return v === 'tile' ? 'fma' : v;
+  return v;
 }
 
-export const NCHW_VARIANTS: readonly ConvVariant[] = ['register', 'subgroup', 'shared'];
+export const NCHW_VARIANTS: readonly ConvVariant[] = ['register', 'subgroup'];
 
 export function nchwVariantOf(v: KernelVariant): ConvVariant | undefined {
-  return v === 'register' || v === 'subgroup' || v === 'shared' ? v : undefined;
+  return v === 'register' || v === 'subgroup' ? v : undefined;
 }
 
 export function parseVariant(text: string, what: string): KernelVariant {
@@ -47,8 +47,8 @@ export function defaultVariant(gpu: Gpu, precision: Precision): KernelVariant {
 }
 
 /** The GEMM variant a device runs at `precision`: tensor cores for f16 where it has them, else FMA tiles. */
-export function defaultGemmVariant(gpu: Pick<GemmDevice, 'fragment'>, precision: Precision): 'tile' | 'matrix' {
-  return precision === 'f16' && gpu.fragment ? 'matrix' : 'tile';
+export function defaultGemmVariant(gpu: Pick<GemmDevice, 'fragment'>, precision: Precision): 'fma' | 'matrix' {
+  return precision === 'f16' && gpu.fragment ? 'matrix' : 'fma';
 }
 
 /**
@@ -134,15 +134,15 @@ export function fallbackWarning(gpu: Gpu, f: Fallback): string {
  * cores (or their emulation) -> f16 FMA tiles -> f32 FMA tiles; nothing after that.
  */
 export function fallbackOf(variant: KernelVariant, precision: Precision): { variant: KernelVariant; precision: Precision } | undefined {
-  if (variant === 'matrix' || variant === 'matrix-emulated') return { variant: 'tile', precision: 'f16' };
-  if (variant === 'tile' && precision === 'f16') return { variant: 'tile', precision: 'f32' };
+  if (variant === 'matrix' || variant === 'matrix-emulated') return { variant: 'fma', precision: 'f16' };
+  if (variant === 'fma' && precision === 'f16') return { variant: 'fma', precision: 'f32' };
   return undefined;
 }
 
 /** Why `variant` cannot run on this device at this precision, or null. */
 export function variantProblem(gpu: Gpu, variant: KernelVariant, precision: Precision): string | null {
   if (precision === 'f16' && !gpu.features.has('shader-f16')) return "f16 needs the adapter's shader-f16 feature";
-  if (precision === 'f16' && !isGemmVariant(variant)) return `variant '${variant}' is float32 NCHW only; f16 runs on tile, matrix or matrix-emulated`;
+  if (precision === 'f16' && !isGemmVariant(variant)) return `variant '${variant}' is float32 NCHW only; f16 runs on fma, matrix or matrix-emulated`;
   if (variant === 'matrix' && !gpu.fragment) return "variant 'matrix' needs subgroup matrices (chromium-experimental-subgroup-matrix with an f16 -> f32 shape), which this device lacks";
   if (variant === 'matrix' || variant === 'matrix-emulated') {
     if (precision !== 'f16') return `variant '${variant}' multiplies f16 fragments; use --precision f16`;

@@ -145,7 +145,7 @@ export function gateCases(gpu: Gpu): GateCase[] {
   };
   const matrix = gateFragments(gpu);
   const families: GemmFamily[] = [
-    { variant: 'tile', backend: 'fma', precisions: ['f32', 'f16'], fragments: [undefined] },
+    { variant: 'fma', backend: 'fma', precisions: ['f32', 'f16'], fragments: [undefined] },
     { variant: 'matrix-emulated', backend: 'matrix-emulated', precisions: ['f16'], fragments: [undefined] },
     { variant: 'matrix', backend: 'matrix', precisions: ['f16'], fragments: matrix.shapes, missing: matrix.missing },
   ];

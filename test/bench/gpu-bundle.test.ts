@@ -124,7 +124,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
     // no NVIDIA adapter, so both loaders are tried and the run goes on with the first that listed one.
     VK_DRIVER_FILES: `${lavapipeIcd}:/nonexistent/nvidia_icd.json`,
     RCAE_BATCHES: '2', RCAE_BIG_BATCHES: '4', RCAE_TUNE_BATCH: '2', TORCH_BATCHES: '2,4',
-    RCAE_BENCH_ARGS: '--width 8 --variant tile --time 0 --iterations 1 --max-chunk 2', RCAE_TUNE_ARGS: '--width 8 --candidates 0',
+    RCAE_BENCH_ARGS: '--width 8 --variant fma --time 0 --iterations 1 --max-chunk 2', RCAE_TUNE_ARGS: '--width 8 --candidates 0',
     PYTHON: torchPython, ...torchEnv, TORCH_ARGS: '--device cpu --width 8 --iterations 2 --warmup 1',
   }, work);
   const log = readFileSync(join(out, 'run.log'), 'utf8');
@@ -170,7 +170,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
   assert.ok(Array.isArray(info.subgroupMatrixConfigs) && info.limits.maxComputeWorkgroupStorageSize > 0, 'rcae info --json reports subgroup-matrix configs and limits');
   for (const precision of ['f32', 'f16']) {
     const bench = JSON.parse(readFileSync(join(results, `rcae-bench-${precision}.json`), 'utf8'));
-    assert.equal([bench.model.precision, bench.model.variant, bench.model.base_width, bench.adapter.timestamp_quantization], [precision, 'tile', 8, 'off']);
+    assert.equal([bench.model.precision, bench.model.variant, bench.model.base_width, bench.adapter.timestamp_quantization], [precision, 'fma', 8, 'off']);
     assert.equal(bench.runs.map((r: { batch: number; timing: string; chunks: number }) => `${r.batch} ${r.timing} ${r.chunks}`), ['2 end-to-end 1', '2 gpu 1']);
     // A fast kernel that computes the wrong thing must fail here: the end-to-end row checks sample 0
     // against the float64 CPU reference.

@@ -119,13 +119,12 @@ async function runNchw(variant: ConvVariant, layer: Layer, batch: number, data: 
 const variants: [KernelVariant, 'f32' | 'f16'][] = [
   ['register', 'f32'],
   ['subgroup', 'f32'],
-  ['shared', 'f32'],
-  ['tile', 'f32'],
-  ['tile', 'f16'],
+  ['fma', 'f32'],
+  ['fma', 'f16'],
   ['matrix-emulated', 'f16'],
 ];
 
-// `npm run mutate` narrows the run to the variant it planted a bug in (e.g. 'tile/f32,shared/f32').
+// `npm run mutate` narrows the run to the variant it planted a bug in (e.g. 'fma/f32,register/f32').
 const only = process.env.RCAE_LAYER_VARIANTS?.split(',');
 
 for (const [variant, precision] of variants.filter(([v, p]) => !only || only.includes(`${v}/${p}`))) {

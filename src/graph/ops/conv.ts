@@ -7,7 +7,7 @@ import { NCHW_VARIANTS, isGemmVariant, nchwVariantOf } from '../../kernels/varia
 import { BN_EPS } from '../architecture.js';
 import { foldBatchNorm } from '../fold.js';
 import type { ConvNode, Plan } from '../plan.js';
-import { gemmWeights, lowerGemm } from './gemm-node.js';
+import { convBindArgs, gemmWeights, lowerGemm } from './gemm-node.js';
 import { requiredParam, type ConvView, type OpRule } from './op-rule.js';
 
 function asConv(plan: Plan, node: ConvNode): ConvView {
@@ -95,17 +95,7 @@ export const convRule: OpRule<ConvNode> = {
       tileAt: () => undefined,
       describe: () => `${nchw} f32`,
       pipelines: (chunk) => [kernel.pipelineAt(chunk, inH, inW)],
-      bind: (chunk, b) =>
-        kernel.bind({
-          batch: chunk,
-          inH,
-          inW,
-          input: b.value(node.input),
-          output: b.value(node.output),
-          residual: node.residual === undefined ? undefined : b.value(node.residual),
-          weight: b.weight!,
-          bias: b.bias!,
-        }),
+      bind: (chunk, b) => kernel.bind(convBindArgs(node, view, chunk, b, node.residual)),
     };
   },
 };

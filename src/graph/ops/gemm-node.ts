@@ -6,11 +6,20 @@ import { GemmConvKernel, tileKey } from '../../kernels/conv2d/gemm.js';
 import { chooseTile, type GemmVariant, type TileSource } from '../../kernels/variants.js';
 import type { GemmTile } from '../../kernels/conv2d/gemm.js';
 import type { ConvNode, LinearNode } from '../plan.js';
-import type { ConvView, LowerContext, LoweredNode, PreparedWeights } from './op-rule.js';
+import type { ConvBindArgs } from '../../kernels/conv2d/conv-spec.js';
+import type { ConvView, LowerContext, LoweredNode, NodeBuffers, PreparedWeights } from './op-rule.js';
 
 /** Packed f32 weights in the GEMM family's storage precision. */
 export function gemmWeights(ctx: LowerContext, packed: { weight: Float32Array; bias: Float32Array }): PreparedWeights {
   return { weight: ctx.precision === 'f16' ? toFloat16(packed.weight) : packed.weight, bias: packed.bias };
+}
+
+/** A conv or linear node's bind arguments at `chunk` samples, from the buffers the executor assigned. */
+export function convBindArgs(node: ConvNode | LinearNode, view: ConvView, chunk: number, b: NodeBuffers, residual?: number): ConvBindArgs {
+  const { inH, inW } = view;
+  const input = b.value(node.input);
+  const output = b.value(node.output);
+  return { batch: chunk, inH, inW, input, output, residual: residual === undefined ? undefined : b.value(residual), weight: b.weight!, bias: b.bias! };
 }
 
 export function lowerGemm(ctx: LowerContext, node: ConvNode | LinearNode, view: ConvView, flops: number, residual?: number): Omit<LoweredNode, 'weights'> {
@@ -30,17 +39,6 @@ export function lowerGemm(ctx: LowerContext, node: ConvNode | LinearNode, view: 
     tileAt,
     describe: (chunk) => `${variant} ${precision} ${tileKey(tileAt(chunk).tile)} (${tileAt(chunk).source})`,
     pipelines: (chunk) => kernel.pipelinesAt(chunk, inH, inW, tileAt(chunk).tile),
-    bind: (chunk, b) =>
-      kernel.bind({
-        batch: chunk,
-        inH,
-        inW,
-        input: b.value(node.input),
-        output: b.value(node.output),
-        residual: residual === undefined ? undefined : b.value(residual),
-        weight: b.weight!,
-        bias: b.bias!,
-        tile: tileAt(chunk).tile,
-      }),
+    bind: (chunk, b) => kernel.bind({ ...convBindArgs(node, view, chunk, b, residual), tile: tileAt(chunk).tile }),
   };
 }

@@ -1,7 +1,8 @@
 // Convolution and transposed convolution (NCHW, fused bias + residual + activation) as implicit
-// GEMMs. Three variants share one packed weight layout: 'register' (register tiles, no workgroup
-// memory), 'subgroup' (the same with weights shared across lanes by subgroup broadcast; the fastest
-// on CPU-emulated adapters) and 'shared' (workgroup-memory tiles, the classic shape for real GPUs).
+// GEMMs, the family CPU-emulated adapters run. Two variants share one packed weight layout
+// (conv-spec.ts): 'register' (register tiles, no workgroup memory) and 'subgroup' (the same with
+// weights shared across lanes by subgroup broadcast; the fastest on CPU-emulated adapters). GPUs
+// run the NHWC GEMM family (gemm.ts).
 import { GpuError, type Gpu } from '../../gpu/device.js';
 import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from '../../gpu/shader.js';
 import { uniformStruct } from '../../gpu/uniforms.js';
@@ -10,7 +11,7 @@ import { boundDispatch, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 import { CONV_FIELDS, checkConvBind, checkConvSpec, convFieldValues, convFlops, convGeometry, convLabel, type ConvBindArgs, type ConvSpec } from './conv-spec.js';
 
-export type ConvVariant = 'register' | 'subgroup' | 'shared';
+export type ConvVariant = 'register' | 'subgroup';
 
 export interface ConvOptions {
   /** Default 'register', which every adapter runs; which variant a model uses is chosen in kernels/variants.ts. */
@@ -39,7 +40,6 @@ function convShader(variant: ConvVariant, enables: readonly 'subgroups'[] = []) 
 const shaders = {
   register: convShader('register'),
   subgroup: convShader('subgroup', ['subgroups']),
-  shared: convShader('shared'),
 };
 
 /** Per-variant tile geometry: output pixels per workgroup and output channels per workgroup. */
@@ -66,13 +66,8 @@ function subgroupTiling(spec: ConvSpec, pixels: number): Tiling {
   return { constants: { WG: wg, TN: tn, TM8: tm8 }, pixelsPerGroup: wg * tn, channelsPerGroup: 8 * tm8 };
 }
 
-// 16 x 16 invocations, each 4 channels x 4 pixels: a 64 x 64 output tile, K staged 16 at a time.
-const sharedTiling: Tiling = { constants: {}, pixelsPerGroup: 64, channelsPerGroup: 64 };
-
 function tilingOf(variant: ConvVariant, spec: ConvSpec, pixels: number): Tiling {
-  if (variant === 'register') return registerTiling(spec, pixels);
-  if (variant === 'subgroup') return subgroupTiling(spec, pixels);
-  return sharedTiling;
+  return variant === 'register' ? registerTiling(spec, pixels) : subgroupTiling(spec, pixels);
 }
 
 /** The pipeline `variant` runs a layer with when its output has `pixels` pixels (per stride phase). */
