@@ -13,7 +13,7 @@ import { GpuError, type Gpu } from '../gpu/device.js';
 import type { PipelineRequest } from '../gpu/shader.js';
 import { layerKey, type ConvSpec } from '../kernels/conv2d/conv-spec.js';
 import type { GemmDevice, GemmTile, Precision, TensorFormat } from '../kernels/conv2d/gemm.js';
-import { type KernelVariant, type GemmVariant, type TileTable, candidateTiles, chooseTile, defaultVariant, gemmBackendOf, variantProblem } from '../kernels/variants.js';
+import { type KernelVariant, type GemmVariant, type TileTable, candidateTiles, chooseTile, defaultVariant, variantProblem } from '../kernels/variants.js';
 import type { LowerContext, LoweredNode } from './ops/op-rule.js';
 import { ruleOf } from './ops/table.js';
 import type { Node, ParamStore, Plan } from './plan.js';
@@ -91,7 +91,7 @@ export function distinctConvLayers(plan: Plan, precision: Precision): ConvLayer[
 export function tileCandidates(gpu: GemmDevice, layer: ConvLayer, variant: GemmVariant, precision: Precision, batch: number): { heuristic: GemmTile; candidates: GemmTile[] } {
   const { spec, inH, inW } = layer;
   const heuristic = chooseTile(gpu, variant, precision, spec, batch, inH, inW).tile;
-  return { heuristic, candidates: candidateTiles(gpu, spec, batch, inH, inW, precision, gemmBackendOf(variant)) };
+  return { heuristic, candidates: candidateTiles(gpu, spec, batch, inH, inW, precision, variant) };
 }
 
 /** Every pipeline the NCHW family may create for `node` at `batch`, by kernel (the compile gate's cases). */

@@ -2,9 +2,10 @@
 // falls back to, which GEMM tile a layer runs with and which shape the linear kernel takes. Graph
 // lowering (graph/lower.ts) asks here and nowhere else; the kernels themselves choose nothing.
 // Two families: the NCHW float32 kernels of conv2d.ts ('register', 'subgroup': the fast ones on
-// CPU-emulated adapters) and the NHWC GEMM kernels of gemm.ts ('fma': f32 or f16 tiles of FMAs; 'matrix': subgroup-matrix fragments on tensor
-// cores, f16; 'matrix-emulated': the same fragments in plain WGSL, for testing anywhere). A model
-// runs all its layers in one family.
+// CPU-emulated adapters) and the NHWC GEMM kernels of gemm.ts, named by their backend: 'fma' (f32
+// or f16 tiles of FMAs), 'matrix' (subgroup-matrix fragments on tensor cores, f16) and
+// 'matrix-emulated' (the same fragments in plain WGSL: the tensor-core tiling tested on any
+// adapter). A model runs all its layers in one family.
 import type { Gpu } from '../gpu/device.js';
 import type { ConvVariant } from './conv2d/conv2d.js';
 import { convGeometry, layerKey, type ConvSpec } from './conv2d/conv-spec.js';
@@ -21,10 +22,6 @@ export function isGemmVariant(v: KernelVariant): v is GemmVariant {
   return v === 'fma' || v === 'matrix' || v === 'matrix-emulated';
 }
 
-export function gemmBackendOf(v: GemmVariant): GemmBackend {
-  return v;
-}
-
 export const NCHW_VARIANTS: readonly ConvVariant[] = ['register', 'subgroup'];
 
 export function nchwVariantOf(v: KernelVariant): ConvVariant | undefined {
@@ -38,7 +35,7 @@ export function parseVariant(text: string, what: string): KernelVariant {
 
 /**
  * The variant a device runs without being told: tensor-core fragments for f16 where the device has
- * them, else the GEMM tile kernel; for f32 the GEMM tile kernel on GPUs, and on CPU-emulated
+ * them, else the GEMM FMA kernel; for f32 the GEMM FMA kernel on GPUs, and on CPU-emulated
  * adapters the register kernels measured fastest there (bench/NOTES.md).
  */
 export function defaultVariant(gpu: Gpu, precision: Precision): KernelVariant {
@@ -59,11 +56,6 @@ export function chooseVariant(gpu: Gpu, precision: Precision, asked?: KernelVari
   return asked ?? (fromEnvironment ? parseVariant(fromEnvironment, 'RCAE_CONV_VARIANT') : defaultVariant(gpu, precision));
 }
 
-/** The variants a device can run at `precision`, for whole-model comparisons. */
-export function runnableVariants(gpu: Gpu, precision: Precision): KernelVariant[] {
-  return KERNEL_VARIANTS.filter((v) => variantProblem(gpu, v, precision) === null && (v !== 'matrix-emulated' || !gpu.fragment) && (isGemmVariant(v) || precision === 'f32'));
-}
-
 /** The linear kernel's shape: few wide lanes for a CPU's threads, many narrow ones for a GPU (linear.ts). */
 export function linearShapeFor(gpu: Gpu): LinearShape {
   return gpu.adapter.isSoftware ? 'narrow' : 'wide';
@@ -80,10 +72,9 @@ export type TileTable = (layer: string, batch: number) => GemmTile | undefined;
 
 /** The tile a GEMM layer of `variant` runs with at `batch`: the tuned one of its backend, else the heuristic's. */
 export function chooseTile(gpu: GemmDevice, variant: GemmVariant, precision: Precision, spec: ConvSpec, batch: number, inH: number, inW: number, tiles?: TileTable): { tile: GemmTile; source: TileSource } {
-  const backend = gemmBackendOf(variant);
   const tuned = tiles?.(layerKey(spec, inH, inW), batch);
-  if (tuned && tuned.backend === backend) return { tile: tuned, source: 'tuned' };
-  return { tile: gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend), source: 'heuristic' };
+  if (tuned && tuned.backend === variant) return { tile: tuned, source: 'tuned' };
+  return { tile: gemmHeuristic(gpu, spec, batch, inH, inW, precision, variant), source: 'heuristic' };
 }
 
 /** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */

@@ -1,7 +1,7 @@
 // Autotuning: times candidate kernels for every distinct layer of a model on this device and keeps
 // the fastest. Within the GEMM family it searches tile shapes, K steps and split-K factors per layer;
-// it also times the whole model in each variant the device can run at this precision, so the
-// variant is measured too. Each candidate is timed by DispatchTimer (dispatch-timing.ts): timestamp
+// lowering (graph/lower.ts) gives the distinct layers and each one's heuristic and candidate tiles
+// (kernels/variants.ts), so the tuner times exactly what a model would choose from. Each candidate is timed by DispatchTimer (dispatch-timing.ts): timestamp
 // queries where the device has them, repeated until a sample lasts at least 2 ms. What it returns is
 // stored by the Node layer (node/tune-cache.ts) keyed by adapter, driver, Dawn version, precision and
 // layer, and handed back to loadModel as `tiles`.
@@ -13,7 +13,7 @@ import { type ConvLayer, distinctConvLayers, tileCandidates } from '../graph/low
 import { buildPlan } from '../graph/plan.js';
 import { packConvWeights } from '../kernels/conv2d/conv-spec.js';
 import { GemmConvKernel, fragmentOf, gemmPipelines, tileKey, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
-import { type Fallback, type GemmVariant, defaultGemmVariant, fallbackOf, fallbackWarning, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
+import { type Fallback, type GemmVariant, defaultGemmVariant, fallbackOf, fallbackWarning, isGemmVariant, variantProblem } from '../kernels/variants.js';
 import { DispatchTimer, type TimingMethod } from './dispatch-timing.js';
 
 /** A tile's time per dispatch, the dispatches per sample, and the shortest sample (ms). */
@@ -109,7 +109,6 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
     variant = next.variant;
     precision = next.precision;
   }
-  const backend = gemmBackendOf(variant);
   const layers = distinctConvLayers(plan, precision);
   const failed: TuneResult['failed'] = [];
   const results: LayerTuning[] = [];
@@ -178,5 +177,5 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
   } finally {
     timer.destroy();
   }
-  return { precision, batch, backend, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned, fallbacks, failed };
+  return { precision, batch, backend: variant, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned, fallbacks, failed };
 }

@@ -18,7 +18,7 @@ import { ConvKernel, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js
 import { convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { gemmHeuristic, type GemmOptions, type TensorFormat } from '../../src/kernels/conv2d/gemm.js';
 import { LinearKernel, packLinearWeights } from '../../src/kernels/linear/linear.js';
-import { type KernelVariant, gemmBackendOf, isGemmVariant, variantProblem } from '../../src/kernels/variants.js';
+import { type KernelVariant, isGemmVariant, variantProblem } from '../../src/kernels/variants.js';
 import { testGpu } from '../helpers/gpu.js';
 import { requires } from '../helpers/skip.js';
 import { fastConvRaw } from './fast-reference.js';
@@ -138,7 +138,7 @@ for (const [variant, precision] of variants.filter(([v, p]) => !only || only.inc
         let what = `${variant} ${precision} ${layer.key} x${batch}`;
         if (isGemmVariant(variant)) {
           const storage = (atImage: boolean): TensorFormat => (atImage ? { layout: 'nchw', type: 'f32' } : { layout: 'nhwc', type: precision });
-          const tile = gemmHeuristic(gpu, layer.spec, batch, layer.inH, layer.inW, precision, gemmBackendOf(variant));
+          const tile = gemmHeuristic(gpu, layer.spec, batch, layer.inH, layer.inW, precision, variant);
           const options: GemmOptions = { precision, input: storage(layer.imageIn), output: storage(layer.imageOut), tile };
           what += ` ${JSON.stringify(tile)}`;
           actual = (await runGemmLayer(gpu, { spec: layer.spec, batch, inH: layer.inH, inW: layer.inW }, options, input)).actual;

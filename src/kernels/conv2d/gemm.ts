@@ -15,7 +15,7 @@ import { uniformStruct } from '../../gpu/uniforms.js';
 import { activationId, activationInclude } from '../activation.js';
 import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
 import { gridFor } from '../grid.js';
-import { CONV_FIELDS, checkConvBind, convFieldValues, convFlops, convGeometry, convLabel, type ConvBindArgs, type ConvSpec } from './conv-spec.js';
+import { CONV_FIELDS, checkConvBind, checkConvSpec, convFieldValues, convFlops, convGeometry, convLabel, type ConvBindArgs, type ConvSpec } from './conv-spec.js';
 import { layoutConstants, tileInvocations, tileLayout, tileStorageBytes } from './gemm-layout.js';
 
 export type Precision = 'f32' | 'f16';
@@ -263,6 +263,7 @@ export class GemmConvKernel {
     readonly spec: ConvSpec,
     readonly options: GemmOptions,
   ) {
+    checkConvSpec(spec);
     if (options.precision === 'f16' || [options.input.type, options.output.type].includes('f16')) {
       if (!gpu.features.has('shader-f16')) throw new GpuError("f16 storage needs the adapter's shader-f16 feature, which this device lacks");
     }
