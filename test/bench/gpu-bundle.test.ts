@@ -201,7 +201,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
     assert.ok(section, `${precision}: a slowest-layers table`);
     const rows = section.split('\n\n')[1].split('\n').slice(2);
     assert.is(rows.length, 5);
-    for (const row of rows) assert.match(row, new RegExp(`^\\| \\S+ \\| 2x\\d+x\\d+x\\d+ \\| tile ${precision} fma \\d+x\\d+x\\d+ t\\d+x\\d+ k\\d+ \\((heuristic|tuned)\\) \\| [\\d.]+ \\|`));
+    for (const row of rows) assert.match(row, new RegExp(`^\\| \\S+ \\| 2x\\d+x\\d+x\\d+ \\| fma ${precision} fma \\d+x\\d+x\\d+ t\\d+x\\d+ k\\d+ \\((heuristic|tuned)\\) \\| [\\d.]+ \\|`));
   }
   assert.match(summary, /^- f32, batch 4: at most 2 samples per command buffer, set by maxChunk 2 \(--max-chunk\).*; batch 4 ran in 2 chunks$/m);
   assert.match(summary, /^\| f32 \| 2 \| \d+ \| 0 \| [\d.]+ \| [\d.]+ \| 1\.00x \| timestamp queries, samples >= 2 ms, quantization off \|$/m);
