@@ -5,15 +5,15 @@
 // is this process's threads: CPU time is the work done, wall time also counts other jobs), and
 // the model's total (layers weighted by how often the model runs them) as baseline / this ratios.
 // Usage: node dist/bench/gemm-ab.js --baseline=/path/to/other/dist [--precision=f32|f16]
-//        [--variant=tile|matrix-emulated] [--batch=1] [--reps=5]
+//        [--variant=fma|matrix-emulated] [--batch=1] [--reps=5]
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Gpu } from '../src/gpu/device.js';
 import { toFloat16 } from '../src/gpu/f16.js';
 import { referenceArchitecture } from '../src/graph/architecture.js';
-import { convSpecOf, layerKey } from '../src/graph/executor.js';
 import { buildPlan } from '../src/graph/plan.js';
-import { packConvWeights, type ConvSpec } from '../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, packConvWeights, type ConvSpec } from '../src/kernels/conv2d/conv-spec.js';
+import { convLayers } from '../src/graph/lower.js';
 import * as gemm from '../src/kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';
 import '../src/node/platform.js';
@@ -50,16 +50,11 @@ interface Layer {
 
 function modelLayers(precision: gemm.Precision): Layer[] {
   const plan = buildPlan(referenceArchitecture(64));
-  const { io } = plan;
-  const format = (v: number): gemm.TensorFormat => (v === io.image || v === io.reconstruction || v === io.latent ? { layout: 'nchw', type: 'f32' } : { layout: 'nhwc', type: precision });
   const layers = new Map<string, Layer>();
-  for (const node of plan.nodes) {
-    if (node.kind === 'stat') continue;
-    const { spec, inH, inW } = convSpecOf(plan, node);
-    const key = layerKey(spec, inH, inW);
+  for (const { key, spec, inH, inW, input, output } of convLayers(plan, precision)) {
     const seen = layers.get(key);
     if (seen) seen.count++;
-    else layers.set(key, { key, spec, inH, inW, count: 1, input: format(node.input), output: format(node.output) });
+    else layers.set(key, { key, spec, inH, inW, count: 1, input, output });
   }
   return [...layers.values()];
 }
@@ -69,9 +64,9 @@ function bindLayer(build: Build, layer: Layer, precision: gemm.Precision, backen
   const { gpu } = build;
   const { spec, inH, inW } = layer;
   const tile = build.gemm.gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
-  const shape = build.gemm.gemmShape(spec, batch, inH, inW);
+  const [outH, outW] = convOutputSize(spec, inH, inW);
   const bytes = (f: gemm.TensorFormat) => (f.type === 'f16' ? 2 : 4);
-  const outCount = batch * spec.outChannels * shape.outH * shape.outW;
+  const outCount = batch * spec.outChannels * outH * outW;
   const packed = packConvWeights(spec, new Float32Array(spec.inChannels * spec.outChannels * spec.kernel ** 2).fill(0.01), new Float32Array(spec.outChannels));
   const buffers = {
     input: gpu.createBuffer(batch * spec.inChannels * inH * inW * bytes(layer.input), 'storage', 'x'),

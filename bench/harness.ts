@@ -13,7 +13,7 @@ import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';
 import { referenceForward } from '../src/graph/reference.js';
 import type { Chunking } from '../src/graph/chunking.js';
-import type { TileTable } from '../src/graph/executor.js';
+import type { TileTable } from '../src/kernels/variants.js';
 import type { Precision } from '../src/kernels/conv2d/gemm.js';
 import type { KernelVariant } from '../src/kernels/variants.js';
 import { type Fallback, Model, resolveWeights, type ResolvedWeights } from '../src/model.js';

@@ -1,11 +1,12 @@
 // Kernel microbenchmark: times every distinct convolution of the reference model (base width 64)
 // plus the linear layers, per conv variant, and prints GFLOP/s next to the adapter's FMA peak.
-// Usage: node dist/bench/kernels.js [--batch=N] [--variants=subgroup,register,shared] [--layers=substring]
+// Usage: node dist/bench/kernels.js [--batch=N] [--variants=subgroup,register] [--layers=substring]
 // Besides wall time it reports process CPU time: on lavapipe the "GPU" is this process's threads,
 // so wall / CPU shows how much of the machine the run actually got when other work competes.
 import { Gpu } from '../src/gpu/device.js';
 import '../src/node/platform.js';
-import { ConvKernel, packConvWeights, convOutputSize, type ConvSpec, type ConvVariant } from '../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../src/kernels/conv2d/conv2d.js';
+import { packConvWeights, convOutputSize, type ConvSpec } from '../src/kernels/conv2d/conv-spec.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';
 import { LinearKernel, packLinearWeights } from '../src/kernels/linear/linear.js';
 import { measurePeakGflops } from './peak.js';
@@ -82,7 +83,7 @@ async function timeDispatch(gpu: Gpu, dispatch: BoundDispatch): Promise<{ wall: 
 
 async function main(): Promise<void> {
   const batch = Number(argument('batch') ?? 1);
-  const variants = (argument('variants') ?? 'subgroup,register,shared').split(',') as ConvVariant[];
+  const variants = (argument('variants') ?? 'subgroup,register').split(',') as ConvVariant[];
   const filter = argument('layers');
   const gpu = await Gpu.open();
   try {

@@ -2,12 +2,13 @@
 // Blob, resolve its architecture and tensors, and run it on the GPU. Platform-neutral: paths and
 // the default model go through src/platform.ts, adapters through Gpu.open's provider.
 
+import { FormatError, InputError, UsageError } from './errors.js';
 import { Gpu, GpuError, type OpenOptions } from './gpu/device.js';
 import { type Architecture, parameterCount, validateArchitecture } from './graph/architecture.js';
 import type { Chunking } from './graph/chunking.js';
-import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult, type TileTable } from './graph/executor.js';
+import { type Endpoint, Executor, type ParamStore, type RunRequest, type RunResult } from './graph/executor.js';
 import type { Precision } from './kernels/conv2d/gemm.js';
-import { type Fallback, type KernelVariant, defaultVariant, fallbackOf, fallbackWarning, parseVariant } from './kernels/variants.js';
+import { type Fallback, type KernelVariant, type TileTable, chooseVariant, fallbackOf, fallbackWarning } from './kernels/variants.js';
 import { buildPlan, valueSize } from './graph/plan.js';
 import { platform } from './platform.js';
 import { type Checkpoint, parseCheckpoint } from './weights/checkpoint.js';
@@ -43,7 +44,7 @@ function architectureOf(path: string, tensors: Checkpoint['tensors'], metadata: 
   try {
     json = JSON.parse(stored);
   } catch {
-    throw new Error(`${path}: metadata ${ARCHITECTURE_METADATA_KEY} is not valid JSON`);
+    throw new FormatError(`${path}: metadata ${ARCHITECTURE_METADATA_KEY} is not valid JSON`);
   }
   return { arch: validateArchitecture(json, `${path} (metadata ${ARCHITECTURE_METADATA_KEY})`), architectureSource: [`read from metadata ${ARCHITECTURE_METADATA_KEY}`] };
 }
@@ -125,9 +126,8 @@ export class Model {
   static async create(resolved: ResolvedWeights, options: LoadOptions = {}): Promise<Model> {
     const gpu = options.gpu ?? (await Gpu.open(options));
     try {
-      const envVariant = platform().env('RCAE_CONV_VARIANT');
       const precision = options.precision ?? 'f32';
-      let choice = { variant: options.variant ?? (envVariant ? parseVariant(envVariant, 'RCAE_CONV_VARIANT') : defaultVariant(gpu, precision)), precision };
+      let choice = { variant: chooseVariant(gpu, precision, options.variant, platform().env('RCAE_CONV_VARIANT')), precision };
       const plan = buildPlan(resolved.arch);
       const tiles = options.tuning?.(gpu);
       const fallbacks: Fallback[] = [];
@@ -175,7 +175,7 @@ export class Model {
 
   private batchOf(data: Float32Array, perSample: number, what: string): number {
     if (data.length === 0 || data.length % perSample !== 0) {
-      throw new Error(`${what}: expected a multiple of ${perSample} values per sample, got ${data.length}`);
+      throw new InputError(`${what}: expected a multiple of ${perSample} values per sample, got ${data.length}`);
     }
     return data.length / perSample;
   }
@@ -207,7 +207,7 @@ export class Model {
    * pixels of the 3x3 Laplacian of the channel mean of input minus reconstruction) and 'ssim' (mean SSIM, a similarity), each [n], computed on the GPU.
    */
   async measure(images: Float32Array, want: readonly Endpoint[]): Promise<RunResult> {
-    if (want.length === 0) throw new Error('measure: ask for at least one output');
+    if (want.length === 0) throw new UsageError('measure: ask for at least one output');
     return this.run(images, { from: 'image', want });
   }
 

@@ -24,13 +24,6 @@ export const MUTANTS = [
     env: {},
   },
   {
-    id: 'shared: channel block offset wraps after two blocks',
-    file: 'src/kernels/conv2d/conv2d-shared.wgsl',
-    from: 'let m4Base = (wid.y % params.mBlocks) * 16u;',
-    to: 'let m4Base = ((wid.y % params.mBlocks) % 2u) * 16u;',
-    ...layerShapes('shared/f32'),
-  },
-  {
     id: 'register: channel block offset wraps after two blocks',
     file: 'src/kernels/conv2d/conv2d-register.wgsl',
     from: 'let m4Base = (wid.y % params.mBlocks) * TM4;',
@@ -49,14 +42,14 @@ export const MUTANTS = [
     file: 'src/kernels/conv2d/gemm-tiles.wgsl',
     from: 'p.cBase = (block % params.mBlocks) * BC;',
     to: 'p.cBase = ((block % params.mBlocks) % 2u) * BC;',
-    ...layerShapes('tile/f32'),
+    ...layerShapes('fma/f32'),
   },
   {
     id: 'GEMM tiles: B rows fetched from the slice start only',
     file: 'src/kernels/conv2d/gemm-tiles.wgsl',
     from: 'let live = quad.z != 0u && k0 + kOff < p.kEnd && c4 < params.mVec4;',
     to: 'let live = quad.z != 0u && k0 + kOff < p.kEnd && c4 < params.mVec4 && kOff < BK - 1u;',
-    ...layerShapes('tile/f16'),
+    ...layerShapes('fma/f16'),
   },
   {
     id: 'split-K: the reduction drops slice 0',
@@ -77,7 +70,7 @@ export const MUTANTS = [
     file: 'src/kernels/conv2d/gemm-load-vec4.wgsl',
     from: 'channel += BK;',
     to: 'channel += 4u;',
-    ...layerShapes('tile/f32'),
+    ...layerShapes('fma/f32'),
   },
   {
     id: 'emulated fragments: result column off by one',
@@ -123,7 +116,7 @@ export const MUTANTS = [
   },
   {
     id: 'linear as 1x1 GEMM: outputs not renumbered to NHWC',
-    file: 'src/graph/executor.ts',
+    file: 'src/graph/ops/linear.ts',
     from: 'const so = outMap ? nchwIndexOfNhwc(o, outMap) : o;',
     to: 'const so = o;',
     tests: ['model/parity'],

@@ -103,7 +103,7 @@ export const gpuOptions = {
 /** The help lines for gpuOptions, appended to every GPU command's help. */
 export const gpuOptionsHelp = `  --adapter A     GPU adapter index or name substring (also RCAE_ADAPTER)
   --precision P   f32 (default) or f16: weights and activations stored as f16, f32 accumulation
-  --variant V     force a convolution kernel: register, subgroup, shared, tile, matrix,
+  --variant V     force a convolution kernel: register, subgroup, fma, matrix,
                   matrix-emulated (also RCAE_CONV_VARIANT); default: tuned, else by adapter
   --fast-unsafe   drop Dawn's bounds clamping and integer-division polyfills (faster, unchecked)`;
 

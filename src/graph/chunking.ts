@@ -2,6 +2,7 @@
 // (plan.ts assignSlots) whose size grows with the chunk; two things bound it: the adapter's largest
 // storage binding, which every slot must fit, and an activation budget for all slots together, since
 // WebGPU does not say how much memory a device has. The answer carries its reason, for `rcae bench`.
+import { UsageError } from '../errors.js';
 import type { Precision } from '../kernels/conv2d/gemm.js';
 import { assignSlots, type Plan, type Value, valueSize } from './plan.js';
 
@@ -64,7 +65,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 **
 export function chunkingFor(device: ChunkTarget, footprint: ActivationFootprint, maxChunk?: number): Chunking {
   const bindingLimitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const byBinding = Math.max(1, Math.floor(bindingLimitBytes / footprint.largestValueBytes));
-  if (maxChunk !== undefined && !(Number.isInteger(maxChunk) && maxChunk >= 1)) throw new Error(`maxChunk must be an integer >= 1, got ${maxChunk}`);
+  if (maxChunk !== undefined && !(Number.isInteger(maxChunk) && maxChunk >= 1)) throw new UsageError(`maxChunk must be an integer >= 1, got ${maxChunk}`);
   const budgetBytes = maxChunk === undefined ? activationBudget(device) : null;
   const wanted = budgetBytes === null ? maxChunk! : Math.max(1, Math.floor(budgetBytes / footprint.perSampleBytes));
   const base = { ...footprint, bindingLimitBytes, budgetBytes };

@@ -1,6 +1,7 @@
 // Turns an Architecture into a flat list of kernel-level nodes with inferred shapes, and assigns the
 // intermediate tensors to a few reusable buffers by liveness. Planning only: no GPU here.
 
+import { InternalError } from '../errors.js';
 import {
   type Activation,
   type Architecture,
@@ -9,6 +10,7 @@ import {
   STAGE_STRIDE,
   bottleneckSize,
 } from './architecture.js';
+import { OP_RULES, ruleOf } from './ops/table.js';
 
 /** Canonical state-dict name -> float32 data (BN running stats included; see parameterList). */
 export type ParamStore = ReadonlyMap<string, Float32Array>;
@@ -79,12 +81,6 @@ export interface Plan {
   statsStart: number;
 }
 
-function spatialAfter(node: Pick<ConvNode, 'transposed' | 'kernel' | 'stride' | 'padding'>, size: number): number {
-  return node.transposed
-    ? (size - 1) * node.stride - 2 * node.padding + node.kernel
-    : Math.floor((size + 2 * node.padding - node.kernel) / node.stride) + 1;
-}
-
 export function buildPlan(arch: Architecture): Plan {
   const values: Value[] = [];
   const nodes: Node[] = [];
@@ -95,10 +91,10 @@ export function buildPlan(arch: Architecture): Plan {
   const act = arch.activation;
 
   const conv = (name: string, input: number, outChannels: number, geometry: { transposed: boolean; kernel: number; stride: number; padding: number }, activation: Activation, extra: { bnParams?: string; residual?: number }) => {
-    const [c, h, w] = values[input].shape;
-    const output = value(name, [outChannels, spatialAfter(geometry, h), spatialAfter(geometry, w)]);
-    nodes.push({ kind: 'conv', name, input, output, inChannels: c, outChannels, activation, ...geometry, ...extra });
-    return output;
+    const node: ConvNode = { kind: 'conv', name, input, output: -1, inChannels: values[input].shape[0], outChannels, activation, ...geometry, ...extra };
+    node.output = value(name, OP_RULES.conv.outShape(node, values[input].shape));
+    nodes.push(node);
+    return node.output;
   };
   const stageGeometry = (transposed: boolean) => ({ transposed, kernel: STAGE_KERNEL, stride: STAGE_STRIDE, padding: STAGE_PADDING });
   const res3x3 = { transposed: false, kernel: 3, stride: 1, padding: 1 };
@@ -122,7 +118,7 @@ export function buildPlan(arch: Architecture): Plan {
 
   const [bc, bh, bw] = values[h].shape;
   const side = bottleneckSize(arch);
-  if (bh !== side || bw !== side) throw new Error(`internal: bottleneck is ${bh}x${bw}, expected ${side}x${side}`);
+  if (bh !== side || bw !== side) throw new InternalError(`internal: bottleneck is ${bh}x${bw}, expected ${side}x${side}`);
   const flat = bc * bh * bw;
   const latent = value('latent', [arch.latentDim, 1, 1]);
   nodes.push({ kind: 'linear', name: 'fc_encode', input: h, output: latent, inFeatures: flat, outFeatures: arch.latentDim, activation: arch.fcEncodeActivation ? act : 'none' });
@@ -139,7 +135,7 @@ export function buildPlan(arch: Architecture): Plan {
   const reconstruction = h;
   const [rc, rh, rw] = values[reconstruction].shape;
   if (rc !== arch.inChannels || rh !== arch.imageSize || rw !== arch.imageSize) {
-    throw new Error(`internal: reconstruction is ${rc}x${rh}x${rw}, expected ${arch.inChannels}x${arch.imageSize}x${arch.imageSize}`);
+    throw new InternalError(`internal: reconstruction is ${rc}x${rh}x${rw}, expected ${arch.inChannels}x${arch.imageSize}x${arch.imageSize}`);
   }
   const statsStart = nodes.length;
   const stat = (name: Statistic) => {
@@ -159,19 +155,12 @@ export function valueSize(v: Value): number {
 }
 
 export function nodeInputs(n: Node): number[] {
-  if (n.kind === 'stat') return [n.a, n.b];
-  if (n.kind === 'conv' && n.residual !== undefined) return [n.input, n.residual];
-  return [n.input];
+  return ruleOf(n).inputs(n);
 }
 
 /** Forward FLOPs per sample (2 x multiply-adds; bias, activation and the statistics are not counted). */
 export function nodeFlops(plan: Plan, n: Node): number {
-  if (n.kind === 'linear') return 2 * n.inFeatures * n.outFeatures;
-  if (n.kind === 'stat') return 0;
-  const [, ih, iw] = plan.values[n.input].shape;
-  const [, oh, ow] = plan.values[n.output].shape;
-  const macs = n.transposed ? n.inChannels * ih * iw * n.outChannels * n.kernel * n.kernel : n.outChannels * oh * ow * n.inChannels * n.kernel * n.kernel;
-  return 2 * macs;
+  return ruleOf(n).flops(plan, n);
 }
 
 export function planFlops(plan: Plan, nodes: readonly Node[] = plan.nodes): number {

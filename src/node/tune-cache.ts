@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gpu } from '../gpu/device.js';
-import type { TileTable } from '../graph/executor.js';
+import type { TileTable } from '../kernels/variants.js';
 import type { GemmTile, Precision } from '../kernels/conv2d/gemm.js';
 import { writeFileAtomically } from '../pipeline/atomic.js';
 import type { TuneResult } from '../pipeline/tune.js';

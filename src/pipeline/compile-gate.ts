@@ -8,12 +8,10 @@
 import type { FragmentShape, Gpu } from '../gpu/device.js';
 import { compilePipeline, pipelineKey, shaderErrors, type PipelineRequest } from '../gpu/shader.js';
 import { referenceArchitecture, type Architecture } from '../graph/architecture.js';
-import { convSpecOf, valueFormat } from '../graph/executor.js';
-import { buildPlan, type Node, type Plan } from '../graph/plan.js';
-import { convPipeline, type ConvSpec, type ConvVariant } from '../kernels/conv2d/conv2d.js';
-import { fragmentOf, gemmPipelines, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmDevice, type Precision } from '../kernels/conv2d/gemm.js';
+import { type ConvLayer, convLayers, nchwCases } from '../graph/lower.js';
+import { buildPlan, type Plan } from '../graph/plan.js';
+import { fragmentOf, gemmPipelines, tileKey, tileProblem, type GemmBackend, type GemmDevice, type Precision } from '../kernels/conv2d/gemm.js';
 import { MSE_PIPELINE } from '../kernels/mse/mse.js';
-import { LINEAR_GEOMETRIES, linearPipeline } from '../kernels/linear/linear.js';
 import { HF_KERNEL } from '../kernels/stats/hf.js';
 import { imagePairPipeline } from '../kernels/stats/image-pair.js';
 import { SSIM_KERNEL } from '../kernels/stats/ssim.js';
@@ -21,7 +19,7 @@ import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
 import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
 import { GRAD_NORM_PIPELINES } from '../kernels/optim/grad-norm.js';
 import { DROPOUT_MASK_PIPELINE } from '../kernels/random/dropout-mask.js';
-import { candidateTiles } from './tune.js';
+import { candidateTiles } from '../kernels/variants.js';
 
 /**
  * Fragment shapes (f16 -> f32) adapters report in subgroupMatrixConfigs, with their fixed subgroup
@@ -98,8 +96,6 @@ export function gateFragments(gpu: Gpu): { shapes: FragmentShape[]; missing?: st
   return { shapes: [...GATE_FRAGMENTS], missing: 'the device reports no f16 -> f32 fragment shape on a fixed subgroup size' };
 }
 
-const NCHW_VARIANTS: readonly ConvVariant[] = ['register', 'subgroup', 'shared'];
-
 function featureProblem(gpu: Gpu, precision: Precision, extra: readonly string[] = []): string | undefined {
   const needs = [...(precision === 'f16' ? ['shader-f16'] : []), ...extra];
   const lacking = needs.find((f) => !gpu.features.has(f));
@@ -118,12 +114,12 @@ interface GemmFamily {
 }
 
 /** Every tile `rcae tune` can try for one layer in one GEMM family, on any adapter that has its fragment. */
-function gemmCases(gpu: Gpu, family: GemmFamily, plan: Plan, node: Exclude<Node, { kind: 'stat' }>, add: AddCase): void {
-  const { spec, inH, inW } = convSpecOf(plan, node);
+function gemmCases(gpu: Gpu, family: GemmFamily, plan: Plan, layerAt: (precision: Precision) => ConvLayer, add: AddCase): void {
   const { variant, backend } = family;
   for (const precision of family.precisions) {
+    const { node, spec, inH, inW, input, output } = layerAt(precision);
     const missing = family.missing ?? featureProblem(gpu, precision);
-    const options = { precision, input: valueFormat(plan, node.input, precision), output: valueFormat(plan, node.output, precision) };
+    const options = { precision, input, output };
     for (const given of family.fragments) {
       const fragment = fragmentOf(gpu, backend, given);
       // What an adapter reporting this fragment would choose from: its subgroup size, GPU-class limits.
@@ -143,26 +139,6 @@ function gemmCases(gpu: Gpu, family: GemmFamily, plan: Plan, node: Exclude<Node,
   }
 }
 
-/** The NCHW family: the float32 convolutions, and the linear kernel for the fully connected layers. */
-function nchwCases(gpu: Gpu, plan: Plan, node: Exclude<Node, { kind: 'stat' }>, add: AddCase): void {
-  const { arch } = plan;
-  if (node.kind === 'linear') {
-    const linear = { inFeatures: node.inFeatures, outFeatures: node.outFeatures, activation: node.activation, leakySlope: arch.leakySlope };
-    for (const geometry of LINEAR_GEOMETRIES) {
-      for (const batch of GATE_BATCHES) add('linear', `linear WG ${geometry.WG} (${node.name})`, linearPipeline(linear, geometry, batch));
-    }
-    return;
-  }
-  const { spec, inH, inW } = convSpecOf(plan, node);
-  for (const variant of NCHW_VARIANTS) {
-    const missing = featureProblem(gpu, 'f32', variant === 'subgroup' ? ['subgroups'] : []);
-    for (const batch of GATE_BATCHES) {
-      // The NCHW tilings depend on the output pixels, counted per stride phase as in the GEMM.
-      add(variant, `${variant} f32 (${node.name}, w=${arch.baseWidth}, batch ${batch})`, convPipeline(variant, spec, gemmShape(spec, batch, inH, inW).pixels), { missing });
-    }
-  }
-}
-
 /** Every pipeline the engine can create on `gpu` (or could, where a feature or limit is missing). */
 export function gateCases(gpu: Gpu): GateCase[] {
   const cases = new Map<string, GateCase>();
@@ -172,17 +148,20 @@ export function gateCases(gpu: Gpu): GateCase[] {
   };
   const matrix = gateFragments(gpu);
   const families: GemmFamily[] = [
-    { variant: 'tile', backend: 'fma', precisions: ['f32', 'f16'], fragments: [undefined] },
+    { variant: 'fma', backend: 'fma', precisions: ['f32', 'f16'], fragments: [undefined] },
     { variant: 'matrix-emulated', backend: 'matrix-emulated', precisions: ['f16'], fragments: [undefined] },
     { variant: 'matrix', backend: 'matrix', precisions: ['f16'], fragments: matrix.shapes, missing: matrix.missing },
   ];
   for (const arch of gateArchitectures()) {
     const plan = buildPlan(arch);
-    for (const node of plan.nodes) {
-      if (node.kind === 'stat') continue;
-      for (const family of families) gemmCases(gpu, family, plan, node, add);
-      nchwCases(gpu, plan, node, add);
-    }
+    const layers = { f32: convLayers(plan, 'f32'), f16: convLayers(plan, 'f16') };
+    layers.f32.forEach(({ node }, i) => {
+      for (const family of families) gemmCases(gpu, family, plan, (precision) => layers[precision][i], add);
+      // The NCHW family: the float32 convolutions, and the linear kernel for the fully connected layers.
+      for (const batch of GATE_BATCHES) {
+        for (const c of nchwCases(plan, node, batch)) add(c.kernel, c.what, c.request, { missing: featureProblem(gpu, 'f32', c.kernel === 'subgroup' ? ['subgroups'] : []) });
+      }
+    });
   }
   add('mse', 'mse', MSE_PIPELINE);
   add('hf', 'hf', imagePairPipeline(HF_KERNEL));

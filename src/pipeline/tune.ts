@@ -1,7 +1,7 @@
 // Autotuning: times candidate kernels for every distinct layer of a model on this device and keeps
 // the fastest. Within the GEMM family it searches tile shapes, K steps and split-K factors per layer;
-// it also times the whole model in each variant the device can run at this precision, so the
-// variant is measured too. Each candidate is timed by DispatchTimer (dispatch-timing.ts): timestamp
+// lowering (graph/lower.ts) gives the distinct layers and each one's heuristic and candidate tiles
+// (kernels/variants.ts), so the tuner times exactly what a model would choose from. Each candidate is timed by DispatchTimer (dispatch-timing.ts): timestamp
 // queries where the device has them, repeated until a sample lasts at least 2 ms. What it returns is
 // stored by the Node layer (node/tune-cache.ts) keyed by adapter, driver, Dawn version, precision and
 // layer, and handed back to loadModel as `tiles`.
@@ -9,11 +9,11 @@ import { GpuError, type Gpu } from '../gpu/device.js';
 import { compilePipeline } from '../gpu/shader.js';
 import { toFloat16 } from '../gpu/f16.js';
 import type { Architecture } from '../graph/architecture.js';
-import { convSpecOf, layerKey, valueFormat } from '../graph/executor.js';
-import { buildPlan, type Node, type Plan } from '../graph/plan.js';
-import { packConvWeights, type ConvSpec } from '../kernels/conv2d/conv2d.js';
-import { GemmConvKernel, fragmentOf, gemmHeuristic, gemmPipelines, type GemmDevice, gemmShape, tileKey, tileProblem, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
-import { type Fallback, type KernelVariant, KERNEL_VARIANTS, fallbackOf, fallbackWarning, gemmBackendOf, isGemmVariant, variantProblem } from '../kernels/variants.js';
+import { type ConvLayer, distinctConvLayers, tileCandidates } from '../graph/lower.js';
+import { buildPlan } from '../graph/plan.js';
+import { packConvWeights } from '../kernels/conv2d/conv-spec.js';
+import { GemmConvKernel, fragmentOf, gemmPipelines, tileKey, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
+import { type Fallback, type GemmVariant, defaultGemmVariant, fallbackOf, fallbackWarning, isGemmVariant, variantProblem } from '../kernels/variants.js';
 import { DispatchTimer, type TimingMethod } from './dispatch-timing.js';
 
 /** A tile's time per dispatch, the dispatches per sample, and the shortest sample (ms). */
@@ -49,41 +49,11 @@ export interface TuneResult {
   failed: { layer: string; tile: string; reason: string }[];
 }
 
-/** Tile shapes worth timing for a layer: around the heuristic, the usual GPU shapes, split-K. */
-export function candidateTiles(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend, fragment = fragmentOf(gpu, backend)): GemmTile[] {
-  const base = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend, fragment);
-  const shapes: GemmTile[] = [base];
-  if (backend === 'fma') {
-    for (const [bp, bc, tp, tc] of [[128, 128, 8, 8], [128, 64, 8, 4], [64, 64, 4, 4], [64, 128, 4, 8], [256, 4, 4, 4], [128, 16, 8, 4]]) {
-      for (const bk of [8, 16, 32]) shapes.push({ backend, bp, bc, bk, tp, tc, splitK: 1 });
-    }
-  } else {
-    for (const [sgp, sgc, fm, fn] of [[2, 2, 2, 2], [2, 1, 2, 2], [4, 2, 2, 2], [2, 2, 4, 2], [1, 1, 2, 2]]) {
-      for (const bk of [16, 32]) shapes.push({ backend, bp: sgp * fm * fragment.m, bc: sgc * fn * fragment.n, bk, sgp, sgc, fm, fn, splitK: 1 });
-    }
-  }
-  const { kTotal } = gemmShape(spec, batch, inH, inW);
-  const out: GemmTile[] = [];
-  const seen = new Set<string>();
-  for (const shape of shapes) {
-    // Channel tiles far wider than the layer only waste work.
-    if (shape.bc >= 4 * Math.max(16, spec.outChannels)) continue;
-    for (const splitK of new Set([shape.splitK, 1, 2, 4, 8].filter((s) => s === shape.splitK || kTotal >= s * 4 * shape.bk))) {
-      const tile = { ...shape, splitK };
-      const key = tileKey(tile);
-      if (seen.has(key) || tileProblem(gpu, tile, precision, fragment) !== null) continue;
-      seen.add(key);
-      out.push(tile);
-    }
-  }
-  return out;
-}
-
 export interface TuneOptions {
   precision: Precision;
   batch: number;
   /** The GEMM variant to tune (default: the device's GEMM default at this precision). */
-  variant?: 'tile' | 'matrix' | 'matrix-emulated';
+  variant?: GemmVariant;
   /** Time at most this many candidates per layer besides the heuristic's (default: all). */
   maxCandidates?: number;
   /** Shortest timing sample in ms (repeats are added until every sample lasts this long; default 2). */
@@ -101,24 +71,13 @@ export interface TuneOptions {
   onWarning?: (message: string) => void;
 }
 
-type GemmVariant = 'tile' | 'matrix' | 'matrix-emulated';
-
-/** The GEMM variant a device would run at this precision. */
-export function gemmVariantFor(gpu: Gpu, precision: Precision): 'tile' | 'matrix' {
-  return precision === 'f16' && gpu.fragment ? 'matrix' : 'tile';
-}
-
-type GemmLayer = Exclude<Node, { kind: 'stat' }>;
-
 /** Null when every layer's heuristic tile compiles in `variant` at `precision`, else the first message. */
-async function compileProblem(gpu: Gpu, plan: Plan, layers: Iterable<GemmLayer>, variant: GemmVariant, precision: Precision, batch: number): Promise<string | null> {
-  const backend = gemmBackendOf(variant);
+async function compileProblem(gpu: Gpu, layers: readonly ConvLayer[], variant: GemmVariant, precision: Precision, batch: number): Promise<string | null> {
   try {
-    for (const node of layers) {
-      const { spec, inH, inW } = convSpecOf(plan, node);
-      const tile = gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend);
-      const options = { precision, input: valueFormat(plan, node.input, precision), output: valueFormat(plan, node.output, precision) };
-      await Promise.all(gemmPipelines(spec, options, tile, fragmentOf(gpu, backend)).map((r) => compilePipeline(gpu, r)));
+    for (const layer of layers) {
+      const { heuristic } = tileCandidates(gpu, layer, variant, precision, batch);
+      const options = { precision, input: layer.input, output: layer.output };
+      await Promise.all(gemmPipelines(layer.spec, options, heuristic, fragmentOf(gpu, heuristic.backend)).map((r) => compilePipeline(gpu, r)));
     }
     return null;
   } catch (err) {
@@ -133,21 +92,14 @@ async function compileProblem(gpu: Gpu, plan: Plan, layers: Iterable<GemmLayer>,
  */
 export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOptions): Promise<TuneResult> {
   const { batch } = options;
-  let variant: GemmVariant = options.variant ?? gemmVariantFor(gpu, options.precision);
+  let variant: GemmVariant = options.variant ?? defaultGemmVariant(gpu, options.precision);
   let precision = options.precision;
   const problem = variantProblem(gpu, variant, precision);
-  if (problem) throw new Error(`cannot tune ${variant} ${precision} here: ${problem}`);
+  if (problem) throw new GpuError(`cannot tune ${variant} ${precision} here: ${problem}`);
   const plan = buildPlan(arch);
-  const layers = new Map<string, GemmLayer>();
-  for (const node of plan.nodes) {
-    if (node.kind === 'stat') continue;
-    const { spec, inH, inW } = convSpecOf(plan, node);
-    const key = layerKey(spec, inH, inW);
-    if (!layers.has(key)) layers.set(key, node);
-  }
   const fallbacks: Fallback[] = [];
   for (;;) {
-    const reason = await compileProblem(gpu, plan, layers.values(), variant, precision, batch);
+    const reason = await compileProblem(gpu, distinctConvLayers(plan, precision), variant, precision, batch);
     if (reason === null) break;
     const next = fallbackOf(variant, precision);
     if (!next || !isGemmVariant(next.variant)) throw new GpuError(`cannot tune ${variant} ${precision} here: ${reason}`);
@@ -157,24 +109,21 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
     variant = next.variant;
     precision = next.precision;
   }
-  const backend = gemmBackendOf(variant);
-  const format = (v: number) => valueFormat(plan, v, precision);
+  const layers = distinctConvLayers(plan, precision);
   const failed: TuneResult['failed'] = [];
   const results: LayerTuning[] = [];
   const untuned: string[] = [];
   const deadline = options.maxSeconds === undefined ? Infinity : performance.now() + options.maxSeconds * 1000;
   const timer = new DispatchTimer(gpu, { floorMs: options.floorMs, samples: options.samples });
   try {
-    for (const [key, node] of layers) {
+    for (const layer of layers) {
+      const { key, spec, inH, inW, input, output } = layer;
       if (performance.now() >= deadline) {
         untuned.push(key);
         continue;
       }
-      const { spec, inH, inW } = convSpecOf(plan, node);
-      const input = format(node.input);
-      const output = format(node.output);
       const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
-      const [, outH, outW] = plan.values[node.output].shape;
+      const [, outH, outW] = plan.values[layer.node.output].shape;
       const inCount = batch * spec.inChannels * inH * inW;
       const outCount = batch * spec.outChannels * outH * outW;
       const packed = packConvWeights(spec, new Float32Array(spec.inChannels * spec.outChannels * spec.kernel * spec.kernel).fill(0.01), new Float32Array(spec.outChannels));
@@ -186,9 +135,9 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
         bias: gpu.upload(packed.bias, 'tune bias'),
       };
       try {
-        const kernel = (tile: GemmTile) => new GemmConvKernel(gpu, spec, { precision, input, output, tile });
+        const kernel = new GemmConvKernel(gpu, spec, { precision, input, output });
         const time = async (tile: GemmTile): Promise<TileTiming> => {
-          const dispatch = kernel(tile).bind({ batch, inH, inW, ...buffers });
+          const dispatch = kernel.bind({ batch, inH, inW, ...buffers, tile });
           try {
             const t = await timer.time(dispatch);
             return { tile, ms: t.ms, repeat: t.repeat, min_sample_ms: t.minSampleMs };
@@ -196,16 +145,17 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
             dispatch.destroy();
           }
         };
-        const heuristic = await time(gemmHeuristic(gpu, spec, batch, inH, inW, precision, backend));
+        const choice = tileCandidates(gpu, layer, variant, precision, batch);
+        const heuristic = await time(choice.heuristic);
         let best = heuristic;
-        const candidates = candidateTiles(gpu, spec, batch, inH, inW, precision, backend)
+        const candidates = choice.candidates
           .filter((t) => tileKey(t) !== tileKey(heuristic.tile))
           .slice(0, options.maxCandidates ?? Infinity);
         let timed = 0;
         for (const tile of candidates) {
           if (performance.now() >= deadline) break;
           // A candidate that does not compile is reported and passed over, never timed.
-          const reason = await Promise.all(kernel(tile).pipelinesAt(batch, inH, inW).map((r) => compilePipeline(gpu, r))).then(
+          const reason = await Promise.all(kernel.pipelinesAt(batch, inH, inW, tile).map((r) => compilePipeline(gpu, r))).then(
             () => null,
             (err: Error) => err.message,
           );
@@ -219,7 +169,7 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
         }
         const result: LayerTuning = { layer: key, batch, ...best, heuristic, candidates: timed };
         results.push(result);
-        options.onLayer?.(results.length, layers.size, result);
+        options.onLayer?.(results.length, layers.length, result);
       } finally {
         Object.values(buffers).forEach((b) => b?.destroy());
       }
@@ -227,10 +177,5 @@ export async function tuneLayers(gpu: Gpu, arch: Architecture, options: TuneOpti
   } finally {
     timer.destroy();
   }
-  return { precision, batch, backend, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned, fallbacks, failed };
-}
-
-/** The variants a device can run at `precision`, for whole-model comparisons. */
-export function runnableVariants(gpu: Gpu, precision: Precision): KernelVariant[] {
-  return KERNEL_VARIANTS.filter((v) => variantProblem(gpu, v, precision) === null && (v !== 'matrix-emulated' || !gpu.fragment) && (isGemmVariant(v) || precision === 'f32'));
+  return { precision, batch, backend: variant, timing: { method: timer.method, floor_ms: timer.floorMs, samples: timer.samples }, layers: results, untuned, fallbacks, failed };
 }

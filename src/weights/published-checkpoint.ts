@@ -1,6 +1,7 @@
 // The published checkpoint layout (what tools/train.py and the model card's training script save):
 // {model_state_dict, optimizer_state_dict, epoch, config}, with the optimizer state as
 // torch.optim.AdamW.state_dict() holds it, so that PyTorch's reference class and AdamW load it.
+import { InternalError } from '../errors.js';
 import { OrderedDict, PyFloat, pyTuple, type PickleData } from './pickle-writer.js';
 import { TorchTensor } from './torch-save.js';
 import type { AdamWHyperParameters } from '../kernels/optim/hyper.js';
@@ -39,7 +40,7 @@ export function publishedCheckpoint(c: PublishedCheckpoint): Map<PickleData, Pic
     c.parameterNames.forEach((name, i) => {
       const param = c.stateDict.get(name);
       const m = c.moments.get(name);
-      if (!param || !m) throw new Error(`optimizer parameter ${name} has no ${param ? 'moments' : 'tensor in the state dict'}`);
+      if (!param || !m) throw new InternalError(`optimizer parameter ${name} has no ${param ? 'moments' : 'tensor in the state dict'}`);
       // torch >= 1.12 keeps the step as a float32 scalar tensor per parameter.
       state.set(i, new Map<PickleData, PickleData>([
         ['step', new TorchTensor([], Float32Array.of(c.step))],

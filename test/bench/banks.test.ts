@@ -9,11 +9,11 @@ import * as assert from 'uvu/assert';
 import { bankAccesses, wavefrontsPerPhase, type BankAccess } from '../../bench/banks.js';
 import { WGSL_SOURCES } from '../../src/gpu/wgsl-bundle.js';
 import { referenceArchitecture } from '../../src/graph/architecture.js';
-import { convSpecOf } from '../../src/graph/executor.js';
+import { convLayers } from '../../src/graph/lower.js';
 import { buildPlan } from '../../src/graph/plan.js';
 import { tileLayout } from '../../src/kernels/conv2d/gemm-layout.js';
 import { EMULATED_FRAGMENT, gemmHeuristic, tileKey, type GemmBackend, type GemmDevice, type GemmTile, type Precision } from '../../src/kernels/conv2d/gemm.js';
-import { candidateTiles } from '../../src/pipeline/tune.js';
+import { candidateTiles } from '../../src/kernels/variants.js';
 
 const test = suite('bench/banks');
 
@@ -34,9 +34,7 @@ function shippedTiles(): GemmTile[] {
   const kinds: [Precision, GemmBackend][] = [['f32', 'fma'], ['f16', 'fma'], ['f16', 'matrix'], ['f16', 'matrix-emulated']];
   for (const width of [4, 8, 16, 32, 64]) {
     const plan = buildPlan(referenceArchitecture(width));
-    for (const node of plan.nodes) {
-      if (node.kind === 'stat') continue;
-      const { spec, inH, inW } = convSpecOf(plan, node);
+    for (const { spec, inH, inW } of convLayers(plan, 'f32')) {
       for (const batch of [1, 8, 256, 1024]) {
         for (const [precision, backend] of kinds) {
           for (const tile of [gemmHeuristic(h100, spec, batch, inH, inW, precision, backend), ...candidateTiles(h100, spec, batch, inH, inW, precision, backend)]) {
@@ -52,7 +50,7 @@ function shippedTiles(): GemmTile[] {
 }
 
 const tiles = shippedTiles();
-const kernelOf = (t: GemmTile) => (t.backend === 'fma' ? 'tile' : t.backend);
+const kernelOf = (t: GemmTile) => t.backend;
 
 test('every access of every shipped tile takes <= 2 wavefronts per phase', () => {
   const worst = new Map<string, { access: BankAccess; tile: GemmTile; tiles: number }>();
@@ -66,7 +64,7 @@ test('every access of every shipped tile takes <= 2 wavefronts per phase', () =>
       else seen.tiles++;
     }
   }
-  console.log(`  ${tiles.length} tiles (${['tile', 'matrix', 'matrix-emulated'].map((k) => `${tiles.filter((t) => kernelOf(t) === k).length} ${k}`).join(', ')}); worst case per access:`);
+  console.log(`  ${tiles.length} tiles (${['fma', 'matrix', 'matrix-emulated'].map((k) => `${tiles.filter((t) => kernelOf(t) === k).length} ${k}`).join(', ')}); worst case per access:`);
   console.log('  kernel           access                          tiles  worst  wavefronts/phases  at tile');
   for (const [key, { access, tile, tiles: n }] of worst) {
     const [kernel, name] = key.split('|');

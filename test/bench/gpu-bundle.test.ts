@@ -127,7 +127,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
     // Listing adapters with the dynamic linker's log took over 15 s on a 2-core machine at load 12: more
     // time for it, taken from the w=8 steps, still 460 s of limits in all.
     ADAPTERS_TIMEOUT: '40', BENCH_TIMEOUT: '60', TORCH_TIMEOUT: '60', BIG_TIMEOUT: '40', TUNE_TIMEOUT: '40',
-    RCAE_BENCH_ARGS: '--width 8 --variant tile --time 0 --iterations 1 --max-chunk 2', RCAE_TUNE_ARGS: '--width 8 --candidates 0',
+    RCAE_BENCH_ARGS: '--width 8 --variant fma --time 0 --iterations 1 --max-chunk 2', RCAE_TUNE_ARGS: '--width 8 --candidates 0',
     PYTHON: torchPython, ...torchEnv, TORCH_ARGS: '--device cpu --width 8 --iterations 2 --warmup 1',
   }, work);
   const log = readFileSync(join(out, 'run.log'), 'utf8');
@@ -178,7 +178,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
   assert.ok(Array.isArray(info.subgroupMatrixConfigs) && info.limits.maxComputeWorkgroupStorageSize > 0, 'rcae info --json reports subgroup-matrix configs and limits');
   for (const precision of ['f32', 'f16']) {
     const bench = JSON.parse(readFileSync(join(results, `rcae-bench-${precision}.json`), 'utf8'));
-    assert.equal([bench.model.precision, bench.model.variant, bench.model.base_width, bench.adapter.timestamp_quantization], [precision, 'tile', 8, 'off']);
+    assert.equal([bench.model.precision, bench.model.variant, bench.model.base_width, bench.adapter.timestamp_quantization], [precision, 'fma', 8, 'off']);
     assert.equal(bench.runs.map((r: { batch: number; timing: string; chunks: number }) => `${r.batch} ${r.timing} ${r.chunks}`), ['2 end-to-end 1', '2 gpu 1']);
     // A fast kernel that computes the wrong thing must fail here: the end-to-end row checks sample 0
     // against the float64 CPU reference.
@@ -209,7 +209,7 @@ requires(bundle, runMissing, { ci: true })('the protocol dry run from the unpack
     assert.ok(section, `${precision}: a slowest-layers table`);
     const rows = section.split('\n\n')[1].split('\n').slice(2);
     assert.is(rows.length, 5);
-    for (const row of rows) assert.match(row, new RegExp(`^\\| \\S+ \\| 2x\\d+x\\d+x\\d+ \\| tile ${precision} fma \\d+x\\d+x\\d+ t\\d+x\\d+ k\\d+ \\((heuristic|tuned)\\) \\| [\\d.]+ \\|`));
+    for (const row of rows) assert.match(row, new RegExp(`^\\| \\S+ \\| 2x\\d+x\\d+x\\d+ \\| fma ${precision} fma \\d+x\\d+x\\d+ t\\d+x\\d+ k\\d+ \\((heuristic|tuned)\\) \\| [\\d.]+ \\|`));
   }
   assert.match(summary, /^- f32, batch 4: at most 2 samples per command buffer, set by maxChunk 2 \(--max-chunk\).*; batch 4 ran in 2 chunks$/m);
   assert.match(summary, /^\| f32 \| 2 \| \d+ \| 0 \| [\d.]+ \| [\d.]+ \| 1\.00x \| timestamp queries, samples >= 2 ms, quantization off \|$/m);

@@ -31,14 +31,14 @@ function bench(o: BenchOptions) {
     { engine: 'rcae', batch: b.batch, timing: 'end-to-end', samples_per_s: b.e2e, chunks: b.chunks, outputs_match: true, max_abs_diff: 1e-6 },
     ...(b.gpu === undefined ? [] : [{ engine: 'rcae', batch: b.batch, timing: 'gpu', samples_per_s: b.gpu, chunks: 1, outputs_match: null }]),
   ]);
-  const rows = (o.profile?.ms ?? []).map((ms, i) => ({ name: `layer${i}`, shape: `${o.profile!.batch}x64x64x64`, kernel: `tile ${o.precision} fma 128x64x16 t8x4 k1 (heuristic) #${i}`, gflop: 1, ms, gflops: 1000 / ms, pct_of_total: ms }));
+  const rows = (o.profile?.ms ?? []).map((ms, i) => ({ name: `layer${i}`, shape: `${o.profile!.batch}x64x64x64`, kernel: `fma ${o.precision} fma 128x64x16 t8x4 k1 (heuristic) #${i}`, gflop: 1, ms, gflops: 1000 / ms, pct_of_total: ms }));
   return {
     date: `2026-12-01T00:00:0${o.precision === 'f32' ? 1 : 2}.000Z`,
     machine: { cpu: 'x', cores: 16, memory_gib: 128, platform: 'linux-x64' },
     adapter: { vendor: 'nvidia', device: 'NVIDIA H100 80GB HBM3', description: 'NVIDIA H100 80GB HBM3', backend: 'vulkan', timestamp_quantization: 'off' },
     versions: { rcae: '0.1.0', node: 'v20.20.2' },
     commit: 'abc1234',
-    model: { source: 'reference w=64, seeded random weights (seed 0)', base_width: 64, parameters: 1, gflop_per_sample: 6.778, precision: o.precision, variant: 'tile', tuned_layers: 0 },
+    model: { source: 'reference w=64, seeded random weights (seed 0)', base_width: 64, parameters: 1, gflop_per_sample: 6.778, precision: o.precision, variant: 'fma', tuned_layers: 0 },
     peak_gflops: 1,
     peak_method: 'x',
     chunking: { max_chunk: o.maxChunk ?? 1204, limited_by: 'activation budget', reason: 'the 4096.0 MiB activation budget (GPU: twice the binding limit) holds 1204 samples of 3.4 MiB', per_sample_bytes: 1, largest_value_bytes: 1, binding_limit_bytes: 1, budget_bytes: 1 },
@@ -75,10 +75,10 @@ test('a full run: the paste-ready table, ratios, targets, slowest layers, fallba
     'nvidia-smi.txt': 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\n| NVIDIA-SMI 580.159.04   Driver Version: 580.159.04   CUDA Version: 13.0 |\n',
     'rcae-info.json': { adapter: { vendor: 'nvidia', device: 'NVIDIA H100 80GB HBM3', backend: 'vulkan' }, toggles: ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'], fragment: { m: 16, n: 16, k: 16 } },
     'rcae-bench-f32.json': bench({ precision: 'f32', batches: [{ batch: 256, gpu: 4000, e2e: 3500, chunks: 1 }], profile: f32Profile }),
-    'rcae-bench-f16.json': bench({ precision: 'f16', batches: [{ batch: 256, gpu: 11000, e2e: 8000, chunks: 1 }], profile: { batch: 256, ms: [1, 2, 3, 4, 5, 6] }, fallbacks: [{ variant: 'matrix f16', to: 'tile f16', reason: "error: 'subgroupMatrixStore' requires | argument 1\n to be uniform" }] }),
+    'rcae-bench-f16.json': bench({ precision: 'f16', batches: [{ batch: 256, gpu: 11000, e2e: 8000, chunks: 1 }], profile: { batch: 256, ms: [1, 2, 3, 4, 5, 6] }, fallbacks: [{ variant: 'matrix f16', to: 'fma f16', reason: "error: 'subgroupMatrixStore' requires | argument 1\n to be uniform" }] }),
     'rcae-bench-f32-big.json': bench({ precision: 'f32', batches: [{ batch: 1024, e2e: 3000, chunks: 2 }], maxChunk: 600, fallbacks: [] }),
     'tune-f32.json': { precision: 'f32', batch: 256, timing: { method: 'timestamp queries', floor_ms: 2, samples: 3, timestamp_quantization: 'off' }, layers: [{ layer: 'a', ms: 1, heuristic: { ms: 1.5 } }], untuned: ['b'], total_ms: 1, heuristic_total_ms: 1.5 },
-    'tune-f16.json': { precision: 'f16', batch: 256, layers: [], total_ms: 0, heuristic_total_ms: 0, fallbacks: [{ variant: 'matrix f16 64x64x32', to: 'tile f16', reason: 'pipeline creation failed' }] },
+    'tune-f16.json': { precision: 'f16', batch: 256, layers: [], total_ms: 0, heuristic_total_ms: 0, fallbacks: [{ variant: 'matrix f16 64x64x32', to: 'fma f16', reason: 'pipeline creation failed' }] },
     'torch-baseline.json': torch,
   });
   const text = renderSummary(readResults(dir));
@@ -93,10 +93,10 @@ test('a full run: the paste-ready table, ratios, targets, slowest layers, fallba
   // The five slowest, slowest first, with kernel and tile.
   const f32Rows = text.split('f32, batch 256 (timestamp queries around each dispatch; timestamp quantization off):')[1].split('\n\n')[1].split('\n').slice(2);
   assert.equal(f32Rows.map((l) => l.split(' | ')[3]), ['5.500', '4.400', '3.300', '2.200', '1.100']);
-  assert.match(f32Rows[0], /^\| layer1 \| 256x64x64x64 \| tile f32 fma 128x64x16 t8x4 k1 \(heuristic\) #1 \| 5\.500 \|/);
+  assert.match(f32Rows[0], /^\| layer1 \| 256x64x64x64 \| fma f32 fma 128x64x16 t8x4 k1 \(heuristic\) #1 \| 5\.500 \|/);
   assert.match(text, /f16, batch 256 \(timestamp queries around each dispatch; timestamp quantization off\):\n\n\| layer \|[^\n]*\n[^\n]*\n\| layer5 \|/);
-  assert.ok(text.includes("| f16 | matrix f16 | tile f16 | error: 'subgroupMatrixStore' requires \\| argument 1 to be uniform |"), 'the fallback, one line, pipes escaped');
-  assert.ok(text.includes('| f16 (rcae tune) | matrix f16 64x64x32 | tile f16 | pipeline creation failed |'), 'a fallback tune reports');
+  assert.ok(text.includes("| f16 | matrix f16 | fma f16 | error: 'subgroupMatrixStore' requires \\| argument 1 to be uniform |"), 'the fallback, one line, pipes escaped');
+  assert.ok(text.includes('| f16 (rcae tune) | matrix f16 64x64x32 | fma f16 | pipeline creation failed |'), 'a fallback tune reports');
   assert.match(text, /- f32, batch 1024: at most 600 samples per command buffer, set by the 4096\.0 MiB activation budget .*; batch 1024 ran in 2 chunks/);
   assert.ok(text.includes('| f32 | 256 | 1 | 1 | 1.000 | 1.500 | 1.50x | timestamp queries, samples >= 2 ms, quantization off |'));
   assert.ok(text.includes('| bench f16 big | timed out | 45 | 45 |  |'));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { convSpecOf, layerKey } from '../../src/graph/executor.js';
+import { convLayers } from '../../src/graph/lower.js';
 import { buildPlan } from '../../src/graph/plan.js';
 import { validateArchitecture } from '../../src/graph/architecture.js';
 import { fixture, tempDir } from '../helpers/paths.js';
@@ -16,11 +16,10 @@ const w8 = fixture('model', 'w8');
 const tmp = tempDir();
 const cache = join(tmp, 'tune.json');
 const w4Plan = buildPlan(validateArchitecture(JSON.parse(readFileSync(join(fixture('model', 'w4'), 'arch.json'), 'utf8'))));
-const w4Nodes = w4Plan.nodes;
-const w4Layers = new Set(w4Nodes.flatMap((n) => (n.kind === 'stat' ? [] : [convSpecOf(w4Plan, n)])).map((c) => layerKey(c.spec, c.inH, c.inW)));
+const w4Layers = new Set(convLayers(w4Plan, 'f32').map((c) => c.key));
 
 test('rcae tune stores a tile per distinct layer; rcae bench then runs every layer on a tuned tile', () => {
-  const tuned = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '2', '--candidates', '1', '--min-sample-ms', '10', '--cache', cache, '--json']);
+  const tuned = rcae(['tune', '--model', w4, '--variant', 'fma', '--batch', '2', '--candidates', '1', '--min-sample-ms', '10', '--cache', cache, '--json']);
   assert.is(tuned.status, 0, tuned.stderr);
   const result = JSON.parse(tuned.stdout);
   assert.equal(result.layers.map((l: { layer: string }) => l.layer).sort(), [...w4Layers].sort());
@@ -37,17 +36,17 @@ test('rcae tune stores a tile per distinct layer; rcae bench then runs every lay
   assert.ok(Object.keys(device.tiles).every((k) => /^f32 .* @2$/.test(k)));
 
   const json = join(tmp, 'bench.json');
-  const bench = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2', '--time', '0', '--iterations', '1', '--json', json], { RCAE_TUNE_CACHE: cache });
+  const bench = rcae(['bench', '--model', w4, '--variant', 'fma', '--batch', '2', '--time', '0', '--iterations', '1', '--json', json], { RCAE_TUNE_CACHE: cache });
   assert.is(bench.status, 0, bench.stderr);
   const figures = JSON.parse(readFileSync(json, 'utf8'));
-  assert.is(figures.model.variant, 'tile');
+  assert.is(figures.model.variant, 'fma');
   assert.is(figures.adapter.timestamp_quantization, 'off');
   assert.equal(figures.adapter.disabled_toggles, ['timestamp_quantization']);
   assert.is(figures.model.tuned_layers, w4Plan.statsStart);
   assert.ok(figures.runs.every((r: { outputs_match: boolean | null }) => r.outputs_match !== false));
   const kernels = figures.layers.rows.map((r: { kernel: string }) => r.kernel);
-  assert.ok(kernels.filter((k: string) => !['mse', 'hf', 'ssim'].includes(k)).every((k: string) => /^tile f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
-  const untuned = rcae(['bench', '--model', w4, '--variant', 'tile', '--batch', '2,3', '--max-chunk', '1', '--no-profile', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
+  assert.ok(kernels.filter((k: string) => !['mse', 'hf', 'ssim'].includes(k)).every((k: string) => /^fma f32 fma .* \(tuned\)$/.test(k)), kernels.join('\n'));
+  const untuned = rcae(['bench', '--model', w4, '--variant', 'fma', '--batch', '2,3', '--max-chunk', '1', '--no-profile', '--time', '0', '--iterations', '1', '--no-tuned', '--json', json], { RCAE_TUNE_CACHE: cache });
   assert.is(untuned.status, 0, untuned.stderr);
   const chunked = JSON.parse(readFileSync(json, 'utf8'));
   assert.is(chunked.model.tuned_layers, 0);
@@ -60,7 +59,7 @@ test('rcae tune stores a tile per distinct layer; rcae bench then runs every lay
 
 test('tune --max-seconds stops early and lists the layers left on the heuristic; bad timing flags fail with one line', () => {
   const out = join(tmp, 'partial.json');
-  const r = rcae(['tune', '--model', w4, '--variant', 'tile', '--batch', '1', '--candidates', '0', '--max-seconds', '0', '--cache', out, '--json']);
+  const r = rcae(['tune', '--model', w4, '--variant', 'fma', '--batch', '1', '--candidates', '0', '--max-seconds', '0', '--cache', out, '--json']);
   assert.is(r.status, 0, r.stderr);
   const result = JSON.parse(r.stdout);
   assert.equal(result.layers, []);

@@ -14,14 +14,8 @@ import { rel, tsFiles } from '../helpers/sources.js';
 
 const test = suite('core/errors');
 
-/**
- * Plain `new Error(` still allowed, by path prefix, with the reason. The files other helpers of
- * issue 20 own were left to them (only their class declarations joined the family here).
- */
+/** Plain `new Error(` still allowed, by path prefix, with the reason (none today). */
 const PLAIN_ERROR_ALLOWED: Readonly<Record<string, string>> = {
-  'src/graph/': 'converted after issue-20 merge (helper L owns graph/)',
-  'src/model.ts': 'converted after issue-20 merge (helper L owns model.ts)',
-  'src/pipeline/tune.ts': 'converted after issue-20 merge (helper L owns the tuner)',
 };
 
 const sources = (...dirs: string[]) => dirs.flatMap((d) => [...tsFiles(join(repoRoot, d))]);

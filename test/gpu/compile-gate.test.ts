@@ -55,10 +55,10 @@ test('every pipeline compiles on the null backend, the tensor-core kernels for e
   assert.is(report.modules.compiled, new Set(cases.map((c) => c.request.shader.id)).size, 'every module, those of skipped pipelines too');
   assert.is(report.pipelines.created, cases.filter((c) => !c.missing && !c.exceeds).length);
   // Each family made it into real pipelines, not only into skipped cases.
-  for (const kernel of ['tile', 'matrix-emulated', 'matrix 16x16x16/32', 'matrix 16x8x16/32', 'matrix 16x8x8/32', 'matrix 8x8x8/32', 'register', 'subgroup', 'shared', 'linear', 'mse', 'hf', 'ssim', 'tanh', 'adamw', 'grad-norm', 'dropout-mask']) {
+  for (const kernel of ['fma', 'matrix-emulated', 'matrix 16x16x16/32', 'matrix 16x8x16/32', 'matrix 16x8x8/32', 'matrix 8x8x8/32', 'register', 'subgroup', 'linear', 'mse', 'hf', 'ssim', 'tanh', 'adamw', 'grad-norm', 'dropout-mask']) {
     assert.ok((report.created[kernel] ?? 0) > 0, `no pipeline created for ${kernel}`);
   }
-  assert.ok(cases.some((c) => /^tile f16 /.test(c.what) && !c.exceeds), 'f16 FMA tiles');
+  assert.ok(cases.some((c) => /^fma f16 /.test(c.what) && !c.exceeds), 'f16 FMA tiles');
   // Split-K reductions, vec4 and scalar loaders, transposed layers: each kind of shader is there.
   for (const id of [/^conv2d-gemm-reduce /, / nhwc-f16x4 /, / nchw-f32 nhwc-f16 /, /frag16x8x8\/32/]) {
     assert.ok(cases.some((c) => id.test(c.request.shader.id)), `no shader matching ${id}`);

@@ -1,13 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Activation } from '../../src/graph/architecture.js';
-import { ConvKernel, ConvSpecError, convFlops, convOutputSize, packConvWeights, type ConvSpec, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvSpecError, convFlops, convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { conv2dReference, convTranspose2dReference } from '../../src/kernels/conv2d/reference.js';
 import { testGpu } from '../helpers/gpu.js';
 import { assertClose, pick, poisoned, randomArray, rng, run } from './support.js';
 
 const test = suite('kernels/conv2d');
-const variants: ConvVariant[] = ['register', 'subgroup', 'shared'];
+const variants: ConvVariant[] = ['register', 'subgroup'];
 
 interface Case {
   spec: ConvSpec;
@@ -65,9 +66,6 @@ const combos: [ConvVariant, boolean, Activation, boolean][] = [
   ['subgroup', false, 'leaky_relu', false],
   ['subgroup', true, 'relu', false],
   ['subgroup', true, 'tanh', true],
-  ['shared', false, 'relu', true],
-  ['shared', true, 'none', false],
-  ['shared', true, 'tanh', true],
 ];
 
 // Transposed geometries are dealt out in order across the transposed combinations so that every
@@ -109,13 +107,12 @@ for (const [variant, transposed, activation, residual] of combos) {
 }
 
 test('pixel tiles folded over several z rows of the dispatch grid', async () => {
-  // 300 pixels make 2 (register) or 5 (subgroup, shared) tiles; a cap of 1 workgroup along x puts
+  // 300 pixels make 2 (register) or 5 (subgroup) tiles; a cap of 1 workgroup along x puts
   // each tile in its own z row, so a wrong tile = z * tilesX + x would leave poison behind.
   // Epilogues reuse pipelines the combination tests compile anyway.
   const epilogue: Record<ConvVariant, Partial<ConvSpec>> = {
     register: { activation: 'none', residual: true },
     subgroup: { activation: 'leaky_relu', residual: false },
-    shared: { activation: 'relu', residual: true },
   };
   for (const variant of variants) {
     const c: Case = { spec: spec({ inChannels: 2, outChannels: 3, kernel: 1, stride: 1, padding: 0, ...epilogue[variant] }), batch: 300, inH: 1, inW: 1 };

@@ -2,7 +2,7 @@
 // output row is the innermost loop, so V8 keeps it in a tight typed-array loop): the full-width
 // layer tests need ~5 G multiply-adds of reference. Same semantics, checked against the plain
 // references in gemm.test.ts. Returns the raw sum (bias included, before residual and activation).
-import { convOutputSize, type ConvSpec } from '../../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 
 type Numbers = ArrayLike<number>;
 

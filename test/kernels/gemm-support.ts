@@ -3,7 +3,7 @@
 // kernel saw (inputs and weights rounded to f16 where stored as f16).
 import type { Gpu } from '../../src/gpu/device.js';
 import { fromFloat16, toFloat16 } from '../../src/gpu/f16.js';
-import { convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { GemmConvKernel, type GemmOptions, type TensorFormat } from '../../src/kernels/conv2d/gemm.js';
 import { conv2dReference, convTranspose2dReference } from '../../src/kernels/conv2d/reference.js';
 import { randomArray, rng, run } from './support.js';

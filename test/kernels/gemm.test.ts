@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Activation } from '../../src/graph/architecture.js';
-import { convOutputSize, type ConvSpec } from '../../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { type GemmOptions, type GemmTile, type TensorFormat, tileProblem, EMULATED_FRAGMENT } from '../../src/kernels/conv2d/gemm.js';
 import { conv2dReference, convTranspose2dReference } from '../../src/kernels/conv2d/reference.js';
 import { testGpu } from '../helpers/gpu.js';

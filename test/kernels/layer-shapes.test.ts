@@ -11,13 +11,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { referenceArchitecture } from '../../src/graph/architecture.js';
-import { convSpecOf, layerKey } from '../../src/graph/executor.js';
+import { convLayers } from '../../src/graph/lower.js';
 import { buildPlan } from '../../src/graph/plan.js';
 import { activateReference } from '../../src/kernels/reference.js';
-import { ConvKernel, convOutputSize, packConvWeights, type ConvSpec, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { ConvKernel, type ConvVariant } from '../../src/kernels/conv2d/conv2d.js';
+import { convOutputSize, packConvWeights, type ConvSpec } from '../../src/kernels/conv2d/conv-spec.js';
 import { gemmHeuristic, type GemmOptions, type TensorFormat } from '../../src/kernels/conv2d/gemm.js';
 import { LinearKernel, packLinearWeights } from '../../src/kernels/linear/linear.js';
-import { type KernelVariant, gemmBackendOf, isGemmVariant, variantProblem } from '../../src/kernels/variants.js';
+import { type KernelVariant, isGemmVariant, variantProblem } from '../../src/kernels/variants.js';
 import { testGpu } from '../helpers/gpu.js';
 import { requires } from '../helpers/skip.js';
 import { fastConvRaw } from './fast-reference.js';
@@ -41,11 +42,8 @@ interface Layer {
 
 // Distinct shapes in model order; a 3x3 residual shape appears once without and once with residual.
 const layers: Layer[] = [];
-for (const node of plan.nodes) {
-  if (node.kind === 'stat') continue;
-  const { spec, inH, inW } = convSpecOf(plan, node);
-  const key = layerKey(spec, inH, inW);
-  if (layers.some((l) => l.key === key)) continue;
+for (const { node, key, spec, inH, inW } of convLayers(plan, 'f32')) {
+  if (node.kind === 'stat' || layers.some((l) => l.key === key)) continue;
   const { io } = plan;
   layers.push({ key, spec, inH, inW, kind: node.kind, imageIn: node.input === io.image || node.input === io.latent, imageOut: node.output === io.reconstruction || node.output === io.latent });
 }
@@ -121,13 +119,12 @@ async function runNchw(variant: ConvVariant, layer: Layer, batch: number, data: 
 const variants: [KernelVariant, 'f32' | 'f16'][] = [
   ['register', 'f32'],
   ['subgroup', 'f32'],
-  ['shared', 'f32'],
-  ['tile', 'f32'],
-  ['tile', 'f16'],
+  ['fma', 'f32'],
+  ['fma', 'f16'],
   ['matrix-emulated', 'f16'],
 ];
 
-// `npm run mutate` narrows the run to the variant it planted a bug in (e.g. 'tile/f32,shared/f32').
+// `npm run mutate` narrows the run to the variant it planted a bug in (e.g. 'fma/f32,register/f32').
 const only = process.env.RCAE_LAYER_VARIANTS?.split(',');
 
 for (const [variant, precision] of variants.filter(([v, p]) => !only || only.includes(`${v}/${p}`))) {
@@ -141,7 +138,7 @@ for (const [variant, precision] of variants.filter(([v, p]) => !only || only.inc
         let what = `${variant} ${precision} ${layer.key} x${batch}`;
         if (isGemmVariant(variant)) {
           const storage = (atImage: boolean): TensorFormat => (atImage ? { layout: 'nchw', type: 'f32' } : { layout: 'nhwc', type: precision });
-          const tile = gemmHeuristic(gpu, layer.spec, batch, layer.inH, layer.inW, precision, gemmBackendOf(variant));
+          const tile = gemmHeuristic(gpu, layer.spec, batch, layer.inH, layer.inW, precision, variant);
           const options: GemmOptions = { precision, input: storage(layer.imageIn), output: storage(layer.imageOut), tile };
           what += ` ${JSON.stringify(tile)}`;
           actual = (await runGemmLayer(gpu, { spec: layer.spec, batch, inH: layer.inH, inW: layer.inW }, options, input)).actual;

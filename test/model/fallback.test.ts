@@ -38,14 +38,14 @@ test('tensor-core kernels that do not compile fall back to f16 tiles, warn once 
   try {
     const model = await loadModel(checkpoint, { gpu, variant: 'matrix-emulated', precision: 'f16', onWarning: (m) => warnings.push(m) });
     try {
-      assert.is(model.variant, 'tile');
+      assert.is(model.variant, 'fma');
       assert.is(model.precision, 'f16');
       assert.is(model.fallbacks.length, 1);
       assert.is(model.fallbacks[0].variant, 'matrix-emulated f16');
-      assert.is(model.fallbacks[0].to, 'tile f16');
+      assert.is(model.fallbacks[0].to, 'fma f16');
       assert.match(model.fallbacks[0].reason, /^conv2d-gemm f16 .*matrix-emulated.*: \d+:\d+ .*(abstract-float|f32).*u32/);
       assert.is(warnings.length, 1);
-      assert.match(warnings[0], /^warning: .*: the matrix-emulated f16 kernels do not compile \(conv2d-gemm .*\); running tile f16 instead$/);
+      assert.match(warnings[0], /^warning: .*: the matrix-emulated f16 kernels do not compile \(conv2d-gemm .*\); running fma f16 instead$/);
       assert.not.match(warnings[0], /\n/);
       const error = await model.reconstructionError(readNpy(join(dir, 'input-cifar.npy')).data);
       const want = readNpy(join(dir, 'mse-cifar.npy')).data;
@@ -64,7 +64,7 @@ test('when f16 tiles fail too the model runs f32 tiles, at f32 parity', async ()
   try {
     const model = await loadModel(checkpoint, { gpu, variant: 'matrix-emulated', precision: 'f16', onWarning: (m) => warnings.push(m) });
     try {
-      assert.equal(model.fallbacks.map((f) => `${f.variant} -> ${f.to}`), ['matrix-emulated f16 -> tile f16', 'tile f16 -> tile f32']);
+      assert.equal(model.fallbacks.map((f) => `${f.variant} -> ${f.to}`), ['matrix-emulated f16 -> fma f16', 'fma f16 -> fma f32']);
       assert.is(warnings.length, 2);
       assert.is(model.precision, 'f32');
       const input = readNpy(join(dir, 'input-cifar.npy')).data;
@@ -83,7 +83,7 @@ test('with nothing left to fall back to, loading fails with the compiler message
     const live = gpu.liveBuffers;
     let thrown: unknown;
     try {
-      await loadModel(checkpoint, { gpu, variant: 'tile', precision: 'f32', onWarning: () => assert.unreachable('no fallback from f32 tiles') });
+      await loadModel(checkpoint, { gpu, variant: 'fma', precision: 'f32', onWarning: () => assert.unreachable('no fallback from f32 tiles') });
     } catch (err) {
       thrown = err;
     }
@@ -102,7 +102,7 @@ test('rcae tune falls back like a model, and passes over a candidate tile that d
   const warnings: string[] = [];
   try {
     const result = await tuneLayers(gpu, referenceArchitecture(2), { precision: 'f16', batch: 1, variant: 'matrix-emulated', samples: 1, floorMs: 0.1, maxCandidates: 2, onWarning: (m) => warnings.push(m) });
-    assert.equal(result.fallbacks.map((f) => `${f.variant} -> ${f.to}`), ['matrix-emulated f16 -> tile f16']);
+    assert.equal(result.fallbacks.map((f) => `${f.variant} -> ${f.to}`), ['matrix-emulated f16 -> fma f16']);
     assert.is(warnings.length, 1);
     assert.is(result.precision, 'f16');
     assert.is(result.backend, 'fma');
@@ -119,7 +119,7 @@ test('rcae tune falls back like a model, and passes over a candidate tile that d
 });
 
 test('a model that compiles records no fallback', async () => {
-  const model = await loadModel(checkpoint, { variant: 'tile', precision: 'f16', onWarning: () => assert.unreachable('no warning') });
+  const model = await loadModel(checkpoint, { variant: 'fma', precision: 'f16', onWarning: () => assert.unreachable('no warning') });
   try {
     assert.equal(model.fallbacks, []);
   } finally {

@@ -83,9 +83,9 @@ test('kubernetes: Redis Deployment + Service with an append-only file; worker De
 });
 
 test('rcae worker opens models with the GPU flags of every model command, checked before it reaches Redis', () => {
-  const { values } = parse(['--precision', 'f16', '--variant', 'tile', '--adapter', '0'], WORKER_OPTIONS, 'worker');
+  const { values } = parse(['--precision', 'f16', '--variant', 'fma', '--adapter', '0'], WORKER_OPTIONS, 'worker');
   const options = modelOptions(values);
-  assert.equal([options.precision, options.variant, options.adapter], ['f16', 'tile', '0']);
+  assert.equal([options.precision, options.variant, options.adapter], ['f16', 'fma', '0']);
   // Nothing listens at this port: a bad flag must be the error, not the connection.
   for (const [flag, message] of [['--precision=f17', /--precision must be f32 or f16/], ['--variant=wide', /variant/]] as const) {
     const r = rcae(['worker', '--redis', 'redis://127.0.0.1:1', flag]);

@@ -5,7 +5,7 @@ import { probeTimestampQuantization } from '../../gpu/timestamps.js';
 import { resolveWeights } from '../../model.js';
 import { referenceArchitecture } from '../../graph/architecture.js';
 import { tileKey } from '../../kernels/conv2d/gemm.js';
-import { parseVariant } from '../../kernels/variants.js';
+import { isGemmVariant, parseVariant } from '../../kernels/variants.js';
 import { defaultCachePath, deviceKey, storeTuning } from '../../node/tune-cache.js';
 import { tuneLayers } from '../../pipeline/tune.js';
 import { gpuOptions, gpuOptionsHelp, intOption, numberOption, parse, precisionOption, UsageError, type Command } from '../args.js';
@@ -49,7 +49,7 @@ ${gpuOptionsHelp}`,
     let variant;
     if (values.variant !== undefined) {
       const v = parseVariant(values.variant, '--variant');
-      if (v !== 'tile' && v !== 'matrix' && v !== 'matrix-emulated') throw new UsageError(`--variant: only the GEMM variants (tile, matrix, matrix-emulated) have tiles to tune, not '${v}'`);
+      if (!isGemmVariant(v)) throw new UsageError(`--variant: only the GEMM variants (fma, matrix, matrix-emulated) have tiles to tune, not '${v}'`);
       variant = v;
     }
     const arch = values.model ? (await resolveWeights(values.model)).arch : referenceArchitecture(intOption(values.width, 'width', 64));

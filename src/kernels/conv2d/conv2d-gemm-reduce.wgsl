@@ -4,7 +4,7 @@
 
 override WG: u32 = 256u;
 
-@group(0) @binding(0) var<uniform> params: GemmParams;
+@group(0) @binding(0) var<uniform> params: ConvParams;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> residual: array<OutT>;

@@ -14,7 +14,7 @@
 // IN_NCHW, OUT_NCHW, and the layout: A_STRIDE, B_STRIDE (elements per k row of the A and B tiles,
 // padding included), A_RUN, B_RUN (see quadAt); the entry point declares TRANSPOSED.
 
-@group(0) @binding(0) var<uniform> params: GemmParams;
+@group(0) @binding(0) var<uniform> params: ConvParams;
 @group(0) @binding(1) var<storage, read> input: array<InElem>;
 @group(0) @binding(2) var<storage, read> weight: array<vec4<CT>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

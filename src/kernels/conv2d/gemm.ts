@@ -15,7 +15,7 @@ import { uniformStruct } from '../../gpu/uniforms.js';
 import { activationId, activationInclude } from '../activation.js';
 import { dispatchSequence, type BoundDispatch, type DispatchStep } from '../dispatch.js';
 import { gridFor } from '../grid.js';
-import { ConvSpecError, convFlops, convOutputSize, packedOutputChannels, type ConvBindArgs, type ConvSpec } from './conv2d.js';
+import { CONV_FIELDS, checkConvBind, checkConvSpec, convFieldValues, convFlops, convGeometry, convLabel, type ConvBindArgs, type ConvSpec } from './conv-spec.js';
 import { layoutConstants, tileInvocations, tileLayout, tileStorageBytes } from './gemm-layout.js';
 
 export type Precision = 'f32' | 'f16';
@@ -57,7 +57,7 @@ export interface GemmOptions {
   precision: Precision;
   input: TensorFormat;
   output: TensorFormat;
-  /** Default: gemmHeuristic() for this layer at bind time. */
+  /** The tile binds use unless they name one (lowering names one per chunk size). */
   tile?: GemmTile;
   /** Fewer workgroups along x than the device allows (tests use it to fold tiles into z). */
   gridCap?: number;
@@ -68,22 +68,9 @@ export interface GemmOptions {
   fragment?: FragmentShape;
 }
 
+// The convolution fields every conv shader reads, then the GEMM's own.
 const gemmFields = {
-  batch: 'u32',
-  inC: 'u32',
-  inH: 'u32',
-  inW: 'u32',
-  outC: 'u32',
-  outH: 'u32',
-  outW: 'u32',
-  kernel: 'u32',
-  stride: 'u32',
-  padding: 'u32',
-  mVec4: 'u32',
-  mBlocks: 'u32',
-  phaseH: 'u32',
-  phaseW: 'u32',
-  tilesX: 'u32',
+  ...CONV_FIELDS,
   kSlice: 'u32',
   outTotal: 'u32',
   splitK: 'u32',
@@ -93,7 +80,7 @@ const gemmFields = {
   slope: 'f32',
 } as const;
 type GemmFields = typeof gemmFields;
-const gemmUniforms = uniformStruct('GemmParams', gemmFields);
+const gemmUniforms = uniformStruct('ConvParams', gemmFields);
 
 const here = (file: string) => `kernels/conv2d/${file}`;
 const REDUCE_WG = 256;
@@ -231,25 +218,9 @@ export function gemmPipelines(spec: ConvSpec, options: GemmOptions, tile: GemmTi
   return tile.splitK === 1 ? [main] : [main, { shader: reduceShader(key), constants: { WG: REDUCE_WG } }];
 }
 
-/** The backend a device runs GEMM layers with at `precision` when not told: tensor cores where it has them. */
-export function defaultGemmBackend(gpu: GemmDevice, precision: Precision): GemmBackend {
-  return precision === 'f16' && gpu.fragment ? 'matrix' : 'fma';
-}
-
 /** The fragment shape of `backend`'s tiles: 'matrix' the given or the device's; the emulation always its own. */
 export function fragmentOf(gpu: GemmDevice, backend: GemmBackend, given?: FragmentShape): FragmentShape {
   return backend === 'matrix' ? given ?? gpu.fragment ?? EMULATED_FRAGMENT : EMULATED_FRAGMENT;
-}
-
-/** The GEMM's shape for one layer at one batch: rows (pixels per phase), K per phase, phases. */
-export function gemmShape(spec: ConvSpec, batch: number, inH: number, inW: number): { pixels: number; kTotal: number; phases: number; outH: number; outW: number; phaseH: number; phaseW: number } {
-  const [outH, outW] = convOutputSize(spec, inH, inW);
-  const s = spec.stride;
-  const phases = spec.transposed ? s * s : 1;
-  const phaseH = spec.transposed ? Math.ceil(outH / s) : outH;
-  const phaseW = spec.transposed ? Math.ceil(outW / s) : outW;
-  const tapsPerAxis = spec.transposed ? Math.ceil(spec.kernel / s) : spec.kernel;
-  return { pixels: batch * phaseH * phaseW, kTotal: tapsPerAxis * tapsPerAxis * spec.inChannels, phases, outH, outW, phaseH, phaseW };
 }
 
 /** Workgroups that keep a large GPU busy (an H100 has 132 SMs, several workgroups each). */
@@ -262,13 +233,12 @@ function splitFor(workgroups: number, kTotal: number, bk: number): number {
 }
 
 /**
- * The built-in choice when no tuned entry exists: subgroup-matrix fragments for f16 where the
- * device has them, 128x128 (or 128x64 for <= 64 channels) FMA tiles with 8x8 (8x4) per invocation
+ * The built-in tile of `backend` when no tuned entry exists: 128x128 (or 128x64 for <= 64 channels) FMA tiles with 8x8 (8x4) per invocation
  * otherwise, a narrow 256x4 tile for layers of <= 4 output channels (the RGB output), split-K where
  * the output alone cannot fill the GPU, and the deepest K step that fits the workgroup memory.
  */
-export function gemmHeuristic(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend = defaultGemmBackend(gpu, precision), fragment = fragmentOf(gpu, backend)): GemmTile {
-  const { pixels, kTotal, phases } = gemmShape(spec, batch, inH, inW);
+export function gemmHeuristic(gpu: GemmDevice, spec: ConvSpec, batch: number, inH: number, inW: number, precision: Precision, backend: GemmBackend, fragment = fragmentOf(gpu, backend)): GemmTile {
+  const { pixels, kTotal, phases } = convGeometry(spec, batch, inH, inW);
   const candidates: GemmTile[] = [];
   if (backend !== 'fma' && spec.outChannels > 4) {
     const wide = spec.outChannels > 32;
@@ -293,73 +263,43 @@ export class GemmConvKernel {
     readonly spec: ConvSpec,
     readonly options: GemmOptions,
   ) {
+    checkConvSpec(spec);
     if (options.precision === 'f16' || [options.input.type, options.output.type].includes('f16')) {
       if (!gpu.features.has('shader-f16')) throw new GpuError("f16 storage needs the adapter's shader-f16 feature, which this device lacks");
     }
   }
 
-  /** The tile this layer runs with at `batch` (the given one, else the heuristic's). */
-  tileFor(batch: number, inH: number, inW: number): GemmTile {
-    const { tile, precision, fragment } = this.options;
-    return tile ?? gemmHeuristic(this.gpu, this.spec, batch, inH, inW, precision, defaultGemmBackend(this.gpu, precision), fragment);
+  /** The tile a bind runs with: the one it names, else the options'. */
+  private tileOf(tile: GemmTile | undefined, label: string): GemmTile {
+    const chosen = tile ?? this.options.tile;
+    if (!chosen) throw new GpuError(`${label}: no GEMM tile given`);
+    return chosen;
   }
 
-  /** The pipelines a bind of `batch` samples of `inH` x `inW` uses. */
-  pipelinesAt(batch: number, inH: number, inW: number): PipelineRequest<GemmFields>[] {
-    const tile = this.tileFor(batch, inH, inW);
-    return gemmPipelines(this.spec, this.options, tile, fragmentOf(this.gpu, tile.backend, this.options.fragment));
+  /** The pipelines a bind of `batch` samples of `inH` x `inW` with `tile` uses. */
+  pipelinesAt(batch: number, inH: number, inW: number, tile?: GemmTile): PipelineRequest<GemmFields>[] {
+    const chosen = this.tileOf(tile, convLabel('gemm ', this.spec, batch, inH, inW));
+    return gemmPipelines(this.spec, this.options, chosen, fragmentOf(this.gpu, chosen.backend, this.options.fragment));
   }
 
-  bind(args: ConvBindArgs): BoundDispatch {
+  bind(args: ConvBindArgs & { tile?: GemmTile }): BoundDispatch {
     const { spec, gpu, options } = this;
     const { batch, inH, inW } = args;
-    const label = `gemm conv${spec.transposed ? 'T' : ''} ${spec.inChannels}->${spec.outChannels} k${spec.kernel}s${spec.stride}p${spec.padding} ${inH}x${inW} x${batch}`;
-    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(inH) || inH < 1 || !Number.isInteger(inW) || inW < 1) {
-      throw new ConvSpecError(`${label}: batch and input size must be positive integers`);
-    }
-    const shape = gemmShape(spec, batch, inH, inW);
-    const tile = this.tileFor(batch, inH, inW);
+    const label = convLabel('gemm ', spec, batch, inH, inW);
+    const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
+    const shape = checkConvBind(label, spec, args, { input: bytes(options.input), output: bytes(options.output), weight: options.precision === 'f16' ? 2 : 4 });
+    const tile = this.tileOf(args.tile, label);
     const fragment = fragmentOf(gpu, tile.backend, options.fragment);
     const problem = tileProblem(gpu, tile, options.precision, fragment);
     if (problem) throw new GpuError(`${label}: tile ${tileKey(tile)}: ${problem}`);
-    const mPad = packedOutputChannels(spec.outChannels);
-    const bytes = (f: TensorFormat) => (f.type === 'f16' ? 2 : 4);
     const outTotal = batch * spec.outChannels * shape.outH * shape.outW;
-    const need = (buffer: GPUBuffer | undefined, count: number, size: number, what: string) => {
-      if (buffer && buffer.size < count * size) throw new GpuError(`${label}: ${what} buffer ${buffer.label} holds ${buffer.size} bytes, needs ${count * size}`);
-    };
-    need(args.input, batch * spec.inChannels * inH * inW, bytes(options.input), 'input');
-    need(args.output, outTotal, bytes(options.output), 'output');
-    need(args.residual, outTotal, bytes(options.output), 'residual');
-    need(args.weight, spec.kernel * spec.kernel * spec.inChannels * mPad, options.precision === 'f16' ? 2 : 4, 'weight');
-    need(args.bias, mPad, 4, 'bias');
-    if (spec.residual !== (args.residual !== undefined)) {
-      throw new ConvSpecError(`${label}: the spec says residual=${spec.residual} but a residual buffer was ${args.residual ? '' : 'not '}given`);
-    }
-    if ([args.input, args.residual, args.weight, args.bias].includes(args.output)) {
-      throw new ConvSpecError(`${label}: the output buffer must not also be an input`);
-    }
     if (outTotal * tile.splitK > 0xffffffff) throw new GpuError(`${label}: split-K partials exceed a u32 index range`);
 
     const mBlocks = Math.ceil(spec.outChannels / tile.bc);
     const kSlice = Math.ceil(shape.kTotal / tile.splitK / tile.bk) * tile.bk;
     const grid = gridFor(gpu, label, Math.ceil(shape.pixels / tile.bp), shape.phases * mBlocks * tile.splitK, options.gridCap);
     const values = {
-      batch,
-      inC: spec.inChannels,
-      inH,
-      inW,
-      outC: spec.outChannels,
-      outH: shape.outH,
-      outW: shape.outW,
-      kernel: spec.kernel,
-      stride: spec.stride,
-      padding: spec.padding,
-      mVec4: mPad / 4,
-      mBlocks,
-      phaseH: shape.phaseH,
-      phaseW: shape.phaseW,
-      tilesX: grid.tilesX,
+      ...convFieldValues(spec, batch, inH, inW, shape, mBlocks, grid.tilesX),
       kSlice,
       outTotal,
       splitK: tile.splitK,

@@ -1,7 +1,7 @@
 // Float64 CPU references for conv2d / conv_transpose2d in PyTorch semantics (NCHW, PyTorch weight
 // layouts, no output_padding), with the kernel's epilogue: + bias, + residual, activation.
 import { activateReference } from '../reference.js';
-import { convOutputSize, type ConvSpec } from './conv2d.js';
+import { convOutputSize, type ConvSpec } from './conv-spec.js';
 
 type Numbers = ArrayLike<number>;
 

@@ -4,7 +4,7 @@ import { bindKernel, computePipeline, kernelShader, type PipelineRequest } from 
 import { uniformStruct } from '../../gpu/uniforms.js';
 import type { Activation } from '../activation.js';
 import { activationId, activationInclude } from '../activation.js';
-import { packConvWeights, packedOutputChannels } from '../conv2d/conv2d.js';
+import { packConvWeights, packedOutputChannels } from '../conv2d/conv-spec.js';
 import { boundDispatch, requireBufferSizes, type BoundDispatch } from '../dispatch.js';
 import { gridFor } from '../grid.js';
 import { RcaeError } from '../../errors.js';
@@ -24,13 +24,15 @@ export interface LinearBindArgs {
   bias: GPUBuffer;
 }
 
+/**
+ * 'narrow': 8-lane workgroups, 16 features per lane (enough workgroups for a CPU's threads, few
+ * loads); 'wide': 64-lane workgroups, 4 features per lane (many lanes for a GPU).
+ */
+export type LinearShape = 'narrow' | 'wide';
+
 export interface LinearOptions {
-  /**
-   * 'narrow': 8-lane workgroups, 16 features per lane (enough workgroups for a CPU's threads, few
-   * loads); 'wide': 64-lane workgroups, 4 features per lane (many lanes for a GPU). Default:
-   * narrow on software adapters, wide elsewhere.
-   */
-  shape?: 'narrow' | 'wide';
+  /** Default 'narrow'; a model's shape is chosen in kernels/variants.ts (linearShapeFor). */
+  shape?: LinearShape;
 }
 
 export class LinearSpecError extends RcaeError {
@@ -77,7 +79,7 @@ export function packLinearWeights(spec: LinearSpec, weight: Float32Array, bias: 
 }
 
 type LinearGeometry = { WG: number; TO: number };
-const geometries: Record<'narrow' | 'wide', LinearGeometry> = { narrow: { WG: 8, TO: 4 }, wide: { WG: 64, TO: 1 } };
+const geometries: Record<LinearShape, LinearGeometry> = { narrow: { WG: 8, TO: 4 }, wide: { WG: 64, TO: 1 } };
 
 /** The pipeline a layer of `spec` runs with in `geometry` at `batch` samples. */
 export function linearPipeline(spec: LinearSpec, geometry: LinearGeometry, batch: number): PipelineRequest {
@@ -97,8 +99,7 @@ export class LinearKernel {
     options: LinearOptions = {},
   ) {
     checkSpec(spec);
-    const shape = options.shape ?? (gpu.adapter.isSoftware ? 'narrow' : 'wide');
-    this.geometry = geometries[shape];
+    this.geometry = geometries[options.shape ?? 'narrow'];
   }
 
   /** The pipeline a bind of `batch` samples uses. */
