@@ -16,7 +16,7 @@ import { convOutputSize, packConvWeights, type ConvSpec } from '../src/kernels/c
 import { convLayers } from '../src/graph/lower.js';
 import * as gemm from '../src/kernels/conv2d/gemm.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 
 type GemmModule = typeof gemm;
 
@@ -33,7 +33,7 @@ interface Build {
 async function openBuild(name: string, dist: string | null): Promise<Build> {
   if (!dist) return { name, gpu: await Gpu.open(), gemm };
   const load = (path: string) => import(pathToFileURL(join(resolve(dist), path)).href);
-  await load('src/node/platform.js');
+  await load('src/node/node-platform.js');
   const device = (await load('src/gpu/device.js')) as { Gpu: typeof Gpu };
   return { name, gpu: await device.Gpu.open(), gemm: (await load('src/kernels/conv2d/gemm.js')) as GemmModule };
 }

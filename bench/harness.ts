@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { Bench } from 'tinybench';
 import { Gpu } from '../src/gpu/device.js';
 import { probeTimestampQuantization } from '../src/gpu/timestamps.js';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { referenceArchitecture } from '../src/graph/architecture.js';
 import { buildPlan } from '../src/graph/plan.js';
 import { randomImages, randomParams } from '../src/graph/random-params.js';

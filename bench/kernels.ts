@@ -4,7 +4,7 @@
 // Besides wall time it reports process CPU time: on lavapipe the "GPU" is this process's threads,
 // so wall / CPU shows how much of the machine the run actually got when other work competes.
 import { Gpu } from '../src/gpu/device.js';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { ConvKernel, type ConvVariant } from '../src/kernels/conv2d/conv2d.js';
 import { packConvWeights, convOutputSize, type ConvSpec } from '../src/kernels/conv2d/conv-spec.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';

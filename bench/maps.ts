@@ -5,7 +5,7 @@
 // Usage: node dist/bench/maps.js [--repeats 3] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { errorMaps, heatMap, mapAtSize, MAP_SCORES } from '../src/image/anomaly-maps.js';
 import { comparisonGridPngBytes } from '../src/image/comparison-grid.js';
 import { mulberry32 } from '../src/graph/random-params.js';

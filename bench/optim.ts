@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { Gpu } from '../src/gpu/device.js';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { parameterCount, referenceArchitecture } from '../src/graph/architecture.js';
 import type { BoundDispatch } from '../src/kernels/dispatch.js';
 import { AdamWKernel } from '../src/kernels/optim/adamw.js';

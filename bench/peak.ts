@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Gpu } from '../src/gpu/device.js';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { bindKernel, computePipeline, kernelShader } from '../src/gpu/shader.js';
 import { uniformStruct } from '../src/gpu/uniforms.js';
 

@@ -7,12 +7,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { defaultThresholds, pickThreshold } from '../src/detect/thresholds.js';
 import type { Precision } from '../src/kernels/conv2d/gemm.js';
 import { loadModel } from '../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../src/node/platform.js';
-import { scoreInputs } from '../src/pipeline/scoring.js';
+import { DEFAULT_MODEL_PATH } from '../src/node/node-platform.js';
+import { scoreInputs } from '../src/node/score-stream.js';
 
 export interface LabelAgreement {
   inputs: number;

@@ -9,13 +9,13 @@
 // Usage: node dist/bench/scores.js [--batch 64] [--repeats 5] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import '../src/node/platform.js';
+import '../src/node/node-platform.js';
 import { fitGaussian } from '../src/detect/gaussian.js';
 import { INPUT_FEATURES } from '../src/detect/input-statistics.js';
 import { ATYPICAL_FEATURES, type AtypicalFit, scoreMeasure, SCORES } from '../src/detect/scores.js';
 import { mulberry32 } from '../src/graph/random-params.js';
 import { loadModel } from '../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../src/node/node-platform.js';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const extra = (ms: number, base: number) => (100 * (ms - base)) / base;

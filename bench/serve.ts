@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadImageTensor } from '../src/image/preprocess.js';
 import { loadModel } from '../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../src/node/node-platform.js';
 import { repoRoot, tempDir } from '../test/helpers/paths.js';
 import { bytes, distinctPngs, startServe } from '../test/serve/support.js';
 

@@ -1,6 +1,6 @@
 // The one place where the platform-neutral core meets the platform it runs on: how a string source
 // (a file path in Node, a URL in a browser) becomes bytes, and where the bundled default model is.
-// Node registers its file-system version (src/node/platform.ts); without one, strings are fetched,
+// Node registers its file-system version (src/node/node-platform.ts); without one, strings are fetched,
 // which is what a browser page wants. Imports only the error family, so every layer may use it.
 
 import { InputError, LimitError, UsageError } from './errors.js';
@@ -24,7 +24,7 @@ export const fetchPlatform: Platform = {
   async readBytes(path, maxBytes) {
     const base = (globalThis as { location?: { href: string } }).location?.href;
     if (!base && !URL.canParse(path)) {
-      throw new UsageError(`${path}: not a URL, and no file-system platform is registered (in Node, load src/node/platform.js first, as the rcae-webgpu entry point does)`);
+      throw new UsageError(`${path}: not a URL, and no file-system platform is registered (in Node, load src/node/node-platform.js first, as the rcae-webgpu entry point does)`);
     }
     const url = new URL(path, base);
     let response: Response;

@@ -172,10 +172,10 @@ export const MUTANTS = [
   },
   {
     id: 'rcae score: 1 KiB kept per sample (a leak)',
-    file: 'src/pipeline/inputs.ts',
+    file: 'src/node/input-batches.ts',
     from: 'inputs.push(p.input);',
     to: 'inputs.push(p.input), (globalThis.rcaeLeak ??= []).push(Buffer.alloc(1024));',
-    tests: ['pipeline/leak'],
+    tests: ['node/leak'],
   },
   {
     id: 'AdamW: bias correction of the first moment dropped',

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Architecture } from '../../src/graph/architecture.js';
-import { writeFileAtomically } from '../../src/pipeline/atomic.js';
+import { writeFileAtomically } from '../../src/node/atomic.js';
 import type { Params } from './folding.js';
 import { ONNX_OPSET, writeOnnxModel } from './onnx-writer.js';
 import { readCanonicalParams, writeCanonicalSafetensors } from './weights.js';

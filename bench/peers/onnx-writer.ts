@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { Activation, Architecture } from '../../src/graph/architecture.js';
-import { writeAtomically } from '../../src/pipeline/atomic.js';
+import { writeAtomically } from '../../src/node/atomic.js';
 import { type FoldedModel, type Params, foldModel, isFlatValue } from './folding.js';
 import { type Encoded, MessageWriter } from './protobuf.js';
 

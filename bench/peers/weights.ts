@@ -4,7 +4,7 @@
 // the parent before it writes the canonical file the children share.
 import type { Architecture } from '../../src/graph/architecture.js';
 import { elementCount, parameterList } from '../../src/graph/architecture.js';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
 import { WeightsFormatError, formatShape } from '../../src/weights/errors.js';
 import { writeSafetensors } from '../../src/node/safetensors-file.js';

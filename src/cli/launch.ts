@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { bindingFailure } from './binding-failure.js';
 import { dawnNoticeFilter } from './dawn-notices.js';
-import { TERMINAL_COLUMNS_ENV } from '../pipeline/terminal.js';
+import { TERMINAL_COLUMNS_ENV } from '../node/terminal.js';
 
 /** Set in the child's environment: run the command here, the parent is filtering. */
 const CHILD_ENV = 'RCAE_FILTERED_CHILD';

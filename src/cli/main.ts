@@ -2,7 +2,7 @@
 // stderr and a non-zero exit. Commands do their work through the library API; none touches the GPU
 // directly.
 
-import '../node/platform.js';
+import '../node/node-platform.js';
 import { commands } from './commands/index.js';
 import { printable } from '../printable.js';
 import { EXIT_STATUS_OF_KIND, exitStatusOf } from './exit-status.js';

@@ -7,8 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMaps, heatMap, mapAtSize, MAP_FULL_SCALE, MAP_SCORES } from '../image/anomaly-maps.js';
 import { comparisonGridPng } from '../image/comparison-grid.js';
-import type { OutputSet } from '../pipeline/atomic.js';
-import type { ImageSize } from '../pipeline/inputs.js';
+import type { OutputSet } from '../node/atomic.js';
+import type { ImageSize } from '../node/input-batches.js';
 import { UsageError } from './args.js';
 
 const MAPS_HELP = [

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { loadModel, type LoadOptions, type Model } from '../model.js';
 import { parseVariant } from '../kernels/variants.js';
-import { DEFAULT_MODEL_PATH } from '../node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../node/node-platform.js';
 import { tuningTable } from '../node/tune-cache.js';
 import { precisionOption, UsageError } from './args.js';
 

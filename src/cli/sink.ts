@@ -4,7 +4,7 @@
 
 import { once } from 'node:events';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { writeAtomically } from '../pipeline/atomic.js';
+import { writeAtomically } from '../node/atomic.js';
 
 /** Writes one piece of the output. */
 export type TextWriter = (text: string) => void;

@@ -4,9 +4,9 @@
 // the baseline's Gaussian of input statistics.
 
 import type { Model } from '../model.js';
-import { gatherSources } from '../pipeline/input-reader.js';
-import { sampleBatches } from '../pipeline/inputs.js';
-import { progressBar } from '../pipeline/progress.js';
+import { gatherSources } from '../node/input-reader.js';
+import { sampleBatches } from '../node/input-batches.js';
+import { progressBar } from '../node/progress.js';
 import { fitGaussian, mahalanobisRows } from './gaussian.js';
 import { INPUT_FEATURES, inputStatistics } from './input-statistics.js';
 import { ATYPICAL_FEATURES, atypicalFeatures, type AtypicalFit } from './scores.js';

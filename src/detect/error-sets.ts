@@ -2,9 +2,9 @@
 // and a fake set from another source or made synthetically (see synthetic.ts). Each set holds one
 // array per measured column (a score name; by default just the MSE, 'mse').
 
-import type { SampleBatch } from '../pipeline/inputs.js';
-import { progressBar } from '../pipeline/progress.js';
-import { scoreInputs, type Measured, type ScoreOptions } from '../pipeline/scoring.js';
+import type { SampleBatch } from '../node/input-batches.js';
+import { progressBar } from '../node/progress.js';
+import { scoreInputs, type Measured, type ScoreOptions } from '../node/score-stream.js';
 import type { Model } from '../model.js';
 import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
 import { syntheticBatches } from './synthetic-source.js';

@@ -2,7 +2,7 @@
 // (librsvg): an ROC curve, and a log-x histogram of real against fake errors with threshold lines.
 
 import sharp from 'sharp';
-import { writeFileAtomically } from '../pipeline/atomic.js';
+import { writeFileAtomically } from '../node/atomic.js';
 import type { Errors } from './metrics.js';
 
 const REAL_COLOUR = '#1f77b4';

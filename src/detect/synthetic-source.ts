@@ -2,8 +2,8 @@
 // source, preprocessed exactly like real inputs (PIL-exact bilinear resize, then normalisation) and
 // delivered in batches shaped like the CLI input layer's.
 
-import { gatherSources, type SampleShape } from '../pipeline/input-reader.js';
-import { inSubset, type ImageSize, type SampleBatch } from '../pipeline/inputs.js';
+import { gatherSources, type SampleShape } from '../node/input-reader.js';
+import { inSubset, type ImageSize, type SampleBatch } from '../node/input-batches.js';
 import { decodeRgb8, isImagePath, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../image/preprocess.js';
 import { readTarEntries } from '../io/tar.js';
 import { manipulate, noiseImage, SyntheticError, type Manipulation, type SyntheticKind } from './synthetic.js';

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { FileRefusedError, readRegularFile } from '../io/regular-file.js';
-import { writeFileAtomically } from '../pipeline/atomic.js';
+import { writeFileAtomically } from '../node/atomic.js';
 import { platform } from '../platform.js';
 import { FORMER_SCORE_NAMES, type ScoreName } from './scores.js';
 import { MAX_THRESHOLDS_BYTES, parseThresholds, parseThresholdsBytes, ThresholdsError, type ThresholdsDocument } from './thresholds.js';

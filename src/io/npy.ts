@@ -1,5 +1,5 @@
 // NumPy .npy files (format versions 1-3): reading any little-endian numeric C-order array into a
-// Float32Array, and encoding float32 arrays (pipeline/npy-file.ts writes them atomically). The
+// Float32Array, and encoding float32 arrays (node/npy-file.ts writes them atomically). The
 // header is a Python dict literal; it is parsed by a small grammar, never evaluated.
 
 import { float16Value } from '../gpu/f16.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Gpu } from '../gpu/device.js';
 import type { TileTable } from '../kernels/variants.js';
 import type { GemmTile, Precision } from '../kernels/conv2d/gemm.js';
-import { writeFileAtomically } from '../pipeline/atomic.js';
+import { writeFileAtomically } from './atomic.js';
 import type { TuneResult } from '../pipeline/tune.js';
 import { FormatError, LimitError } from '../errors.js';
 

@@ -3,7 +3,7 @@
 // .npy, members of an archive) so that it stays small and a worker can read exactly its samples.
 // Directories are listed and archives read here, so the set of inputs cannot change under a job.
 
-import { archiveImageNames, gatherSources, readNpySamples, type SampleShape } from '../pipeline/input-reader.js';
+import { archiveImageNames, gatherSources, readNpySamples, type SampleShape } from '../node/input-reader.js';
 
 export type ShardRun =
   /** Image files, paths as given (relative to the job's working directory when not absolute). */

@@ -1,11 +1,11 @@
 // Scores one shard: reads each of its samples through the reader `rcae detect` uses
-// (pipeline/input-reader.ts), runs them through the model a batch at a time, and records per sample
+// (node/input-reader.ts), runs them through the model a batch at a time, and records per sample
 // either the error or why it could not be read (an unreadable image fails its own row, never the
 // shard). The next batch is read while the current one is on the GPU.
 
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { archiveImages, readImage, readNpySamples, type Samples, type SampleShape } from '../pipeline/input-reader.js';
+import { archiveImages, readImage, readNpySamples, type Samples, type SampleShape } from '../node/input-reader.js';
 import { InputError, InternalError } from '../errors.js';
 import type { Shard, ShardRun } from './manifest.js';
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { SampleShape } from '../pipeline/input-reader.js';
+import type { SampleShape } from '../node/input-reader.js';
 import { QueueError } from './connection.js';
 import { enumerateShards, type Shard } from './manifest.js';
 import { CHUNK, JobStore, QUEUE_NAME, shardJobId, type JobSpec } from './store.js';

@@ -1,4 +1,4 @@
-// Turns request bodies into model input through the CLI's reader (pipeline/input-reader.ts): the same
+// Turns request bodies into model input through the CLI's reader (node/input-reader.ts): the same
 // decoder, pixel limit (MAX_INPUT_PIXELS), PIL-exact resize and normalisation, and the same .npy
 // checks. What cannot be read is a 422 naming the part and the reason. All decodes share one
 // DecodeBudget, so the pixels held in memory are bounded whatever the number of concurrent requests
@@ -7,7 +7,7 @@
 import { ImageError, type DecodeBudget } from '../image/preprocess.js';
 import { ResizeError } from '../image/resize.js';
 import { NpyError } from '../io/npy.js';
-import { InputError, isNpyBytes, npyBytesSamples, readImage, type Samples, type SampleShape } from '../pipeline/input-reader.js';
+import { InputError, isNpyBytes, npyBytesSamples, readImage, type Samples, type SampleShape } from '../node/input-reader.js';
 import { HttpError } from './http-error.js';
 import type { Part } from './request-body.js';
 

@@ -14,7 +14,7 @@ import type { Model } from '../model.js';
 import { Batcher } from './batcher.js';
 import { answerOnSocket, connectionFault, type EndRequest } from './connection-faults.js';
 import { answerOf, CLIENT_CLOSED, ClientClosedError, HttpError } from './http-error.js';
-import { serviceMetrics, type ServiceMetrics } from './metrics.js';
+import { serviceMetrics, type ServiceMetrics } from './prometheus.js';
 import { ModelHolder, type ScoreMeasure } from './model-holder.js';
 import { openapiDocument } from './openapi.js';
 import { BodyBudget } from './request-body.js';

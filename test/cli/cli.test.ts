@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parameterList } from '../../src/graph/architecture.js';
 import { readNpy } from '../../src/io/npy.js';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { writeNpy } from '../../src/node/npy-file.js';
 import { ARCHITECTURE_METADATA_KEY, resolveWeights } from '../../src/model.js';
 import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import { fixture, tempDir } from '../helpers/paths.js';

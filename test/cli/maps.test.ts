@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { errorMaps, heatMap, mapAtSize, MAP_SCORES } from '../../src/image/anomaly-maps.js';
 import { loadImageSample } from '../../src/image/preprocess.js';
 import { readNpy } from '../../src/io/npy.js';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { writeNpy } from '../../src/node/npy-file.js';
 import { mulberry32 } from '../../src/graph/random-params.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';

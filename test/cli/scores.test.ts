@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readNpy } from '../../src/io/npy.js';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { writeNpy } from '../../src/node/npy-file.js';
 import { hfReference, ssimReference } from '../../src/kernels/stats/reference.js';
 import { fixture, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { decodedImages, syntheticBatches, type SyntheticRequest } from '../../src/detect/synthetic-source.js';
 import { manipulate, noiseImage, randomStream, type Manipulation } from '../../src/detect/synthetic.js';
 import { decodeRgb8, loadImageTensor, resizeBilinearPil, toNormalizedChw, type Rgb8Image } from '../../src/image/preprocess.js';
-import type { SampleBatch } from '../../src/pipeline/inputs.js';
+import type { SampleBatch } from '../../src/node/input-batches.js';
 import { datasetMissing, datasetPath } from '../io/fixtures.js';
 import { requires } from '../helpers/skip.js';
 import { tempDir } from '../helpers/paths.js';

@@ -1,6 +1,6 @@
 // One GPU device shared by every test file in a run; test/run.ts closes it before exiting.
 import { Gpu } from '../../src/gpu/device.js';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 
 let shared: Promise<Gpu> | undefined;
 

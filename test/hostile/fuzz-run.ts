@@ -1,7 +1,7 @@
 // `npm run fuzz`: the reader properties of the test suite at 10x their case counts (over 100,000
 // cases, minutes), outside `npm test`. Prints one line per reader and a JSON summary to keep in
 // docs/results.md. Usage: node dist/test/hostile/fuzz-run.js [scale] (RCAE_TEST_SEED replays).
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { SEED } from '../helpers/random.js';
 import { runReaderProperties } from './properties.js';
 

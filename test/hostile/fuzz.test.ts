@@ -2,7 +2,7 @@
 // generated cases, seeded; replay a failure with RCAE_TEST_SEED=<seed> (printed below).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { SEED } from '../helpers/random.js';
 import { runReaderProperties } from './properties.js';
 

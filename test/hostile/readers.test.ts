@@ -12,7 +12,7 @@ import { decodeRgb8, ImageError } from '../../src/image/decode.js';
 import { countJpegScans } from '../../src/image/jpeg-scans.js';
 import { NpyError, readNpy } from '../../src/io/npy.js';
 import { readTarEntries, TarError } from '../../src/io/tar.js';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { parseCheckpoint, readCheckpoint } from '../../src/weights/checkpoint.js';
 import { inflateRaw } from '../../src/weights/inflate.js';
 import { unpickle } from '../../src/weights/pickle.js';

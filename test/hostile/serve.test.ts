@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeNpy } from '../../src/io/npy.js';
-import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../../src/node/node-platform.js';
 import { repoRoot } from '../helpers/paths.js';
 import { bytes, startServe, until, type ServeProcess } from '../serve/support.js';
 import { npyOf, pngClaiming } from './build.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeNpy, NpyError, parseNpy, readNpy } from '../../src/io/npy.js';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { writeNpy } from '../../src/node/npy-file.js';
 import { fixturePath, readJson } from './fixtures.js';
 
 const test = suite('npy');

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { Gpu, GpuError } from '../../src/gpu/device.js';
 import { readNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { referenceArchitecture } from '../../src/graph/architecture.js';
 import { tileKey } from '../../src/kernels/conv2d/gemm.js';
 import { tuneLayers } from '../../src/pipeline/tune.js';

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { defaultThresholds } from '../../src/detect/thresholds.js';
 import { defaultThresholdsPath, readThresholds } from '../../src/detect/thresholds-file.js';
 import { loadModel, resolveWeights, type ResolvedWeights } from '../../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../../src/node/node-platform.js';
 import { testGpu } from '../helpers/gpu.js';
 import { fixture } from '../helpers/paths.js';
 

@@ -6,7 +6,7 @@
 // Usage: node --expose-gc leak-probe.js REDIS_URL ROUNDS PER_ROUND [PLANT_BYTES]
 // PLANT_BYTES > 0 keeps that many bytes per shard alive (a planted leak the test must catch).
 import { rmSync } from 'node:fs';
-import '../../src/node/platform.js';
+import '../../src/node/node-platform.js';
 import { sha256File } from '../../src/node/sha256.js';
 import { connectClient } from '../../src/queue/connection.js';
 import { cleanJob } from '../../src/queue/jobs.js';

@@ -3,8 +3,8 @@
 import { rmSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gatherSources } from '../../src/pipeline/input-reader.js';
-import { sampleBatches } from '../../src/pipeline/inputs.js';
+import { gatherSources } from '../../src/node/input-reader.js';
+import { sampleBatches } from '../../src/node/input-batches.js';
 import { enumerateShards, shardInputs } from '../../src/queue/manifest.js';
 import { tempDir } from '../helpers/paths.js';
 import { random, SEED } from '../helpers/random.js';

@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
+import { writeNpy } from '../../src/node/npy-file.js';
 import { fixture, repoRoot } from '../helpers/paths.js';
 import { random } from '../helpers/random.js';
 

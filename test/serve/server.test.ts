@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { loadImageTensor, MAX_INPUT_PIXELS } from '../../src/image/preprocess.js';
 import { encodeNpy } from '../../src/io/npy.js';
 import { loadModel } from '../../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../../src/node/node-platform.js';
 import { sha256File } from '../../src/node/sha256.js';
 import { ROUTES } from '../../src/serve/routes.js';
 import { SEED } from '../helpers/random.js';

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { defaultThresholds, pickThreshold, parseLevel } from '../../src/detect/thresholds.js';
 import { loadModel } from '../../src/model.js';
-import { DEFAULT_MODEL_PATH } from '../../src/node/platform.js';
+import { DEFAULT_MODEL_PATH } from '../../src/node/node-platform.js';
 import { startService, type ServeOptions, type Service } from '../../src/serve/server.js';
 import type { ThresholdChoice } from '../../src/serve/routes.js';
 import { repoRoot } from '../helpers/paths.js';

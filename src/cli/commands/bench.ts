@@ -2,7 +2,7 @@ import { markdownSummary, runBench } from '../../../bench/harness.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, precisionOption, UsageError, type Command } from '../args.js';
 import { parseVariant } from '../../kernels/variants.js';
 import { tuningTable } from '../../node/tune-cache.js';
-import { writeFileAtomically } from '../../pipeline/atomic.js';
+import { writeFileAtomically } from '../../node/atomic.js';
 
 function batchList(value: string | undefined): number[] {
   const list = (value ?? '1,8,32').split(',').map((s) => Number(s.trim()));

@@ -10,7 +10,7 @@ import { sha256File } from '../../node/sha256.js';
 import { version } from '../../node/version.js';
 import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, measureWithModel } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
-import { withOutputSet } from '../../pipeline/atomic.js';
+import { withOutputSet } from '../../node/atomic.js';
 
 const percent = (v: number | undefined) => (v === undefined ? '-' : `${(100 * v).toFixed(2)}%`);
 

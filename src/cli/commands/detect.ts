@@ -6,12 +6,12 @@ import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, UsageError,
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor, warnOnModelMismatch } from '../score-option.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { scoreInputs } from '../../pipeline/scoring.js';
+import { scoreInputs } from '../../node/score-stream.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
 import { MAP_SCORES } from '../../image/anomaly-maps.js';
 import { mapsDirectory, mapsHelp, stageMaps } from '../maps-option.js';
-import { withOutputSet } from '../../pipeline/atomic.js';
+import { withOutputSet } from '../../node/atomic.js';
 
 /** Exit status when --fail-on-fake is given and some input is FAKE or INVALID. */
 export const EXIT_FAKE_FOUND = 3;

@@ -3,7 +3,7 @@
 import { Gpu } from '../../gpu/device.js';
 import { diagnose, type Diagnosis } from '../../node/driver-check.js';
 import { gateCases, runGate, type GateReport } from '../../pipeline/compile-gate.js';
-import { progressBar } from '../../pipeline/progress.js';
+import { progressBar } from '../../node/progress.js';
 import { parse, UsageError, type Command } from '../args.js';
 
 function report(d: Diagnosis): string {

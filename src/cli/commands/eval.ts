@@ -7,7 +7,7 @@ import { fitOfThresholds, type ThresholdsDocument } from '../../detect/threshold
 import { defaultThresholdsPath, thresholdsPathBeside } from '../../detect/thresholds-file.js';
 import { parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
-import { withOutputSet } from '../../pipeline/atomic.js';
+import { withOutputSet } from '../../node/atomic.js';
 import { errorSetHelp, errorSetInputs, errorSetOptions, errorSetRequest, measureWithModel } from '../error-set-options.js';
 import { checkOutputPaths } from '../outputs.js';
 import { readScoreThresholds, scoreOption, scoreOptionHelp, thresholdsFileFor } from '../score-option.js';

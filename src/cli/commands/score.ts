@@ -1,7 +1,7 @@
 import { formatOption, gpuOptions, gpuOptionsHelp, intOption, parse, type Command } from '../args.js';
 import { rowWriter } from '../format.js';
 import { openModel } from '../model-path.js';
-import { scoreInputs } from '../../pipeline/scoring.js';
+import { scoreInputs } from '../../node/score-stream.js';
 import { checkOutputPaths } from '../outputs.js';
 import { withTextOutput } from '../sink.js';
 import { SCORE_FIELD, scoreMeasure } from '../../detect/scores.js';

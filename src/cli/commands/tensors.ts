@@ -4,15 +4,15 @@ import { writeFileSync } from 'node:fs';
 import { MAP_SCORES } from '../../image/anomaly-maps.js';
 import { comparisonGrid, comparisonGridPng } from '../../image/comparison-grid.js';
 import { encodeNpy } from '../../io/npy.js';
-import { withOutputSet } from '../../pipeline/atomic.js';
+import { withOutputSet } from '../../node/atomic.js';
 import { mapsDirectory, mapsHelp, stageMaps } from '../maps-option.js';
 import { checkOutputPaths } from '../outputs.js';
 import type { Model } from '../../model.js';
 import { gpuOptions, gpuOptionsHelp, intOption, parse, required, UsageError, type Command } from '../args.js';
-import { countSamples, gatherSources } from '../../pipeline/input-reader.js';
-import { sampleBatches, type SampleBatch } from '../../pipeline/inputs.js';
+import { countSamples, gatherSources } from '../../node/input-reader.js';
+import { sampleBatches, type SampleBatch } from '../../node/input-batches.js';
 import { openModel } from '../model-path.js';
-import { progressBar } from '../../pipeline/progress.js';
+import { progressBar } from '../../node/progress.js';
 import { concatFloat32 } from '../../pipeline/concat.js';
 
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz

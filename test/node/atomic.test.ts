@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { withOutputSet } from '../../src/pipeline/atomic.js';
+import { withOutputSet } from '../../src/node/atomic.js';
 import { tempDir } from '../helpers/paths.js';
 
 test('a commit that fails half-way restores the old files and leaves no new or temporary file', async () => {

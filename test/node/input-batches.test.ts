@@ -8,10 +8,10 @@ import * as assert from 'uvu/assert';
 import { errorSetRequest } from '../../src/cli/error-set-options.js';
 import { ChunkReader } from '../../src/io/chunk-reader.js';
 import { readNpy } from '../../src/io/npy.js';
-import { writeNpy } from '../../src/pipeline/npy-file.js';
-import { npyFileRows, npyStreamRows } from '../../src/pipeline/npy-rows.js';
-import { gatherSources } from '../../src/pipeline/input-reader.js';
-import { sampleBatches } from '../../src/pipeline/inputs.js';
+import { writeNpy } from '../../src/node/npy-file.js';
+import { npyFileRows, npyStreamRows } from '../../src/node/npy-rows.js';
+import { gatherSources } from '../../src/node/input-reader.js';
+import { sampleBatches } from '../../src/node/input-batches.js';
 import { tempDir } from '../helpers/paths.js';
 
 const shape = { channels: 1, size: 2 };

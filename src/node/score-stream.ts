@@ -4,7 +4,7 @@
 
 import type { Model } from '../model.js';
 import { countSamples, gatherSources } from './input-reader.js';
-import { sampleBatches, type SampleBatch } from './inputs.js';
+import { sampleBatches, type SampleBatch } from './input-batches.js';
 import { progressBar } from './progress.js';
 
 /** Named arrays from one batch: per-sample scores ([n]) or tensors the caller asked for ([n, ...]). */
