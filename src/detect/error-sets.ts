@@ -8,7 +8,7 @@ import { scoreInputs, type Measured, type ScoreOptions } from '../node/score-str
 import type { Model } from '../model.js';
 import { SYNTHETIC_DESCRIPTIONS, type SyntheticSpec } from './synthetic.js';
 import { syntheticBatches } from './synthetic-source.js';
-import { concatFloat32 } from '../pipeline/concat.js';
+import { concatFloat32 } from '../io/concat.js';
 
 export interface ErrorSetRequest {
   /** Real inputs: image files, directories, .tar/.tar.gz archives, or .npy tensors. */

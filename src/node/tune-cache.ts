@@ -12,7 +12,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { TileTable } from '../kernels/variants.js';
 import type { GemmTile, Precision } from '../kernels/conv2d/gemm.js';
 import { writeFileAtomically } from './atomic.js';
-import type { TuneResult } from '../pipeline/tune.js';
+import type { TuneResult } from '../graph/tuner.js';
 import { FormatError, LimitError } from '../errors.js';
 
 export interface CachedTile {

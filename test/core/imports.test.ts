@@ -1,7 +1,7 @@
 // The import graph, read from the TypeScript sources: the platform-neutral core (src/core.ts, the
 // browser entry and the web app) reaches no Node module, no npm package and no Node global, and
-// every folder imports only from its own layer or the layers below it (the map in the README).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// every folder imports only from its own layer or the layers below it (the map in src/README.md).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,7 +17,6 @@ const LAYERS: readonly (readonly string[])[] = [
   ['graph'],
   ['weights'],
   ['model.ts', 'image', 'io'],
-  ['pipeline'],
   ['node'],
   ['detect', 'serve', 'queue'],
   ['core.ts'],
@@ -52,7 +51,7 @@ function layerOf(file: string): number {
   const inSrc = rel(file).replace(/^src\//, '');
   const top = inSrc.split('/')[0];
   const index = LAYERS.findIndex((names) => names.includes(top));
-  if (index < 0) throw new Error(`${rel(file)}: src/${top} is in no layer; add it to LAYERS here and to the layer map in the README`);
+  if (index < 0) throw new Error(`${rel(file)}: src/${top} is in no layer; add it to LAYERS here and to src/README.md`);
   return index;
 }
 
@@ -118,13 +117,20 @@ test('every src/ folder imports only from its own layer or below; bench/ never i
   assert.equal(problems, []);
 });
 
-test("the README's layer table lists these layers, in this order", () => {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Layers\n');
-  assert.ok(start >= 0, 'README.md has a Layers section');
-  const rows = readme.slice(start, readme.indexOf('\n## ', start + 1)).split('\n').filter((l) => l.startsWith('| `'));
-  const table = rows.map((row) => [...row.split('|')[1].matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\/$/, '')));
-  assert.equal(table, LAYERS.map((names) => [...names]));
+test('src/README.md lists these layers in this order, and one section per folder of src/', () => {
+  const guide = readFileSync(join(repoRoot, 'src', 'README.md'), 'utf8');
+  const section = (title: string) => {
+    const start = guide.indexOf(`\n## ${title}\n`);
+    assert.ok(start >= 0, `src/README.md has a ${title} section`);
+    const end = guide.indexOf('\n## ', start + 1);
+    return guide.slice(start, end < 0 ? undefined : end);
+  };
+  const listed = section('Layers').split('\n').filter((l) => /^\d+\. `/.test(l));
+  const layers = listed.map((line) => [...line.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\/$/, '')));
+  assert.equal(layers, LAYERS.map((names) => [...names]));
+  const headings = [...section('Folders').matchAll(/^### (\S+)\/$/gm)].map((m) => m[1]).sort();
+  const folders = readdirSync(join(repoRoot, 'src')).filter((n) => statSync(join(repoRoot, 'src', n)).isDirectory()).sort();
+  assert.equal(headings, folders);
 });
 
 test.run();

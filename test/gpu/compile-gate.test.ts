@@ -1,4 +1,4 @@
-// The kernel compile gate (src/pipeline/compile-gate.ts): every pipeline the engine can create,
+// The kernel compile gate (src/graph/compile-gate.ts): every pipeline the engine can create,
 // compiled on Dawn's null backend with every feature (the tensor-core kernels included, which no CI
 // adapter runs) and on the adapter the suite runs on; and proof that the gate catches the kind of
 // shader only a GPU would otherwise reject.
@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Gpu } from '../../src/gpu/device.js';
 import { kernelShader, pipelineKey } from '../../src/gpu/shader.js';
 import { uniformStruct } from '../../src/gpu/uniforms.js';
-import { GATE_FRAGMENTS, gateCases, runGate, type GateReport } from '../../src/pipeline/compile-gate.js';
+import { GATE_FRAGMENTS, gateCases, runGate, type GateReport } from '../../src/graph/compile-gate.js';
 import { testGpu } from '../helpers/gpu.js';
 import { rcae } from '../helpers/rcae.js';
 

@@ -8,7 +8,7 @@ import { create } from 'webgpu';
 import { Gpu } from '../../src/gpu/device.js';
 import { PassTimestamps, probeTimestampQuantization, quantizationOf } from '../../src/gpu/timestamps.js';
 import { MseKernel } from '../../src/kernels/mse/mse.js';
-import { DispatchTimer } from '../../src/pipeline/dispatch-timing.js';
+import { DispatchTimer } from '../../src/graph/dispatch-timing.js';
 import { testGpu } from '../helpers/gpu.js';
 import { requires } from '../helpers/skip.js';
 

@@ -11,7 +11,7 @@ import { loadModel } from '../../src/model.js';
 import '../../src/node/node-platform.js';
 import { referenceArchitecture } from '../../src/graph/architecture.js';
 import { tileKey } from '../../src/kernels/conv2d/gemm.js';
-import { tuneLayers } from '../../src/pipeline/tune.js';
+import { tuneLayers } from '../../src/graph/tuner.js';
 import { fixture } from '../helpers/paths.js';
 
 const test = suite('model/fallback');

@@ -1,8 +1,8 @@
 // `rcae doctor`: the report of src/node/driver-check.ts, for people and (--json) for scripts; with
-// --kernels, the compile gate of src/pipeline/compile-gate.ts on the chosen adapter or Dawn's null backend.
+// --kernels, the compile gate of src/graph/compile-gate.ts on the chosen adapter or Dawn's null backend.
 import { Gpu } from '../../gpu/device.js';
 import { diagnose, type Diagnosis } from '../../node/driver-check.js';
-import { gateCases, runGate, type GateReport } from '../../pipeline/compile-gate.js';
+import { gateCases, runGate, type GateReport } from '../../graph/compile-gate.js';
 import { progressBar } from '../../node/progress.js';
 import { parse, UsageError, type Command } from '../args.js';
 

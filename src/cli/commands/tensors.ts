@@ -13,7 +13,7 @@ import { countSamples, gatherSources } from '../../node/input-reader.js';
 import { sampleBatches, type SampleBatch } from '../../node/input-batches.js';
 import { openModel } from '../model-path.js';
 import { progressBar } from '../../node/progress.js';
-import { concatFloat32 } from '../../pipeline/concat.js';
+import { concatFloat32 } from '../../io/concat.js';
 
 const inputHelp = `INPUT: .npy float32 [N,3,128,128] normalised to [-1,1], image files, directories, or .tar/.tar.gz
 archives of images (preprocessed like torchvision Resize((128,128)) + ToTensor + Normalize(0.5,0.5));

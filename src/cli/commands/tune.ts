@@ -7,7 +7,7 @@ import { referenceArchitecture } from '../../graph/architecture.js';
 import { tileKey } from '../../kernels/conv2d/gemm.js';
 import { isGemmVariant, parseVariant } from '../../kernels/variants.js';
 import { defaultCachePath, deviceKey, storeTuning } from '../../node/tune-cache.js';
-import { tuneLayers } from '../../pipeline/tune.js';
+import { tuneLayers } from '../../graph/tuner.js';
 import { gpuOptions, gpuOptionsHelp, intOption, numberOption, parse, precisionOption, UsageError, type Command } from '../args.js';
 
 export const tune: Command = {

@@ -8,9 +8,9 @@
 import { GpuError, type Gpu } from '../gpu/device.js';
 import { compilePipeline } from '../gpu/shader.js';
 import { toFloat16 } from '../gpu/f16.js';
-import type { Architecture } from '../graph/architecture.js';
-import { type ConvLayer, distinctConvLayers, tileCandidates } from '../graph/lower.js';
-import { buildPlan } from '../graph/plan.js';
+import type { Architecture } from './architecture.js';
+import { type ConvLayer, distinctConvLayers, tileCandidates } from './lower.js';
+import { buildPlan } from './plan.js';
 import { packConvWeights } from '../kernels/conv2d/conv-spec.js';
 import { GemmConvKernel, fragmentOf, gemmPipelines, tileKey, type GemmBackend, type GemmTile, type Precision, type TensorFormat } from '../kernels/conv2d/gemm.js';
 import { type Fallback, type GemmVariant, defaultGemmVariant, fallbackOf, fallbackWarning, isGemmVariant, variantProblem } from '../kernels/variants.js';

@@ -7,9 +7,9 @@
 // null backend reports none.
 import type { FragmentShape, Gpu } from '../gpu/device.js';
 import { compilePipeline, pipelineKey, shaderErrors, type PipelineRequest } from '../gpu/shader.js';
-import { referenceArchitecture, type Architecture } from '../graph/architecture.js';
-import { type ConvLayer, convLayers, nchwCases } from '../graph/lower.js';
-import { buildPlan, type Plan } from '../graph/plan.js';
+import { referenceArchitecture, type Architecture } from './architecture.js';
+import { type ConvLayer, convLayers, nchwCases } from './lower.js';
+import { buildPlan, type Plan } from './plan.js';
 import { fragmentOf, gemmPipelines, tileKey, tileProblem, type GemmBackend, type GemmDevice, type Precision } from '../kernels/conv2d/gemm.js';
 import { MSE_PIPELINE } from '../kernels/mse/mse.js';
 import { HF_KERNEL } from '../kernels/stats/hf.js';
