@@ -27,7 +27,7 @@ export {
 export { readCheckpoint, parseCheckpoint } from './weights/checkpoint.js';
 export { gateCases, runGate, GATE_FRAGMENTS, type GateCase, type GateFailure, type GateOptions, type GateReport } from './graph/compile-gate.js';
 export { resizeBilinearPil } from './image/resize.js';
-export { rgb8ToTensor, rgbaToRgb8, toNormalizedChw } from './image/tensor.js';
+export { rgb8ToTensor, rgbaToRgb8, toNormalizedChw } from './image/normalize.js';
 export {
   calibrateThresholds,
   defaultThresholds,

@@ -116,7 +116,7 @@ export const MUTANTS = [
   },
   {
     id: 'linear as 1x1 GEMM: outputs not renumbered to NHWC',
-    file: 'src/graph/ops/linear.ts',
+    file: 'src/graph/ops/linear-rule.ts',
     from: 'const so = outMap ? nchwIndexOfNhwc(o, outMap) : o;',
     to: 'const so = o;',
     tests: ['model/parity'],

@@ -6,7 +6,7 @@ import type { Architecture } from '../../src/graph/architecture.js';
 import { elementCount, parameterList } from '../../src/graph/architecture.js';
 import '../../src/node/node-platform.js';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
-import { WeightsFormatError, formatShape } from '../../src/weights/errors.js';
+import { WeightsFormatError, formatShape } from '../../src/weights/format-error.js';
 import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import type { TensorToWrite } from '../../src/weights/safetensors.js';
 import type { Params } from './folding.js';

@@ -5,13 +5,13 @@
 
 import type { Holding } from './decode-budget.js';
 import { decodeRgb8 } from './decode.js';
-import { rgb8ToTensor } from './tensor.js';
+import { rgb8ToTensor } from './normalize.js';
 
 export { DecodeBudget, DEFAULT_DECODE_BUDGET_BYTES, type Holding } from './decode-budget.js';
 export { decodeRgb8, disableDecodeCache, IMAGE_LIMITS, ImageError, MAX_INPUT_PIXELS, type Rgb8Image } from './decode.js';
 export { resizeBilinearPil, ResizeError } from './resize.js';
 export { IMAGE_EXTENSIONS, isImagePath, listImageFiles } from './files.js';
-export { toNormalizedChw } from './tensor.js';
+export { toNormalizedChw } from './normalize.js';
 
 /** An image as the model takes it, and the size it had before the resize (for anomaly maps). */
 export interface ImageSample {

@@ -3,7 +3,7 @@
 // returns its tensors by name with the scalars worth showing (epoch, hyper-parameters).
 import { platform } from '../platform.js';
 import { elementCount } from '../graph/architecture.js';
-import { WeightsFormatError } from './errors.js';
+import { WeightsFormatError } from './format-error.js';
 import { InertObject, PyTuple, pyTypeName, type PyValue } from './pickle.js';
 import { looksLikeSafetensors, parseSafetensors } from './safetensors.js';
 import { DTYPE_BYTES, StoredTensor, type HostTensor } from './tensor.js';

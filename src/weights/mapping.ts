@@ -3,7 +3,7 @@
 // whose names are foreign is matched module by module, in file order within each class of
 // identical shapes, and the report says which tensor came from where and how.
 import { type Architecture, type ParamSpec, STAGE_KERNEL, parameterList, referenceArchitecture, validateArchitecture } from '../graph/architecture.js';
-import { WeightsFormatError, formatShape } from './errors.js';
+import { WeightsFormatError, formatShape } from './format-error.js';
 import type { HostTensor } from './tensor.js';
 
 export type MatchHow = 'name' | 'shape-order';

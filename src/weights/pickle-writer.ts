@@ -3,7 +3,7 @@
 // else to a hook (torch-save.ts turns tensors into _rebuild_tensor_v2 calls on persistent storage
 // ids). Only opcodes that torch's weights_only unpickler reads are used, except BINFLOAT, which
 // torch 1.13's weights_only unpickler lacks (later releases read it; a float has no other opcode).
-import { WeightsFormatError } from './errors.js';
+import { WeightsFormatError } from './format-error.js';
 import { PyTuple } from './pickle.js';
 
 /** A Python float even when the value is integral (lr=1.0, weight_decay=0.0). */

@@ -3,7 +3,7 @@
 // data constructor (OrderedDict -> Map, torch.Size -> tuple, ...), and every other call of any
 // callable yields an InertObject that just holds its arguments. Stack, memo, object count and
 // integer sizes are bounded; strings and bytes are bounded by the bytes actually present.
-import { WeightsFormatError } from './errors.js';
+import { WeightsFormatError } from './format-error.js';
 
 export class PyTuple {
   constructor(readonly items: readonly PyValue[]) {}

@@ -2,7 +2,7 @@
 // Reading validates the header the way the reference implementation does (offsets in range,
 // sized to match dtype x shape, contiguous and covering the data exactly); encoding builds the
 // bytes, which src/node/safetensors-file.ts writes to a file.
-import { WeightsFormatError, formatShape } from './errors.js';
+import { WeightsFormatError, formatShape } from './format-error.js';
 import { elementCount } from '../graph/architecture.js';
 import { DTYPE_BYTES, MAX_RANK, StoredTensor, assertLittleEndianHost, type HostTensor, type TensorDType } from './tensor.js';
 

@@ -1,7 +1,7 @@
 // A tensor read from a weights file, kept as raw little-endian bytes until someone asks for
 // float32: large checkpoints are converted once, on demand, and strided views (a transposed
 // tensor saved as-is) are gathered element by element.
-import { WeightsFormatError, formatShape } from './errors.js';
+import { WeightsFormatError, formatShape } from './format-error.js';
 import { float16Value } from '../gpu/f16.js';
 import { GpuError } from '../gpu/device.js';
 import { elementCount } from '../graph/architecture.js';

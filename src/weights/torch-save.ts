@@ -2,7 +2,7 @@
 // which every tensor is torch._utils._rebuild_tensor_v2 over a storage named by a persistent id),
 // archive/byteorder, one archive/data/<key> entry per storage and archive/version. The tensors'
 // bytes are views, not copies; checkpoint.ts reads the result back, and so does torch.load.
-import { formatShape } from './errors.js';
+import { formatShape } from './format-error.js';
 import { elementCount } from '../graph/architecture.js';
 import { PyTuple } from './pickle.js';
 import { pickleData, type PickleData, type PickleEmitter } from './pickle-writer.js';

@@ -2,7 +2,7 @@
 // aligned to 64 bytes with a padding extra field as torch's writer does (readers may map storages
 // in place), sizes and CRCs in the local headers. No zip64: an archive must stay under 4 GiB, which
 // is also the largest checkpoint rcae reads.
-import { WeightsFormatError } from './errors.js';
+import { WeightsFormatError } from './format-error.js';
 import { crc32 } from './inflate.js';
 
 export interface ZipPart {

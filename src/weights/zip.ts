@@ -1,7 +1,7 @@
 // A ZIP reader for torch.save archives. The whole file is in memory; every offset and size read
 // from it is checked against the file before use, so a truncated or hostile archive fails with a
 // one-line error instead of reading out of bounds or inflating without limit.
-import { WeightsFormatError } from './errors.js';
+import { WeightsFormatError } from './format-error.js';
 import { crc32, inflateRaw } from './inflate.js';
 
 export interface ZipEntry {

@@ -10,7 +10,7 @@ import { EXIT_STATUS_OF_KIND, exitStatusOf } from '../../src/cli/exit-status.js'
 import { ERROR_KINDS, InternalError, kindOf, UsageError, type ErrorKind } from '../../src/errors.js';
 import { GpuError } from '../../src/gpu/device.js';
 import { FileRefusedError, FileTooLargeError } from '../../src/io/regular-file.js';
-import { WeightsFormatError } from '../../src/weights/errors.js';
+import { WeightsFormatError } from '../../src/weights/format-error.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { rcae } from '../helpers/rcae.js';
 

@@ -13,7 +13,7 @@ import { decodeRgb8, ImageError } from '../../src/image/decode.js';
 import { NpyError, parseNpy } from '../../src/io/npy.js';
 import { readTarEntries, TarError } from '../../src/io/tar.js';
 import { parseCheckpoint } from '../../src/weights/checkpoint.js';
-import { WeightsFormatError } from '../../src/weights/errors.js';
+import { WeightsFormatError } from '../../src/weights/format-error.js';
 import { inflateRaw, InflateError } from '../../src/weights/inflate.js';
 import { unpickle } from '../../src/weights/pickle.js';
 import { parseSafetensors } from '../../src/weights/safetensors.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCheckpoint, readCheckpoint } from '../../src/weights/checkpoint.js';
-import { WeightsFormatError } from '../../src/weights/errors.js';
+import { WeightsFormatError } from '../../src/weights/format-error.js';
 import { InertObject, UnknownGlobal } from '../../src/weights/pickle.js';
 import { unpickleTorch } from '../../src/weights/torch-pickle.js';
 import { ZipArchive } from '../../src/weights/zip.js';

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
 import * as assert from 'uvu/assert';
-import { WeightsFormatError } from '../../src/weights/errors.js';
+import { WeightsFormatError } from '../../src/weights/format-error.js';
 
 // Compiled tests live in dist/test/weights; the fixtures stay in the source tree.
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'weights');

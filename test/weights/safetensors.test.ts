@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readCheckpoint } from '../../src/weights/checkpoint.js';
-import { WeightsFormatError } from '../../src/weights/errors.js';
+import { WeightsFormatError } from '../../src/weights/format-error.js';
 import { writeSafetensors } from '../../src/node/safetensors-file.js';
 import { SAFETENSORS_MAX_HEADER, parseSafetensors, type TensorToWrite } from '../../src/weights/safetensors.js';
 import { rejectsFormat, throwsFormat } from './helpers.js';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { resolveWeights } from '../../model.js';
 import { sha256File } from '../../node/sha256.js';
 import { connectClient, DEFAULT_REDIS_URL } from '../../queue/connection.js';
-import { findDamage, removeDamage, type Damage } from '../../queue/doctor.js';
+import { findDamage, removeDamage, type Damage } from '../../queue/diagnose.js';
 import { cancelJob, checkFinished, cleanJob, collectRows, JobPendingError, jobStatus, type JobStatus } from '../../queue/jobs.js';
 import { checkJobName, LIMITS } from '../../queue/stored.js';
 import { submitJob } from '../../queue/submit.js';

@@ -1,10 +1,10 @@
 // The op table: one rule per node kind. The only switch over node kinds in the graph; adding a kind
 // is a new entry here (and its rule file and kernel). See docs/op-table.md.
 import type { Node } from '../plan.js';
-import { convRule } from './conv.js';
-import { linearRule } from './linear.js';
+import { convRule } from './conv-rule.js';
+import { linearRule } from './linear-rule.js';
 import type { OpRule } from './op-rule.js';
-import { statRule } from './stat.js';
+import { statRule } from './stat-rule.js';
 
 type Rules = { readonly [K in Node['kind']]: OpRule<Extract<Node, { kind: K }>> };
 

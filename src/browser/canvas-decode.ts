@@ -8,7 +8,7 @@ import { FormatError, LimitError } from '../errors.js';
 import { GpuError } from '../gpu/device.js';
 import { countJpegScans } from '../image/jpeg-scans.js';
 import { IMAGE_LIMITS, MAX_INPUT_PIXELS } from '../image/limits.js';
-import { rgbaToRgb8, rgb8ToTensor } from '../image/tensor.js';
+import { rgbaToRgb8, rgb8ToTensor } from '../image/normalize.js';
 
 /** Largest image accepted, as in Node (8192 x 8192). */
 export const MAX_BROWSER_PIXELS = MAX_INPUT_PIXELS;
