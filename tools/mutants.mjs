@@ -289,4 +289,32 @@ export const MUTANTS = [
     to: '      sum = part;',
     tests: ['kernels/grad-norm'],
   },
+  {
+    id: 'ReLU backward: the gradient passes at x = 0',
+    file: 'src/kernels/backward/activation-backward.wgsl',
+    from: 'case 1u: { dx[i] = select(g, 0.0, s <= 0.0); }',
+    to: 'case 1u: { dx[i] = select(g, 0.0, s < 0.0); }',
+    tests: ['kernels/backward'],
+  },
+  {
+    id: 'MSE backward: the factor 2 missing',
+    file: 'src/kernels/backward/mse-backward.wgsl',
+    from: 'let norm = 2.0 * params.invCount;',
+    to: 'let norm = params.invCount;',
+    tests: ['kernels/backward'],
+  },
+  {
+    id: 'Dropout2d backward: the kept channels\' scale dropped',
+    file: 'src/kernels/backward/dropout-backward.wgsl',
+    from: 'dx[i] = dy[i] * mask[m];',
+    to: 'dx[i] = select(0.0, dy[i], mask[m] != 0.0);',
+    tests: ['kernels/backward'],
+  },
+  {
+    id: 'gradient accumulate: dst overwritten, not added to',
+    file: 'src/kernels/backward/accumulate.wgsl',
+    from: 'dst[i] = dst[i] + src[i];',
+    to: 'dst[i] = src[i];',
+    tests: ['kernels/backward'],
+  },
 ];

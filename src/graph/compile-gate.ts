@@ -19,6 +19,10 @@ import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
 import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
 import { GRAD_NORM_PIPELINES } from '../kernels/optim/grad-norm.js';
 import { DROPOUT_MASK_PIPELINE } from '../kernels/random/dropout-mask.js';
+import { activationBackwardPipeline, BACKWARD_ACTIVATIONS } from '../kernels/backward/activation-backward.js';
+import { MSE_BACKWARD_PIPELINE } from '../kernels/backward/mse-backward.js';
+import { ACCUMULATE_PIPELINE } from '../kernels/backward/accumulate.js';
+import { DROPOUT_BACKWARD_PIPELINE } from '../kernels/backward/dropout-backward.js';
 import { candidateTiles } from '../kernels/variants.js';
 
 /**
@@ -170,6 +174,10 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('adamw', 'adamw', ADAMW_PIPELINE);
   for (const request of GRAD_NORM_PIPELINES) add('grad-norm', `grad-norm FINAL=${request.constants.FINAL}`, request);
   add('dropout-mask', 'dropout-mask', DROPOUT_MASK_PIPELINE);
+  for (const activation of BACKWARD_ACTIVATIONS) add('activation-backward', `activation-backward ${activation}`, activationBackwardPipeline(activation));
+  add('mse-backward', 'mse-backward', MSE_BACKWARD_PIPELINE);
+  add('accumulate', 'accumulate', ACCUMULATE_PIPELINE);
+  add('dropout-backward', 'dropout-backward', DROPOUT_BACKWARD_PIPELINE);
   return [...cases.values()];
 }
 

@@ -55,7 +55,7 @@ test('every pipeline compiles on the null backend, the tensor-core kernels for e
   assert.is(report.modules.compiled, new Set(cases.map((c) => c.request.shader.id)).size, 'every module, those of skipped pipelines too');
   assert.is(report.pipelines.created, cases.filter((c) => !c.missing && !c.exceeds).length);
   // Each family made it into real pipelines, not only into skipped cases.
-  for (const kernel of ['fma', 'matrix-emulated', 'matrix 16x16x16/32', 'matrix 16x8x16/32', 'matrix 16x8x8/32', 'matrix 8x8x8/32', 'register', 'subgroup', 'linear', 'mse', 'hf', 'ssim', 'tanh', 'adamw', 'grad-norm', 'dropout-mask']) {
+  for (const kernel of ['fma', 'matrix-emulated', 'matrix 16x16x16/32', 'matrix 16x8x16/32', 'matrix 16x8x8/32', 'matrix 8x8x8/32', 'register', 'subgroup', 'linear', 'mse', 'hf', 'ssim', 'tanh', 'adamw', 'grad-norm', 'dropout-mask', 'activation-backward', 'mse-backward', 'accumulate', 'dropout-backward']) {
     assert.ok((report.created[kernel] ?? 0) > 0, `no pipeline created for ${kernel}`);
   }
   assert.ok(cases.some((c) => /^fma f16 /.test(c.what) && !c.exceeds), 'f16 FMA tiles');
