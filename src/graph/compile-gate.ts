@@ -19,6 +19,7 @@ import { TANH_PIPELINE } from '../kernels/elementwise/tanh.js';
 import { ADAMW_PIPELINE } from '../kernels/optim/adamw.js';
 import { GRAD_NORM_PIPELINES } from '../kernels/optim/grad-norm.js';
 import { DROPOUT_MASK_PIPELINE } from '../kernels/random/dropout-mask.js';
+import { BATCHNORM_BACKWARD_PIPELINES, BATCHNORM_FORWARD_PIPELINES } from '../kernels/batchnorm/batchnorm.js';
 import { candidateTiles } from '../kernels/variants.js';
 
 /**
@@ -170,6 +171,8 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('adamw', 'adamw', ADAMW_PIPELINE);
   for (const request of GRAD_NORM_PIPELINES) add('grad-norm', `grad-norm FINAL=${request.constants.FINAL}`, request);
   add('dropout-mask', 'dropout-mask', DROPOUT_MASK_PIPELINE);
+  for (const request of BATCHNORM_FORWARD_PIPELINES) add('batchnorm-forward', pipelineKey(request.shader, request.constants), request);
+  for (const request of BATCHNORM_BACKWARD_PIPELINES) add('batchnorm-backward', pipelineKey(request.shader, request.constants), request);
   return [...cases.values()];
 }
 
