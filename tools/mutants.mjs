@@ -317,4 +317,25 @@ export const MUTANTS = [
     to: 'dst[i] = src[i];',
     tests: ['kernels/backward'],
   },
+  {
+    id: 'BatchNorm: the running variance takes the biased batch variance',
+    file: 'src/kernels/batchnorm/bn-stats.wgsl',
+    from: 'params.momentum * (s.z / (s.x - 1.0))',
+    to: 'params.momentum * (s.z / s.x)',
+    tests: ['kernels/batchnorm'],
+  },
+  {
+    id: "BatchNorm: Chan's combine drops the term between the two means",
+    file: 'src/kernels/batchnorm/bn-stats.wgsl',
+    from: 'a.z + b.z + delta * delta * a.x * share',
+    to: 'a.z + b.z',
+    tests: ['kernels/batchnorm'],
+  },
+  {
+    id: 'BatchNorm backward: dx drops the dbeta term',
+    file: 'src/kernels/batchnorm/bn-grad-input.wgsl',
+    from: '(dbeta[c] + xhat * dgamma[c])',
+    to: '(xhat * dgamma[c])',
+    tests: ['kernels/batchnorm'],
+  },
 ];

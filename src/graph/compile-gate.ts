@@ -23,6 +23,7 @@ import { activationBackwardPipeline, BACKWARD_ACTIVATIONS } from '../kernels/bac
 import { MSE_BACKWARD_PIPELINE } from '../kernels/backward/mse-backward.js';
 import { ACCUMULATE_PIPELINE } from '../kernels/backward/accumulate.js';
 import { DROPOUT_BACKWARD_PIPELINE } from '../kernels/backward/dropout-backward.js';
+import { BATCHNORM_BACKWARD_PIPELINES, BATCHNORM_FORWARD_PIPELINES } from '../kernels/batchnorm/batchnorm.js';
 import { candidateTiles } from '../kernels/variants.js';
 
 /**
@@ -56,7 +57,8 @@ const GPU_CLASS_FEATURES: ReadonlySet<string> = new Set(['shader-f16', 'subgroup
 
 /** One pipeline the engine can create, where it comes from, and why it cannot be made here (if so). */
 export interface GateCase {
-  /** The kernel: a convolution variant (as --variant names it), or linear, mse, hf, ssim, tanh, adamw, grad-norm, dropout-mask. */
+  /** The kernel: a convolution variant (as --variant names it), or linear, mse, hf, ssim, tanh, adamw, grad-norm, dropout-mask,
+   * activation-backward, mse-backward, accumulate, dropout-backward, batchnorm-forward, batchnorm-backward. */
   kernel: string;
   /** The variant, precision, layer and tile it serves (the first of those that share the pipeline). */
   what: string;
@@ -178,6 +180,8 @@ export function gateCases(gpu: Gpu): GateCase[] {
   add('mse-backward', 'mse-backward', MSE_BACKWARD_PIPELINE);
   add('accumulate', 'accumulate', ACCUMULATE_PIPELINE);
   add('dropout-backward', 'dropout-backward', DROPOUT_BACKWARD_PIPELINE);
+  for (const request of BATCHNORM_FORWARD_PIPELINES) add('batchnorm-forward', pipelineKey(request.shader, request.constants), request);
+  for (const request of BATCHNORM_BACKWARD_PIPELINES) add('batchnorm-backward', pipelineKey(request.shader, request.constants), request);
   return [...cases.values()];
 }
 

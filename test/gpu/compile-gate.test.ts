@@ -64,6 +64,7 @@ test('every pipeline compiles on the null backend, the tensor-core kernels for e
     assert.ok(cases.some((c) => id.test(c.request.shader.id)), `no shader matching ${id}`);
   }
   assert.ok(cases.some((c) => c.request.constants.TRANSPOSED === 1));
+  for (const kernel of ['batchnorm-forward', 'batchnorm-backward']) assert.ok((report.created[kernel] ?? 0) > 0, `no pipeline created for ${kernel}`);
   // What the null backend cannot make it says why: its 16 KiB of workgroup memory, and 128-wide subgroups.
   assert.ok(report.skipped.every((s) => /workgroup memory|largest subgroup/.test(s.reason)), JSON.stringify(report.skipped));
   const keys = cases.map((c) => pipelineKey(c.request.shader, c.request.constants));
