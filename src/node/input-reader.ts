@@ -14,10 +14,10 @@ import { ChunkReader } from '../io/chunk-reader.js';
 import { isNpyBytes, NPY_MAGIC, parseNpy, readNpy, type NpyArray } from '../io/npy.js';
 import { readTarEntries } from '../io/tar.js';
 import { npyFileRows, npyStreamRows } from './npy-rows.js';
-import { InputError, npySampleCount, type SampleShape } from './sample-shape.js';
-import { InternalError } from '../errors.js';
+import { npySampleCount, type SampleShape } from './sample-shape.js';
+import { InputError, InternalError } from '../errors.js';
 
-export { InputError, isNpyBytes, type ImageSample, type SampleShape };
+export { isNpyBytes, type ImageSample, type SampleShape };
 
 /** The INPUT argument that means standard input. */
 export const STDIN_INPUT = '-';

@@ -1,9 +1,7 @@
-// The model's input shape, the error for an input that does not fit it, and the check of a .npy's
-// dtype and shape against it (whole arrays in input-reader.ts, row by row in npy-rows.ts).
+// The model's input shape and the check of a .npy's dtype and shape against it (whole arrays in
+// input-reader.ts, row by row in npy-rows.ts).
 
 import { InputError } from '../errors.js';
-
-export { InputError };
 
 export interface SampleShape {
   channels: number;

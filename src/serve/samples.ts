@@ -1,30 +1,18 @@
 // Turns request bodies into model input through the CLI's reader (node/input-reader.ts): the same
 // decoder, pixel limit (MAX_INPUT_PIXELS), PIL-exact resize and normalisation, and the same .npy
-// checks. What cannot be read is a 422 naming the part and the reason. All decodes share one
-// DecodeBudget, so the pixels held in memory are bounded whatever the number of concurrent requests
-// (the bodies themselves are counted by request-body.ts).
+// checks. What cannot be read is a 422 naming the part and the reason: the readers' errors are of
+// kind input or format, which the server answers by kind (STATUS_OF_KIND in http-error.ts). All
+// decodes share one DecodeBudget, so the pixels held in memory are bounded whatever the number of
+// concurrent requests (the bodies themselves are counted by request-body.ts).
 
-import { ImageError, type DecodeBudget } from '../image/preprocess.js';
-import { ResizeError } from '../image/resize.js';
-import { NpyError } from '../io/npy.js';
-import { InputError, isNpyBytes, npyBytesSamples, readImage, type Samples, type SampleShape } from '../node/input-reader.js';
+import type { DecodeBudget } from '../image/preprocess.js';
+import { isNpyBytes, npyBytesSamples, readImage, type Samples, type SampleShape } from '../node/input-reader.js';
 import { HttpError } from './http-error.js';
 import type { Part } from './request-body.js';
 
-/** Input errors become 422 with their one-line reason; anything else is the server's own failure. */
-function unreadable(err: unknown): never {
-  if (err instanceof ImageError || err instanceof ResizeError || err instanceof NpyError || err instanceof InputError) throw new HttpError(422, err.message);
-  throw err;
-}
-
 /** The samples of a `.npy` body: float32 [N,C,H,W] with N <= maxCount. */
 export function npyBody(data: Buffer, name: string, shape: SampleShape, maxCount: number): Samples {
-  let samples: Samples;
-  try {
-    samples = npyBytesSamples(data, name, shape);
-  } catch (err) {
-    unreadable(err);
-  }
+  const samples = npyBytesSamples(data, name, shape);
   if (samples.count > maxCount) throw new HttpError(413, `${name}: ${samples.count} samples; at most ${maxCount} per request`);
   return samples;
 }
@@ -35,7 +23,7 @@ export async function imageParts(parts: readonly Part[], shape: SampleShape, bud
   const data = new Float32Array(parts.length * per);
   await Promise.all(parts.map(async (part, i) => {
     if (isNpyBytes(part.data)) throw new HttpError(422, `${part.name}: a .npy goes alone as the whole body, not as a multipart part`);
-    const { tensor } = await readImage(part.data, shape, part.name, await budget.open()).catch(unreadable);
+    const { tensor } = await readImage(part.data, shape, part.name, await budget.open());
     data.set(tensor, i * per);
   }));
   return { count: parts.length, data };
